@@ -1,0 +1,105 @@
+use crate::ports::{HttpClient, HttpError, OutboundRequest, OutboundResponse};
+use futures::future::{select, Either, LocalBoxFuture};
+use spin_executor::CancelOnDropToken;
+use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use wasi::clocks::monotonic_clock;
+
+/// Outbound HTTP through Spin (`wasi:http/outgoing-handler`), limited by
+/// the component's `allowed_outbound_hosts`, with a whole-exchange timeout.
+pub struct SpinHttp;
+
+/// A future that completes at a monotonic deadline.
+struct Deadline {
+    at: monotonic_clock::Instant,
+    token: Option<CancelOnDropToken>,
+}
+
+impl Future for Deadline {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if monotonic_clock::now() >= self.at {
+            return Poll::Ready(());
+        }
+        let pollable = monotonic_clock::subscribe_instant(self.at);
+        self.token =
+            Some(spin_executor::push_waker_and_get_token(pollable, cx.waker().clone()).into());
+        Poll::Pending
+    }
+}
+
+fn method(m: &str) -> Method {
+    match m {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
+        other => Method::Other(other.to_string()),
+    }
+}
+
+fn classify(url: &str, e: SendError) -> HttpError {
+    match e {
+        SendError::Http(ErrorCode::HttpRequestDenied) => HttpError::NotAllowed(url.to_string()),
+        SendError::Http(
+            ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionWriteTimeout
+            | ErrorCode::HttpResponseTimeout
+            | ErrorCode::DnsTimeout,
+        ) => HttpError::Timeout,
+        SendError::Http(
+            code @ (ErrorCode::ConnectionRefused
+            | ErrorCode::DestinationNotFound
+            | ErrorCode::DestinationUnavailable
+            | ErrorCode::DnsError(_)
+            | ErrorCode::TlsProtocolError
+            | ErrorCode::TlsCertificateError
+            | ErrorCode::ConnectionTerminated),
+        ) => HttpError::Connect(format!("{code:?}")),
+        other => HttpError::Other(other.to_string()),
+    }
+}
+
+impl HttpClient for SpinHttp {
+    fn send(
+        &self,
+        req: OutboundRequest,
+    ) -> LocalBoxFuture<'_, Result<OutboundResponse, HttpError>> {
+        Box::pin(async move {
+            let mut builder = Request::builder();
+            builder.method(method(&req.method)).uri(req.url.clone());
+            for (k, v) in &req.headers {
+                builder.header(k.clone(), v.clone());
+            }
+            let request = builder.body(req.body).build();
+            let deadline = Deadline {
+                at: monotonic_clock::now().saturating_add(req.timeout_ms.saturating_mul(1_000_000)),
+                token: None,
+            };
+            let exchange = Box::pin(spin_sdk::http::send::<_, Response>(request));
+            match select(exchange, Box::pin(deadline)).await {
+                Either::Left((Ok(resp), _)) => Ok(OutboundResponse {
+                    status: *resp.status(),
+                    headers: resp
+                        .headers()
+                        .map(|(k, v)| {
+                            (
+                                k.to_ascii_lowercase(),
+                                v.as_str().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect(),
+                    body: resp.into_body(),
+                }),
+                Either::Left((Err(e), _)) => Err(classify(&req.url, e)),
+                Either::Right(_) => Err(HttpError::Timeout),
+            }
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! Every HTTP component and every scheduled job, for the checks that keep
+//! spin.toml, the access policy and the code in agreement. Components never
+//! reference this module, so none of them links the others' code.
+
+use crate::app::App;
+use crate::scheduler::Job;
+
+/// Every HTTP component's app.
+pub const APPS: &[&App] = &[
+    &crate::health::APP,
+    &crate::static_files::APP,
+    &crate::heartbeat::APP,
+];
+
+/// Every scheduled job.
+pub const JOBS: &[&Job] = &[&crate::heartbeat::JOB];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access;
+
+    #[test]
+    fn every_route_has_an_access_policy_and_every_policy_a_route() {
+        for app in APPS {
+            for r in app.routes {
+                assert!(
+                    access::requirement(r.method, r.pattern).is_some(),
+                    "{} {} {} has no access policy",
+                    app.component,
+                    r.method.as_str(),
+                    r.pattern
+                );
+            }
+        }
+        for p in access::POLICY {
+            let served = APPS.iter().any(|a| {
+                a.routes
+                    .iter()
+                    .any(|r| r.method == p.method && r.pattern == p.pattern)
+            });
+            assert!(
+                served,
+                "policy row {} {} matches no route",
+                p.method.as_str(),
+                p.pattern
+            );
+        }
+    }
+
+    #[test]
+    fn job_names_list_every_job_once() {
+        let names: Vec<&str> = JOBS.iter().map(|j| j.name).collect();
+        assert_eq!(names, crate::scheduler::JOB_NAMES);
+    }
+
+    #[test]
+    fn every_job_has_its_internal_route_in_its_component() {
+        for job in JOBS {
+            let app = APPS
+                .iter()
+                .find(|a| a.component == job.component)
+                .unwrap_or_else(|| panic!("{} has no app", job.component));
+            let path = format!("/api/internal/cron/{}", job.name);
+            assert!(
+                app.routes.iter().any(|r| r.pattern == path),
+                "{} lacks {path}",
+                job.component
+            );
+        }
+    }
+}

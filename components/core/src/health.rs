@@ -1,0 +1,95 @@
+//! `GET /health` (liveness and what is running) and `GET /api/version`.
+
+use crate::app::{App, Ctx};
+use crate::build_info;
+use crate::error::Result;
+use crate::heartbeat;
+use crate::http::{Request, Response, Route};
+use crate::ports::{Db, DbExt};
+use crate::scheduler;
+use serde::Serialize;
+
+/// The api-health component.
+pub const APP: App = App {
+    component: "api-health",
+    routes: &[
+        Route::get("/health", health),
+        Route::get("/api/version", version),
+        Route::post("/api/internal/cron/{job}", scheduler::unknown_job),
+    ],
+};
+
+/// The data store as `/health` shows it.
+#[derive(Debug, Serialize)]
+struct Store {
+    status: &'static str,
+    schema_version: Option<i64>,
+    initialized_at: Option<String>,
+    uptime_seconds: Option<i64>,
+    error: Option<String>,
+}
+
+fn store(db: &dyn Db, now: i64) -> Result<Store> {
+    let schema_version = crate::db::migrate::current_version(db)?;
+    let initialized = db
+        .query_opt(
+            "SELECT value FROM app_meta WHERE key = 'initialized_at'",
+            &[],
+        )?
+        .map(|r| r.text(0))
+        .transpose()?
+        .and_then(|v| v.parse::<i64>().ok());
+    Ok(Store {
+        status: "ok",
+        schema_version: Some(schema_version),
+        initialized_at: initialized.map(crate::time::rfc3339),
+        uptime_seconds: initialized.map(|t| ((now - t) / 1000).max(0)),
+        error: None,
+    })
+}
+
+/// `GET /health`: 200 while the data store answers (status `ok`, or
+/// `degraded` when the heartbeat is stale or missing), 503 when it does not.
+fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let now = ctx.env.clock.now_ms();
+    let db = ctx.env.db.as_ref();
+    let (store, heartbeat) = match store(db, now).and_then(|s| Ok((s, heartbeat::status(db, now)?)))
+    {
+        Ok((s, h)) => (s, Some(h)),
+        Err(e) => {
+            crate::log::error("health", &format!("data store check failed: {e}"));
+            let s = Store {
+                status: "down",
+                schema_version: None,
+                initialized_at: None,
+                uptime_seconds: None,
+                error: Some(e.public_message().to_string()),
+            };
+            (s, None)
+        }
+    };
+    let status = match (&store.status, &heartbeat) {
+        (&"ok", Some(h)) if h.status == "ok" => "ok",
+        (&"ok", _) => "degraded",
+        _ => "down",
+    };
+    let build = build_info::get();
+    let body = serde_json::json!({
+        "status": status,
+        "service": "echopilot",
+        "version": build.version,
+        "git_sha": build.git_sha,
+        "dirty": build.dirty,
+        "build_time": build.build_time,
+        "time": crate::time::rfc3339(now),
+        "store": store,
+        "heartbeat": heartbeat,
+    });
+    let code = if status == "down" { 503 } else { 200 };
+    Ok(Response::data(code, &body))
+}
+
+/// `GET /api/version`: the build.
+fn version(_ctx: &Ctx, _req: &Request) -> Result<Response> {
+    Ok(Response::ok(&build_info::get()))
+}

@@ -1,0 +1,96 @@
+//! The heartbeat: a row a minute proving the scheduler runs. `/health`
+//! reports its age; uptime is computed from the rows.
+
+use crate::app::{App, Ctx};
+use crate::build_info;
+use crate::error::Result;
+use crate::http::{Method, Request, Response, Route};
+use crate::params;
+use crate::ports::{Db, DbExt, Env};
+use crate::scheduler::{self, Job, JobFn, RunContext};
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+
+/// Heartbeats are kept this long (uptime looks back 30 days).
+const KEEP_MS: i64 = 35 * 86_400_000;
+
+/// Older than this, the heartbeat is stale: three missed minutes.
+pub const STALE_AFTER_SECS: i64 = 180;
+
+/// The heartbeat job: every minute, at second 0.
+pub const JOB: Job = Job {
+    name: "heartbeat",
+    component: "cron-heartbeat",
+    schedule: "0 * * * * *",
+    period_secs: 60,
+    lease_secs: 50,
+    max_attempts: 3,
+    body: JobFn::Sync(beat),
+};
+
+/// The cron-heartbeat component's HTTP side: the job's internal route.
+pub const APP: App = App {
+    component: "cron-heartbeat",
+    routes: &[Route::asynchronous(
+        Method::Post,
+        "/api/internal/cron/heartbeat",
+        run_http,
+    )],
+};
+
+fn run_http<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
+    Box::pin(scheduler::run_via_http(&JOB, ctx, req))
+}
+
+fn beat(env: &Env, run: &RunContext) -> Result<String> {
+    env.db.exec(
+        "INSERT INTO heartbeats (at, slot, trigger, git_sha, dirty, missed_slots) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![run.now_ms, run.slot, run.trigger.as_str(), build_info::GIT_SHA, build_info::DIRTY, run.missed_slots],
+    )?;
+    env.db.exec(
+        "DELETE FROM heartbeats WHERE at < ?1",
+        params![run.now_ms - KEEP_MS],
+    )?;
+    Ok(format!(
+        "beat at slot {} ({} missed before it)",
+        run.slot, run.missed_slots
+    ))
+}
+
+/// The latest heartbeat, as `/health` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Status {
+    /// `ok`, `stale` (older than three minutes) or `never`.
+    pub status: &'static str,
+    /// When it beat, RFC 3339.
+    pub last_at: Option<String>,
+    /// Seconds since.
+    pub age_seconds: Option<i64>,
+}
+
+/// The heartbeat's status at `now_ms`.
+pub fn status(db: &dyn Db, now_ms: i64) -> Result<Status> {
+    let last = db
+        .query_opt("SELECT at FROM heartbeats ORDER BY at DESC LIMIT 1", &[])?
+        .map(|r| r.i64(0))
+        .transpose()?;
+    Ok(match last {
+        None => Status {
+            status: "never",
+            last_at: None,
+            age_seconds: None,
+        },
+        Some(at) => {
+            let age = ((now_ms - at) / 1000).max(0);
+            Status {
+                status: if age > STALE_AFTER_SECS {
+                    "stale"
+                } else {
+                    "ok"
+                },
+                last_at: Some(crate::time::rfc3339(at)),
+                age_seconds: Some(age),
+            }
+        }
+    })
+}

@@ -1,0 +1,189 @@
+//! An incoming request, already read (the body up to the route's limit).
+
+use crate::error::Result;
+
+/// HTTP methods core routes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD (served by GET routes without a body)
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// OPTIONS
+    Options,
+    /// Anything else.
+    Other,
+}
+
+impl Method {
+    /// Parse a method name (case-sensitive, as HTTP requires).
+    pub fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other => "OTHER",
+        }
+    }
+}
+
+/// A request as handlers see it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The path, percent-encoded as received, without the query.
+    pub path: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    /// Headers with lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Whether the body was longer than the route's limit (and so cut short).
+    pub body_too_large: bool,
+    /// The client's address, when the platform tells it.
+    pub client_addr: Option<String>,
+}
+
+impl Request {
+    /// A request with no headers and no body (tests, internal calls).
+    pub fn new(method: Method, path_and_query: &str) -> Self {
+        let (path, query) = split_path_query(path_and_query);
+        Request {
+            method,
+            path,
+            query,
+            headers: Vec::new(),
+            body: Vec::new(),
+            body_too_large: false,
+            client_addr: None,
+        }
+    }
+
+    /// Add a header (builder style).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// Set the body (builder style).
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first header named `name` (give it in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded value of query parameter `name`, if present.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k)? == name).then(|| form_decode(v))?
+        })
+    }
+
+    /// Parse the body as JSON into `T` (see [`super::body::json`]).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        super::body::json(self)
+    }
+}
+
+/// Split `path?query` into its parts.
+pub fn split_path_query(s: &str) -> (String, String) {
+    match s.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (s.to_string(), String::new()),
+    }
+}
+
+/// Decode `%XX` escapes into UTF-8 text (paths: `+` stays `+`).
+pub fn percent_decode(s: &str) -> Option<String> {
+    decode(s, false)
+}
+
+/// Decode a query-string component: `%XX` escapes and `+` as space.
+pub fn form_decode(s: &str) -> Option<String> {
+    decode(s, true)
+}
+
+fn decode(s: &str, plus_as_space: bool) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        let r = Request::new(Method::Get, "/x?a=1&name=J%C3%BCrgen+K&flag");
+        assert_eq!(r.path, "/x");
+        assert_eq!(r.query_param("a").as_deref(), Some("1"));
+        assert_eq!(r.query_param("name").as_deref(), Some("Jürgen K"));
+        assert_eq!(r.query_param("flag").as_deref(), Some(""));
+        assert_eq!(r.query_param("missing"), None);
+    }
+
+    #[test]
+    fn bad_escapes_are_errors() {
+        assert!(percent_decode("%zz").is_none());
+        assert!(percent_decode("%4").is_none());
+        assert!(percent_decode("%ff").is_none());
+        assert_eq!(percent_decode("a+b%20c").unwrap(), "a+b c");
+        assert_eq!(form_decode("a+b%20c").unwrap(), "a b c");
+    }
+}

@@ -1,0 +1,51 @@
+//! # EchoPilot core
+//!
+//! The domain logic of EchoPilot, as plain Rust that compiles natively (for
+//! tests, against real SQLite) and to `wasm32-wasip2` (inside each Spin
+//! component). Components are thin: each names its [`app::App`] (routes) or
+//! its [`scheduler::Job`] and hands requests to [`adapters::spin`].
+//!
+//! ## Layout
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`ports`] | the traits core talks through: `Kv`, `Db`, `HttpClient`, `Clock`, `Ids`, `Config`, bundled as [`ports::Env`] |
+//! | [`adapters`] | `spin` (wasm32 only, on spin-sdk) and `native` (in-memory KV, rusqlite, scripted HTTP) |
+//! | [`error`] | the one [`error::Error`] type and its mapping to HTTP statuses |
+//! | [`http`] | request, response and JSON envelope, router, body parsing, security headers |
+//! | [`app`] | the request pipeline every HTTP component shares |
+//! | [`access`] | the access policy of every route, and the credential checks |
+//! | [`db`] | connection set-up, versioned migrations, transactions |
+//! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
+//! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
+//! | [`catalog`] | every app and job, for consistency checks |
+//! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
+
+pub mod access;
+pub mod adapters;
+pub mod app;
+pub mod build_info;
+pub mod catalog;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod heartbeat;
+pub mod http;
+pub mod log;
+pub mod ports;
+pub mod scheduler;
+pub mod static_files;
+pub mod time;
+
+pub use error::{Error, Result};
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    s
+}

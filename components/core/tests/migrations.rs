@@ -1,0 +1,108 @@
+//! Migrations against real SQLite files: idempotent, and safe when two
+//! instances start at once on one database.
+
+use echopilot_core::adapters::native::SqliteDb;
+use echopilot_core::db::migrate::{current_version, ensure_current};
+use echopilot_core::db::migrations::{latest, MIGRATIONS};
+use echopilot_core::ports::DbExt;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, Barrier};
+
+#[test]
+fn a_new_database_is_brought_to_the_latest_version_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let db = SqliteDb::open(&path).unwrap();
+    assert_eq!(current_version(&db).unwrap(), latest());
+    let mode = db
+        .query_one("PRAGMA journal_mode", &[])
+        .unwrap()
+        .text(0)
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // Idempotent: a second pass and a second open apply nothing.
+    assert!(ensure_current(&db).unwrap().is_empty());
+    let again = SqliteDb::open(&path).unwrap();
+    assert!(ensure_current(&again).unwrap().is_empty());
+    let rows = db
+        .exec(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap();
+    let versions: Vec<i64> = rows.rows.iter().map(|r| r.i64(0).unwrap()).collect();
+    assert_eq!(
+        versions,
+        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn two_migrators_starting_together_on_one_file_apply_each_migration_once() {
+    for round in 0..25 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Arc::new(dir.path().join("db.sqlite"));
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let db = SqliteDb::open_raw(path.as_ref()).unwrap();
+                    barrier.wait();
+                    echopilot_core::db::prepare(&db).map(|_| ensure_current(&db).unwrap())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        let db = SqliteDb::open(path.as_ref()).unwrap();
+        assert_eq!(current_version(&db).unwrap(), latest(), "round {round}");
+        let n = db
+            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+            .unwrap()
+            .i64(0)
+            .unwrap();
+        assert_eq!(
+            n,
+            MIGRATIONS.len() as i64,
+            "round {round}: each migration recorded once"
+        );
+        let tables = db
+            .query_one(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'heartbeats'",
+                &[],
+            )
+            .unwrap()
+            .i64(0)
+            .unwrap();
+        assert_eq!(tables, 1);
+    }
+}
+
+#[test]
+fn versions_increase_by_one_from_one() {
+    for (i, m) in MIGRATIONS.iter().enumerate() {
+        assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        assert!(!m.statements.is_empty());
+    }
+}
+
+/// Released migrations never change: editing one would leave databases that
+/// already ran it different from new ones. Add a new migration instead.
+#[test]
+fn released_migrations_are_unchanged() {
+    const RELEASED: &[(i64, &str)] = &[(1, "b4d472e4")];
+    for (version, expected) in RELEASED {
+        let m = MIGRATIONS.iter().find(|m| m.version == *version).unwrap();
+        let mut h = Sha256::new();
+        for s in m.statements {
+            h.update(s.as_bytes());
+            h.update([0]);
+        }
+        let got = echopilot_core::hex(&h.finalize()[..4]);
+        assert_eq!(&got, expected, "migration {version} was edited");
+    }
+}

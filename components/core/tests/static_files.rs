@@ -1,0 +1,105 @@
+//! The static file server against the repository's real `static/`.
+
+use echopilot_core::http::{Method, Request};
+use echopilot_core::static_files::{cache_control, serve_from};
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../static")
+}
+
+fn get(path: &str) -> Request {
+    Request::new(Method::Get, path)
+}
+
+#[test]
+fn serves_files_with_their_content_types() {
+    for (path, ct) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/app.css", "text/css; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/icon.svg", "image/svg+xml"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+    ] {
+        let resp = serve_from(&root(), &get(path)).unwrap();
+        assert_eq!(resp.status, 200, "{path}");
+        assert_eq!(resp.header("content-type"), Some(ct), "{path}");
+        assert!(resp.header("etag").unwrap().starts_with('"'));
+        assert!(!resp.body.is_empty());
+    }
+    let index = serve_from(&root(), &get("/")).unwrap();
+    assert!(String::from_utf8_lossy(&index.body).contains("/health"));
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+}
+
+#[test]
+fn etag_revalidation_answers_304() {
+    let first = serve_from(&root(), &get("/app.css")).unwrap();
+    let tag = first.header("etag").unwrap().to_string();
+    for inm in [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"other\", {tag}"),
+        "*".to_string(),
+    ] {
+        let resp =
+            serve_from(&root(), &get("/app.css").with_header("if-none-match", &inm)).unwrap();
+        assert_eq!(resp.status, 304, "{inm}");
+        assert!(resp.body.is_empty());
+        assert_eq!(resp.header("etag"), Some(tag.as_str()));
+    }
+    let resp = serve_from(
+        &root(),
+        &get("/app.css").with_header("if-none-match", "\"stale\""),
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200);
+}
+
+#[test]
+fn missing_files_get_the_404_page_or_json() {
+    let err = serve_from(&root(), &get("/nope.html")).unwrap_err();
+    assert_eq!(err.status(), 404);
+    let page = serve_from(
+        &root(),
+        &get("/nope").with_header("accept", "text/html,*/*"),
+    )
+    .unwrap();
+    assert_eq!(page.status, 404);
+    assert!(String::from_utf8_lossy(&page.body).contains("Page not found"));
+    let api = serve_from(
+        &root(),
+        &get("/api/nope").with_header("accept", "text/html"),
+    );
+    assert_eq!(api.unwrap_err().status(), 404);
+}
+
+#[test]
+fn traversal_is_refused_with_400() {
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/..%2fCargo.toml",
+        "//etc/passwd",
+        "/.git/config",
+    ] {
+        let err = serve_from(&root(), &get(path)).unwrap_err();
+        assert_eq!((err.status(), err.code), (400, "invalid_path"), "{path}");
+    }
+}
+
+#[test]
+fn fingerprinted_assets_are_immutable() {
+    assert_eq!(
+        cache_control("app.3f2a1b9c.js"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        cache_control("assets/app-3f2a1b9c0d.css"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(cache_control("app.js"), "no-cache");
+    assert_eq!(cache_control("index.html"), "no-cache");
+    assert_eq!(cache_control("deadbeef.js"), "no-cache");
+}

@@ -1,0 +1,1 @@
+//! The end-to-end host (built in the next issue).

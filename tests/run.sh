@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# EchoPilot's one test command: installs what it needs, then runs every tier.
+#
+#   format → lint (native and wasm32) → release wasm build (sizes checked)
+#   → native tests (core against real SQLite; the end-to-end suite on the
+#   built .wasm through the Spin-compatible host in tests/host)
+#
+# Usage: tests/run.sh            (from anywhere; a fresh clone is fine)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+MAX_WASM_BYTES=$((1536 * 1024))   # 1.5 MiB per component
+started=$(date +%s)
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
+if command -v rustup >/dev/null 2>&1; then
+  rustup target add wasm32-wasip2 >/dev/null
+  rustup component add rustfmt clippy >/dev/null
+fi
+rustc --version
+cargo --version
+
+step "format: cargo fmt --check"
+cargo fmt --all -- --check
+
+step "lint (native): cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "lint (wasm32-wasip2): cargo clippy -D warnings"
+cargo clippy --workspace --exclude echopilot-e2e --target wasm32-wasip2 --locked -- -D warnings
+
+step "build: every component, release, wasm32-wasip2"
+cargo build --workspace --exclude echopilot-e2e --target wasm32-wasip2 --release --locked
+
+step "sizes: each component's .wasm (limit $MAX_WASM_BYTES bytes)"
+too_big=0
+while read -r src; do
+  if [ ! -f "$src" ]; then
+    echo "MISSING  $src (named in spin.toml)"; too_big=1; continue
+  fi
+  size=$(stat -c %s "$src")
+  awk -v s="$size" -v f="$src" 'BEGIN { printf "%9d bytes  %6.2f MiB  %s\n", s, s / 1048576, f }' 
+  if [ "$size" -gt "$MAX_WASM_BYTES" ]; then echo "  ^ over the limit"; too_big=1; fi
+done < <(sed -n 's/^source = "\(.*\.wasm\)"$/\1/p' spin.toml)
+[ "$too_big" -eq 0 ] || { echo "component size check failed"; exit 1; }
+
+step "tests: core (native, real SQLite) and end-to-end (built .wasm in the test host)"
+ECHOPILOT_ROOT="$ROOT" cargo test --workspace --locked
+
+printf '\nAll tiers passed in %ss.\n' "$(( $(date +%s) - started ))"
