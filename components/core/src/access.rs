@@ -60,12 +60,37 @@ pub const POLICY: &[Policy] = &[
     rule(Method::Get, "/health", Access::Public),
     rule(Method::Get, "/api/version", Access::Public),
     rule(Method::Post, "/api/internal/cron/{job}", Access::Scheduler),
+    // api-jobs
+    rule(Method::Post, "/api/public/create-job", Access::Public),
+    rule(Method::Get, "/api/public/job-status/{id}", Access::Public),
+    // Public route; the handler requires a history token or an operator key.
+    rule(
+        Method::Get,
+        "/api/public/job-history/{email}",
+        Access::Public,
+    ),
+    rule(Method::Post, "/api/queue/enqueue", Access::Operator),
+    rule(Method::Get, "/api/queue/status", Access::Operator),
+    rule(Method::Get, "/api/jobs", Access::Operator),
+    rule(Method::Get, "/api/jobs/{id}", Access::Operator),
+    rule(Method::Post, "/api/jobs/{id}/retry", Access::Operator),
+    rule(Method::Post, "/api/jobs/{id}/cancel", Access::Operator),
+    rule(Method::Get, "/api/qa/consistency", Access::Operator),
+    rule(Method::Get, "/api/prompts", Access::Operator),
+    rule(Method::Post, "/api/prompts", Access::Operator),
+    rule(Method::Get, "/api/prompts/{id}/stats", Access::Operator),
     // static-files
     rule(Method::Get, "/...", Access::Public),
     // cron components: the HTTP form of each scheduled job
     rule(
         Method::Post,
         "/api/internal/cron/heartbeat",
+        Access::Scheduler,
+    ),
+    rule(Method::Post, "/api/internal/cron/worker", Access::Scheduler),
+    rule(
+        Method::Post,
+        "/api/internal/cron/notion-sync",
         Access::Scheduler,
     ),
 ];
@@ -140,7 +165,17 @@ fn operator(env: &Env, req: &Request, missing: &str) -> Result<Principal> {
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
+/// Whether `req` carries a valid operator key (for handlers that also
+/// accept other credentials, such as history tokens).
+pub fn is_operator(env: &Env, req: &Request) -> Result<bool> {
+    match req.header("x-dash-key") {
+        None => Ok(false),
+        Some(_) => operator(env, req, "").map(|_| true),
+    }
+}
+
+/// The bearer token of `req`, if any.
+pub fn bearer(req: &Request) -> Option<&str> {
     let value = req.header("authorization")?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -9,11 +9,18 @@ use crate::scheduler::Job;
 pub const APPS: &[&App] = &[
     &crate::health::APP,
     &crate::static_files::APP,
+    &crate::jobs::api::APP,
     &crate::heartbeat::APP,
+    &crate::ai::worker::APP,
+    &crate::notion::APP,
 ];
 
 /// Every scheduled job.
-pub const JOBS: &[&Job] = &[&crate::heartbeat::JOB];
+pub const JOBS: &[&Job] = &[
+    &crate::heartbeat::JOB,
+    &crate::ai::worker::JOB,
+    &crate::notion::JOB,
+];
 
 #[cfg(test)]
 mod tests {

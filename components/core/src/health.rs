@@ -53,9 +53,15 @@ fn store(db: &dyn Db, now: i64) -> Result<Store> {
 fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
     let now = ctx.env.clock.now_ms();
     let db = ctx.env.db.as_ref();
-    let (store, heartbeat) = match store(db, now).and_then(|s| Ok((s, heartbeat::status(db, now)?)))
-    {
-        Ok((s, h)) => (s, Some(h)),
+    let checks = store(db, now).and_then(|s| {
+        Ok((
+            s,
+            heartbeat::status(db, now)?,
+            crate::integrations::all(db)?,
+        ))
+    });
+    let (store, heartbeat, integrations) = match checks {
+        Ok((s, h, i)) => (s, Some(h), i),
         Err(e) => {
             crate::log::error("health", &format!("data store check failed: {e}"));
             let s = Store {
@@ -65,7 +71,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
                 uptime_seconds: None,
                 error: Some(e.public_message().to_string()),
             };
-            (s, None)
+            (s, None, serde_json::Value::Null)
         }
     };
     let status = match (&store.status, &heartbeat) {
@@ -84,6 +90,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
         "time": crate::time::rfc3339(now),
         "store": store,
         "heartbeat": heartbeat,
+        "integrations": integrations,
     });
     let code = if status == "down" { 503 } else { 200 };
     Ok(Response::data(code, &body))

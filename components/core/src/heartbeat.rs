@@ -1,14 +1,11 @@
 //! The heartbeat: a row a minute proving the scheduler runs. `/health`
 //! reports its age; uptime is computed from the rows.
 
-use crate::app::{App, Ctx};
 use crate::build_info;
 use crate::error::Result;
-use crate::http::{Method, Request, Response, Route};
 use crate::params;
 use crate::ports::{Db, DbExt, Env};
 use crate::scheduler::{self, Job, JobFn, RunContext};
-use futures::future::LocalBoxFuture;
 use serde::Serialize;
 
 /// Heartbeats are kept this long (uptime looks back 30 days).
@@ -25,22 +22,11 @@ pub const JOB: Job = Job {
     period_secs: 60,
     lease_secs: 50,
     max_attempts: 3,
+    exclusive: true,
     body: JobFn::Sync(beat),
 };
 
-/// The cron-heartbeat component's HTTP side: the job's internal route.
-pub const APP: App = App {
-    component: "cron-heartbeat",
-    routes: &[Route::asynchronous(
-        Method::Post,
-        "/api/internal/cron/heartbeat",
-        run_http,
-    )],
-};
-
-fn run_http<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
-    Box::pin(scheduler::run_via_http(&JOB, ctx, req))
-}
+scheduler::cron_http_app!("cron-heartbeat", "/api/internal/cron/heartbeat", JOB);
 
 fn beat(env: &Env, run: &RunContext) -> Result<String> {
     env.db.exec(

@@ -23,18 +23,24 @@
 
 pub mod access;
 pub mod adapters;
+pub mod ai;
 pub mod app;
 pub mod build_info;
 pub mod catalog;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod heartbeat;
 pub mod http;
+pub mod integrations;
+pub mod jobs;
 pub mod log;
+pub mod notion;
 pub mod ports;
 pub mod scheduler;
 pub mod static_files;
+pub mod tenancy;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -27,6 +27,7 @@ const fn job(name: &'static str, body: JobFn) -> Job {
         period_secs: 60,
         lease_secs: 50,
         max_attempts: 3,
+        exclusive: true,
         body,
     }
 }

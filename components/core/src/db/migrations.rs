@@ -13,7 +13,9 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS];
+
+const FOUNDATION: Migration = Migration {
     version: 1,
     name: "foundation: metadata, scheduler runs, heartbeats",
     statements: &[
@@ -56,7 +58,201 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         )",
         "CREATE INDEX IF NOT EXISTS heartbeats_by_time ON heartbeats (at)",
     ],
-}];
+};
+
+const JOBS: Migration = Migration {
+    version: 2,
+    name: "jobs: queue, attempts, counters, prompt templates, prices, QA consistency",
+    statements: &[
+        "CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('api', 'partner', 'notion', 'workflow', 'operator')),
+            type TEXT NOT NULL CHECK (type IN ('ai_task', 'report_gen', 'data_sync')),
+            priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 3),
+            status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'completed', 'failed', 'dead', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at INTEGER,
+            title TEXT,
+            brief TEXT NOT NULL,
+            email TEXT,
+            input TEXT NOT NULL,
+            idempotency_key TEXT,
+            request_hash TEXT,
+            external_ref TEXT,
+            output TEXT,
+            provider TEXT,
+            model TEXT,
+            qa_model TEXT,
+            prompt_template_id TEXT,
+            prompt_version INTEGER,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            qa_tokens_in INTEGER NOT NULL DEFAULT 0,
+            qa_tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost_micros INTEGER NOT NULL DEFAULT 0,
+            qa_cost_micros INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER,
+            qa_score REAL,
+            qa_passed INTEGER,
+            qa_scores TEXT,
+            simulated INTEGER NOT NULL DEFAULT 0,
+            build_sha TEXT NOT NULL,
+            build_dirty INTEGER NOT NULL,
+            last_error TEXT,
+            dead_reason TEXT,
+            sync_state TEXT CHECK (sync_state IN ('pending', 'done', 'failed')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER
+        )",
+        "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
+            ON jobs (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (tenant_id, priority, run_at, id) WHERE status = 'queued'",
+        "CREATE INDEX IF NOT EXISTS jobs_queued_since ON jobs (created_at) WHERE status = 'queued'",
+        "CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (lease_expires_at) WHERE status = 'processing'",
+        "CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_email ON jobs (tenant_id, email, id) WHERE email IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS jobs_sync_pending ON jobs (source, finished_at) WHERE sync_state = 'pending'",
+        "CREATE TABLE IF NOT EXISTS job_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            claim INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'passed', 'qa_failed', 'failed', 'abandoned', 'snoozed', 'cancelled')),
+            provider TEXT,
+            model TEXT,
+            qa_model TEXT,
+            simulated INTEGER NOT NULL DEFAULT 0,
+            prompt_template_id TEXT,
+            prompt_version INTEGER,
+            grader_version TEXT,
+            price_version TEXT,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            qa_tokens_in INTEGER NOT NULL DEFAULT 0,
+            qa_tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost_micros INTEGER NOT NULL DEFAULT 0,
+            qa_cost_micros INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER,
+            qa_latency_ms INTEGER,
+            qa_score REAL,
+            qa_passed INTEGER,
+            qa_scores TEXT,
+            feedback TEXT,
+            output TEXT,
+            error TEXT,
+            build_sha TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS job_attempts_by_job ON job_attempts (job_id, id)",
+        "CREATE INDEX IF NOT EXISTS job_attempts_by_template ON job_attempts (prompt_template_id, started_at)",
+        "CREATE INDEX IF NOT EXISTS job_attempts_by_start ON job_attempts (started_at)",
+        // Exact counts by (tenant, status, type, priority), kept by triggers so
+        // queue status and metrics never count the jobs table.
+        "CREATE TABLE IF NOT EXISTS job_counts (
+            tenant_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            type TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, status, type, priority)
+        )",
+        // Fairness: the tenant served longest ago goes first within a priority.
+        "CREATE TABLE IF NOT EXISTS queue_tenants (
+            tenant_id TEXT PRIMARY KEY,
+            last_claim_seq INTEGER NOT NULL DEFAULT 0
+        )",
+        "CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs BEGIN
+            INSERT INTO job_counts (tenant_id, status, type, priority, n)
+                VALUES (NEW.tenant_id, NEW.status, NEW.type, NEW.priority, 1)
+                ON CONFLICT (tenant_id, status, type, priority) DO UPDATE SET n = n + 1;
+            INSERT OR IGNORE INTO queue_tenants (tenant_id, last_claim_seq) VALUES (NEW.tenant_id, 0);
+        END",
+        "CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, type, priority, tenant_id ON jobs
+        WHEN OLD.status IS NOT NEW.status OR OLD.type IS NOT NEW.type
+          OR OLD.priority IS NOT NEW.priority OR OLD.tenant_id IS NOT NEW.tenant_id
+        BEGIN
+            UPDATE job_counts SET n = n - 1
+                WHERE tenant_id = OLD.tenant_id AND status = OLD.status AND type = OLD.type AND priority = OLD.priority;
+            INSERT INTO job_counts (tenant_id, status, type, priority, n)
+                VALUES (NEW.tenant_id, NEW.status, NEW.type, NEW.priority, 1)
+                ON CONFLICT (tenant_id, status, type, priority) DO UPDATE SET n = n + 1;
+        END",
+        "CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
+            UPDATE job_counts SET n = n - 1
+                WHERE tenant_id = OLD.tenant_id AND status = OLD.status AND type = OLD.type AND priority = OLD.priority;
+        END",
+        "CREATE TRIGGER IF NOT EXISTS jobs_claimed AFTER UPDATE OF status ON jobs
+        WHEN OLD.status = 'queued' AND NEW.status = 'processing'
+        BEGIN
+            UPDATE queue_tenants
+                SET last_claim_seq = (SELECT COALESCE(MAX(last_claim_seq), 0) + 1 FROM queue_tenants)
+                WHERE tenant_id = NEW.tenant_id;
+        END",
+        "CREATE TABLE IF NOT EXISTS prompt_templates (
+            id TEXT PRIMARY KEY,
+            job_type TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            system_prompt TEXT NOT NULL,
+            user_template TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 0,
+            notes TEXT,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (job_type, version)
+        )",
+        "CREATE INDEX IF NOT EXISTS prompt_templates_active ON prompt_templates (job_type) WHERE active = 1",
+        "INSERT OR IGNORE INTO prompt_templates (id, job_type, version, system_prompt, user_template, active, notes, created_by, created_at)
+         VALUES ('pt_ai_task_v1', 'ai_task', 1,
+            'You are EchoPilot, a senior professional writer and analyst. Produce finished, accurate, well-structured work that fully answers the brief. Write in clear, professional English. Do not mention that you are an AI.',
+            'Brief:\n{{brief}}\n\nTitle: {{title}}\n\nDeliver the complete piece of work now.{{feedback}}',
+            1, 'initial template', 'migration', CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+        "INSERT OR IGNORE INTO prompt_templates (id, job_type, version, system_prompt, user_template, active, notes, created_by, created_at)
+         VALUES ('pt_report_gen_v1', 'report_gen', 1,
+            'You are EchoPilot, a business analyst. Write concise, factual reports with a one-paragraph executive summary first, then sections with headings, then recommended next steps. Never invent figures that are not in the brief.',
+            'Write a report.\n\nBrief and data:\n{{brief}}\n\nTitle: {{title}}{{feedback}}',
+            1, 'initial template', 'migration', CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+        "INSERT OR IGNORE INTO prompt_templates (id, job_type, version, system_prompt, user_template, active, notes, created_by, created_at)
+         VALUES ('pt_data_sync_v1', 'data_sync', 1,
+            'You are EchoPilot, a data clerk. Turn unstructured text into one structured JSON object with clear, snake_case field names. Answer with the JSON object only.',
+            'Extract a structured record from this text so it can be synced to a database:\n{{brief}}\n\nRecord name: {{title}}{{feedback}}',
+            1, 'initial template', 'migration', CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+        "CREATE TABLE IF NOT EXISTS model_prices (
+            version TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_per_mtok_micros INTEGER NOT NULL,
+            output_per_mtok_micros INTEGER NOT NULL,
+            PRIMARY KEY (version, model)
+        )",
+        "CREATE TABLE IF NOT EXISTS qa_consistency (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            attempt_id INTEGER NOT NULL,
+            tenant_id TEXT NOT NULL,
+            criterion TEXT NOT NULL,
+            score_a INTEGER NOT NULL,
+            score_b INTEGER NOT NULL,
+            threshold INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS qa_consistency_by_time ON qa_consistency (created_at)",
+        "CREATE TABLE IF NOT EXISTS integration_status (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            detail TEXT,
+            updated_at INTEGER NOT NULL
+        )",
+    ],
+};
 
 /// The schema version this build expects.
 pub fn latest() -> i64 {

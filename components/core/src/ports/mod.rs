@@ -11,6 +11,7 @@ pub mod db;
 pub mod http;
 pub mod ids;
 pub mod kv;
+pub mod llm;
 
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
@@ -18,6 +19,7 @@ pub use db::{Db, DbError, DbExt, Row, Rows, Value};
 pub use http::{HttpClient, HttpError, OutboundRequest, OutboundResponse};
 pub use ids::{Ids, OsRandom};
 pub use kv::Kv;
+pub use llm::{Inference, Llm, NoLlm};
 
 /// One of each port: everything a handler or job may touch.
 pub struct Env {
@@ -33,4 +35,6 @@ pub struct Env {
     pub ids: Box<dyn Ids>,
     /// Application variables.
     pub config: Box<dyn Config>,
+    /// Platform-hosted inference (Spin Serverless AI).
+    pub llm: Box<dyn Llm>,
 }

@@ -9,8 +9,8 @@
 //! - **One run per slot.** A slot is `floor(time / period)`. Claiming a slot
 //!   is one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` statement, so of
 //!   N replicas (or a cron and an external caller) exactly one runs it.
-//! - **Overlap guard.** The same statement refuses a slot while another slot
-//!   of the job is still running under an unexpired lease.
+//! - **Overlap guard.** For exclusive jobs, the same statement refuses a slot
+//!   while another slot of the job is still running under an unexpired lease.
 //! - **Leases.** A run holds its slot until `lease_expires_at`; a run whose
 //!   process died is taken over once the lease expires.
 //! - **Retry.** A failed slot may be claimed again (by a later call for the
@@ -26,9 +26,36 @@ use crate::error::Result;
 use crate::ports::Env;
 use futures::future::LocalBoxFuture;
 
+/// Defines `APP`, the HTTP side of a cron component: `POST $path` runs
+/// `$job` through the runner (for platforms that drive schedules from
+/// outside).
+macro_rules! cron_http_app {
+    ($component:literal, $path:literal, $job:expr) => {
+        /// The component's HTTP side: the job's internal route.
+        pub const APP: $crate::app::App = $crate::app::App {
+            component: $component,
+            routes: &[$crate::http::Route::asynchronous(
+                $crate::http::Method::Post,
+                $path,
+                {
+                    fn run<'a>(
+                        ctx: &'a $crate::app::Ctx<'a>,
+                        req: &'a $crate::http::Request,
+                    ) -> futures::future::LocalBoxFuture<'a, $crate::Result<$crate::http::Response>>
+                    {
+                        Box::pin($crate::scheduler::run_via_http(&$job, ctx, req))
+                    }
+                    run
+                },
+            )],
+        };
+    };
+}
+pub(crate) use cron_http_app;
+
 /// Every scheduled job's name; `POST /api/internal/cron/{job}` answers 404
 /// for anything else. A test keeps it equal to the jobs in spin.toml.
-pub const JOB_NAMES: &[&str] = &["heartbeat"];
+pub const JOB_NAMES: &[&str] = &["heartbeat", "worker", "notion-sync"];
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +124,9 @@ pub struct Job {
     pub lease_secs: i64,
     /// Attempts per slot before it is given up.
     pub max_attempts: i64,
+    /// Refuse a slot while another slot of this job is still running (the
+    /// overlap guard). Jobs whose runs are safe side by side turn it off.
+    pub exclusive: bool,
     /// What runs.
     pub body: JobFn,
 }

@@ -74,7 +74,7 @@ pub async fn run(env: &Env, job: &Job, trigger: Trigger, at_ms: i64) -> Result<R
     let claimed = env.db.query_opt(
         "INSERT INTO scheduler_runs (job, slot, status, owner, trigger, attempts, lease_expires_at, started_at)
          SELECT ?1, ?2, 'running', ?3, ?4, 1, ?5, ?6
-         WHERE NOT EXISTS (
+         WHERE ?8 = 0 OR NOT EXISTS (
              SELECT 1 FROM scheduler_runs
              WHERE job = ?1 AND status = 'running' AND lease_expires_at > ?6 AND slot <> ?2)
          ON CONFLICT (job, slot) DO UPDATE SET
@@ -85,7 +85,16 @@ pub async fn run(env: &Env, job: &Job, trigger: Trigger, at_ms: i64) -> Result<R
          WHERE (scheduler_runs.status = 'failed' AND scheduler_runs.attempts < ?7)
             OR (scheduler_runs.status = 'running' AND scheduler_runs.lease_expires_at <= ?6)
          RETURNING attempts",
-        params![job.name, slot, owner.as_str(), trigger.as_str(), now + job.lease_secs * 1000, now, job.max_attempts],
+        params![
+            job.name,
+            slot,
+            owner.as_str(),
+            trigger.as_str(),
+            now + job.lease_secs * 1000,
+            now,
+            job.max_attempts,
+            job.exclusive
+        ],
     )?;
     let Some(claimed) = claimed else {
         report.outcome = why_not(env, job, slot, now)?;

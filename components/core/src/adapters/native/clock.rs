@@ -28,4 +28,9 @@ impl Clock for ManualClock {
     fn monotonic_ms(&self) -> f64 {
         self.now_ms() as f64
     }
+    /// Sleeping moves the manual clock: tests never wait.
+    fn sleep(&self, ms: u64) -> futures::future::LocalBoxFuture<'_, ()> {
+        self.advance(ms as i64);
+        Box::pin(async {})
+    }
 }

@@ -13,7 +13,7 @@ pub use db::SqliteDb;
 pub use http::ScriptedHttp;
 pub use kv::MemKv;
 
-use crate::ports::{Env, OsRandom, SystemClock};
+use crate::ports::{Env, NoLlm, OsRandom, SystemClock};
 
 /// An [`Env`] on `db` with `vars`, an empty in-memory key-value store, the
 /// system clock, OS randomness and no outbound hosts.
@@ -25,6 +25,7 @@ pub fn env(db: SqliteDb, vars: &[(&str, &str)]) -> Env {
         clock: Box::new(SystemClock::new()),
         ids: Box::new(OsRandom),
         config: Box::new(MapConfig::new(vars)),
+        llm: Box::new(NoLlm),
     }
 }
 

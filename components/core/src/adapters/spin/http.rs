@@ -1,34 +1,11 @@
+use super::clock::Deadline;
 use crate::ports::{HttpClient, HttpError, OutboundRequest, OutboundResponse};
 use futures::future::{select, Either, LocalBoxFuture};
-use spin_executor::CancelOnDropToken;
 use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use wasi::clocks::monotonic_clock;
 
 /// Outbound HTTP through Spin (`wasi:http/outgoing-handler`), limited by
 /// the component's `allowed_outbound_hosts`, with a whole-exchange timeout.
 pub struct SpinHttp;
-
-/// A future that completes at a monotonic deadline.
-struct Deadline {
-    at: monotonic_clock::Instant,
-    token: Option<CancelOnDropToken>,
-}
-
-impl Future for Deadline {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if monotonic_clock::now() >= self.at {
-            return Poll::Ready(());
-        }
-        let pollable = monotonic_clock::subscribe_instant(self.at);
-        self.token =
-            Some(spin_executor::push_waker_and_get_token(pollable, cx.waker().clone()).into());
-        Poll::Pending
-    }
-}
 
 fn method(m: &str) -> Method {
     match m {
@@ -78,10 +55,7 @@ impl HttpClient for SpinHttp {
                 builder.header(k.clone(), v.clone());
             }
             let request = builder.body(req.body).build();
-            let deadline = Deadline {
-                at: monotonic_clock::now().saturating_add(req.timeout_ms.saturating_mul(1_000_000)),
-                token: None,
-            };
+            let deadline = Deadline::after_ms(req.timeout_ms);
             let exchange = Box::pin(spin_sdk::http::send::<_, Response>(request));
             match select(exchange, Box::pin(deadline)).await {
                 Either::Left((Ok(resp), _)) => Ok(OutboundResponse {

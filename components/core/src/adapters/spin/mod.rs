@@ -4,34 +4,39 @@
 //! Stores and databases are opened lazily, on first use, so a request that
 //! never touches SQLite never opens it (and never pays for the schema check).
 
+mod clock;
 mod config;
 mod db;
 mod http;
 mod kv;
+mod llm;
 
+pub use clock::{Deadline, SpinClock};
 pub use config::SpinConfig;
 pub use db::SpinDb;
 pub use http::SpinHttp;
 pub use kv::SpinKv;
+pub use llm::SpinLlm;
 
 use crate::app::{self, App, Begin};
 use crate::http::request::split_path_query;
 use crate::http::{Method, Request, Response};
-use crate::ports::{Env, OsRandom, SystemClock};
+use crate::ports::{Env, OsRandom};
 use crate::scheduler::{self, Job, Trigger};
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 
 /// The ports on Spin: the `default` key-value store and database, outbound
-/// HTTP, variables, the WASI clock and random source.
+/// HTTP, variables, the WASI clocks and random source, Serverless AI.
 pub fn env() -> Env {
     Env {
         kv: Box::new(SpinKv::default()),
         db: Box::new(SpinDb::default()),
         http: Box::new(SpinHttp),
-        clock: Box::new(SystemClock::new()),
+        clock: Box::new(SpinClock::default()),
         ids: Box::new(OsRandom),
         config: Box::new(SpinConfig),
+        llm: Box::new(SpinLlm),
     }
 }
 

@@ -1,0 +1,113 @@
+//! Reading typed settings from variables: a missing or empty variable takes
+//! its documented default; a malformed one is an error naming the variable,
+//! never a silent default.
+
+use crate::error::{Error, Result};
+use crate::ports::Config;
+
+/// The variable's value, or `None` when unset or empty.
+pub fn text(config: &dyn Config, name: &str) -> Result<Option<String>> {
+    Ok(config
+        .get(name)?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+/// The variable's value, or `default`.
+pub fn text_or(config: &dyn Config, name: &str, default: &str) -> Result<String> {
+    Ok(text(config, name)?.unwrap_or_else(|| default.to_string()))
+}
+
+fn invalid(name: &str, want: &str, got: &str) -> Error {
+    Error::unavailable(
+        "invalid_configuration",
+        format!(
+            "variable `{name}` must be {want}; it is `{}`",
+            got.chars().take(60).collect::<String>()
+        ),
+    )
+}
+
+/// An integer in `min..=max`, or `default`.
+pub fn int(config: &dyn Config, name: &str, default: i64, min: i64, max: i64) -> Result<i64> {
+    match text(config, name)? {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(invalid(
+                name,
+                &format!("an integer from {min} to {max}"),
+                &v,
+            )),
+        },
+    }
+}
+
+/// A number in `min..=max`, or `default`.
+pub fn float(config: &dyn Config, name: &str, default: f64, min: f64, max: f64) -> Result<f64> {
+    match text(config, name)? {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= min && n <= max => Ok(n),
+            _ => Err(invalid(name, &format!("a number from {min} to {max}"), &v)),
+        },
+    }
+}
+
+/// An origin (`scheme://host[:port]`, no path), trailing `/` removed: the
+/// form Spin's `allowed_outbound_hosts` accepts, so the same variable can
+/// feed both.
+pub fn origin(config: &dyn Config, name: &str, default: &str) -> Result<String> {
+    let v = text_or(config, name, default)?;
+    let v = v.trim_end_matches('/').to_string();
+    let ok = (v.starts_with("https://") || v.starts_with("http://"))
+        && v.splitn(4, '/').nth(3).is_none_or(|p| p.is_empty());
+    if ok {
+        Ok(v)
+    } else {
+        Err(invalid(
+            name,
+            "an origin like https://api.example.com (scheme, host, optional port; no path)",
+            &v,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::native::MapConfig;
+
+    #[test]
+    fn defaults_values_and_errors() {
+        let c = MapConfig::new(&[
+            ("n", " 7 "),
+            ("bad", "x"),
+            ("empty", ""),
+            ("f", "0.5"),
+            ("o", "http://127.0.0.1:9/"),
+            ("p", "https://a.b/v1"),
+        ]);
+        assert_eq!(int(&c, "n", 1, 0, 10).unwrap(), 7);
+        assert_eq!(int(&c, "missing", 3, 0, 10).unwrap(), 3);
+        assert_eq!(int(&c, "empty", 3, 0, 10).unwrap(), 3);
+        assert_eq!(
+            int(&c, "n", 1, 0, 5).unwrap_err().code,
+            "invalid_configuration"
+        );
+        assert!(int(&c, "bad", 1, 0, 5)
+            .unwrap_err()
+            .message
+            .contains("`bad`"));
+        assert_eq!(float(&c, "f", 1.0, 0.0, 1.0).unwrap(), 0.5);
+        assert_eq!(
+            origin(&c, "o", "https://x.y").unwrap(),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            origin(&c, "missing", "https://api.openai.com").unwrap(),
+            "https://api.openai.com"
+        );
+        assert!(origin(&c, "p", "https://x.y").is_err());
+    }
+}

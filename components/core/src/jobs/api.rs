@@ -1,0 +1,390 @@
+//! The api-jobs component: intake (public and operator), job status and
+//! history, the queue, job operations, and the QA/prompt routes of
+//! [`crate::ai::api`].
+
+use super::history;
+use super::model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
+use super::store::{self, Filter};
+use crate::access;
+use crate::app::{App, Ctx};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response, Route};
+use crate::tenancy::{Scope, TenantId};
+use serde::Deserialize;
+
+/// Job bodies are small: a 10,000-character brief and some context.
+pub const JOB_BODY_LIMIT: usize = 64 * 1024;
+/// The largest `context` object accepted, serialized.
+pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
+
+/// The api-jobs component.
+pub const APP: App = App {
+    component: "api-jobs",
+    routes: &[
+        Route::post("/api/public/create-job", create_public).body_limit(JOB_BODY_LIMIT),
+        Route::get("/api/public/job-status/{id}", status_public),
+        Route::get("/api/public/job-history/{email}", history_public),
+        Route::post("/api/queue/enqueue", enqueue).body_limit(JOB_BODY_LIMIT),
+        Route::get("/api/queue/status", queue_status),
+        Route::get("/api/jobs", list),
+        Route::get("/api/jobs/{id}", get),
+        Route::post("/api/jobs/{id}/retry", retry),
+        Route::post("/api/jobs/{id}/cancel", cancel),
+        Route::get("/api/qa/consistency", crate::ai::api::consistency),
+        Route::get("/api/prompts", crate::ai::api::list_prompts),
+        Route::post("/api/prompts", crate::ai::api::create_prompt),
+        Route::get("/api/prompts/{id}/stats", crate::ai::api::prompt_stats),
+    ],
+};
+
+/// A job request, as sent to `create-job` (public) or `enqueue` (operators).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobRequest {
+    brief: Option<String>,
+    #[serde(rename = "type")]
+    job_type: Option<String>,
+    priority: Option<String>,
+    title: Option<String>,
+    email: Option<String>,
+    run_at: Option<String>,
+    idempotency_key: Option<String>,
+    context: Option<serde_json::Value>,
+    // Operators only:
+    max_attempts: Option<i64>,
+    tenant_id: Option<String>,
+    source: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Caller {
+    Public,
+    Operator,
+}
+
+struct Parsed {
+    job: NewJob,
+    tenant: TenantId,
+    key: Option<String>,
+}
+
+fn parse_request(req: &Request, caller: Caller) -> Result<Parsed> {
+    let body: JobRequest = req.json()?;
+    if caller == Caller::Public {
+        for (field, given) in [
+            ("max_attempts", body.max_attempts.is_some()),
+            ("tenant_id", body.tenant_id.is_some()),
+            ("source", body.source.is_some()),
+        ] {
+            if given {
+                return Err(Error::unprocessable(
+                    "field_not_allowed",
+                    format!("`{field}` is for operators; remove it or use POST /api/queue/enqueue"),
+                ));
+            }
+        }
+    }
+    let brief = Brief::parse(body.brief.as_deref().ok_or_else(|| {
+        Error::unprocessable(
+            "invalid_brief",
+            "`brief` is required: describe the work to do",
+        )
+    })?)?;
+    let job_type = body
+        .job_type
+        .as_deref()
+        .map(JobType::parse)
+        .transpose()?
+        .unwrap_or(JobType::AiTask);
+    let mut job = NewJob::new(job_type, brief);
+    job.priority = body
+        .priority
+        .as_deref()
+        .map(Priority::parse)
+        .transpose()?
+        .unwrap_or(Priority::Normal);
+    if caller == Caller::Public && job.priority.rank() < Priority::Normal.rank() {
+        return Err(Error::unprocessable(
+            "priority_not_allowed",
+            "public submissions may use priority normal or low; high and critical are for operators and partners",
+        ));
+    }
+    job.title = body.title.as_deref().map(Title::parse).transpose()?;
+    job.email = body.email.as_deref().map(Email::parse).transpose()?;
+    job.run_at = body
+        .run_at
+        .as_deref()
+        .map(crate::time::parse_rfc3339)
+        .transpose()
+        .map_err(|e| Error::unprocessable("invalid_run_at", format!("run_at: {}", e.message)))?;
+    job.max_attempts = body.max_attempts;
+    job.source = match (caller, body.source.as_deref()) {
+        (Caller::Public, _) => Source::Api,
+        (Caller::Operator, None) => Source::Operator,
+        (Caller::Operator, Some(s)) => Source::parse(s)?,
+    };
+    if let Some(ctx) = body.context {
+        if !ctx.is_object() {
+            return Err(Error::unprocessable(
+                "invalid_context",
+                "`context` must be a JSON object",
+            ));
+        }
+        if ctx.to_string().len() > MAX_CONTEXT_BYTES {
+            return Err(Error::unprocessable(
+                "invalid_context",
+                format!("`context` is larger than {MAX_CONTEXT_BYTES} bytes"),
+            ));
+        }
+        job.context = Some(ctx);
+    }
+    let tenant = match (
+        caller,
+        body.tenant_id.as_deref().or(req.header("x-tenant-id")),
+    ) {
+        (Caller::Operator, Some(t)) => TenantId::parse(t)?,
+        _ => TenantId::default_tenant(),
+    };
+    let key = match (
+        req.header("idempotency-key"),
+        body.idempotency_key.as_deref(),
+    ) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(Error::bad_request(
+                "idempotency_key_mismatch",
+                "the Idempotency-Key header and the idempotency_key field differ",
+            ))
+        }
+        (Some(k), _) | (None, Some(k)) => Some(k.to_string()),
+        (None, None) => None,
+    };
+    Ok(Parsed { job, tenant, key })
+}
+
+fn created(ctx: &Ctx, parsed: &Parsed, full_view: bool) -> Result<Response> {
+    let created = store::create(ctx.env, &parsed.tenant, &parsed.job, parsed.key.as_deref())?;
+    let job = &created.job;
+    let status_url = format!("/api/public/job-status/{}", job.id);
+    let mut data = serde_json::json!({
+        "job": if full_view { job.view() } else { job.public_view() },
+        "status_url": status_url,
+        "replayed": created.replayed,
+    });
+    if let (Some(email), Some(secret)) = (
+        &job.email,
+        config::text(ctx.env.config.as_ref(), "portal_signing_secret")?,
+    ) {
+        let expires = ctx.env.clock.now_ms() + history::VALIDITY_MS;
+        data["history_token"] = history::issue(&secret, &parsed.tenant, email, expires).into();
+        data["history_url"] = format!("/api/public/job-history/{email}").into();
+    }
+    let status = if created.replayed { 200 } else { 201 };
+    let mut resp = Response::data(status, &data).with_header("Location", &status_url);
+    if created.replayed {
+        resp = resp.with_header("Idempotent-Replayed", "true");
+    }
+    Ok(resp)
+}
+
+/// `POST /api/public/create-job`: anyone may submit a brief.
+fn create_public(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let parsed = parse_request(req, Caller::Public)?;
+    created(ctx, &parsed, false)
+}
+
+/// `POST /api/queue/enqueue`: operators enqueue with any priority, tenant,
+/// source and attempt budget.
+fn enqueue(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let parsed = parse_request(req, Caller::Operator)?;
+    created(ctx, &parsed, true)
+}
+
+/// `GET /api/public/job-status/{id}`: the id is an unguessable capability.
+fn status_public(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let id = ctx.params.require("id")?;
+    let job = store::get(ctx.env, &Scope::All, id)?;
+    Ok(Response::ok(&job.public_view()))
+}
+
+/// `GET /api/public/job-history/{email}`: with the history token issued for
+/// that email (`?token=` or `Authorization: Bearer`), or an operator key.
+fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let email = Email::parse(ctx.params.require("email")?)?;
+    let scope = if access::is_operator(ctx.env, req)? {
+        operator_scope(req)?
+    } else {
+        let token = req
+            .query_param("token")
+            .or_else(|| access::bearer(req).map(str::to_string))
+            .ok_or_else(|| {
+                Error::unauthorized(
+                    "job history needs the history token issued with your job (?token=...)",
+                )
+            })?;
+        let secret =
+            config::text(ctx.env.config.as_ref(), "portal_signing_secret")?.ok_or_else(|| {
+                Error::unavailable(
+                    "not_configured",
+                    "history tokens are disabled: set the `portal_signing_secret` variable",
+                )
+            })?;
+        Scope::Tenant(history::verify(
+            &secret,
+            &token,
+            email.as_str(),
+            ctx.env.clock.now_ms(),
+        )?)
+    };
+    let filter = Filter {
+        email: Some(email.as_str().to_string()),
+        ..Default::default()
+    };
+    let (cursor, limit) = paging(req)?;
+    let page = store::list(ctx.env, &scope, &filter, cursor.as_deref(), limit)?;
+    Ok(Response::ok(&serde_json::json!({
+        "email": email,
+        "jobs": page.jobs.iter().map(|j| j.public_view()).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// An operator's scope: every tenant, or the one named by `tenant_id` /
+/// `X-Tenant-ID`.
+fn operator_scope(req: &Request) -> Result<Scope> {
+    match req
+        .query_param("tenant_id")
+        .or_else(|| req.header("x-tenant-id").map(str::to_string))
+    {
+        Some(t) => Ok(Scope::Tenant(TenantId::parse(&t)?)),
+        None => Ok(Scope::All),
+    }
+}
+
+fn paging(req: &Request) -> Result<(Option<String>, usize)> {
+    let limit = match req.query_param("limit") {
+        None => 50,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| {
+                Error::bad_request("invalid_limit", "limit must be an integer from 1 to 200")
+            })?,
+    };
+    let cursor = req.query_param("cursor").filter(|c| !c.is_empty());
+    if let Some(c) = &cursor {
+        if c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this API issued",
+            ));
+        }
+    }
+    Ok((cursor, limit))
+}
+
+fn timestamp_param(req: &Request, name: &str) -> Result<Option<i64>> {
+    req.query_param(name)
+        .map(|v| {
+            crate::time::parse_rfc3339(&v).map_err(|e| {
+                Error::bad_request("invalid_timestamp", format!("{name}: {}", e.message))
+            })
+        })
+        .transpose()
+}
+
+/// `GET /api/queue/status`.
+fn queue_status(ctx: &Ctx, req: &Request) -> Result<Response> {
+    Ok(Response::ok(&store::queue_status(
+        ctx.env,
+        &operator_scope(req)?,
+    )?))
+}
+
+/// `GET /api/jobs`: filters and cursor pagination, newest first.
+fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let filter = Filter {
+        status: req
+            .query_param("status")
+            .map(|s| Status::parse(&s))
+            .transpose()?,
+        job_type: req
+            .query_param("type")
+            .map(|s| JobType::parse(&s))
+            .transpose()?,
+        priority: req
+            .query_param("priority")
+            .map(|s| Priority::parse(&s))
+            .transpose()?,
+        source: req
+            .query_param("source")
+            .map(|s| Source::parse(&s))
+            .transpose()?,
+        email: req
+            .query_param("email")
+            .map(|e| Email::parse(&e))
+            .transpose()?
+            .map(|e| e.as_str().to_string()),
+        created_after: timestamp_param(req, "created_after")?,
+        created_before: timestamp_param(req, "created_before")?,
+    };
+    let (cursor, limit) = paging(req)?;
+    let page = store::list(
+        ctx.env,
+        &operator_scope(req)?,
+        &filter,
+        cursor.as_deref(),
+        limit,
+    )?;
+    Ok(Response::ok(&serde_json::json!({
+        "jobs": page.jobs.iter().map(|j| j.view()).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// `GET /api/jobs/{id}`: the job and every attempt.
+fn get(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let job = store::get(ctx.env, &operator_scope(req)?, ctx.params.require("id")?)?;
+    let attempts = store::attempts(ctx.env, &job)?;
+    let mut view = job.view();
+    view["attempts"] = serde_json::to_value(attempts)?;
+    Ok(Response::ok(&view))
+}
+
+/// `POST /api/jobs/{id}/retry`.
+fn retry(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let job = store::retry(ctx.env, &operator_scope(req)?, ctx.params.require("id")?)?;
+    Ok(Response::ok(&job.view()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelRequest {
+    reason: Option<String>,
+}
+
+/// `POST /api/jobs/{id}/cancel` (optional body `{"reason": "..."}`).
+fn cancel(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let body: CancelRequest = if req.body.is_empty() {
+        CancelRequest::default()
+    } else {
+        req.json()?
+    };
+    let reason = body
+        .reason
+        .unwrap_or_else(|| "cancelled by an operator".to_string());
+    if reason.chars().count() > 500 {
+        return Err(Error::unprocessable(
+            "invalid_reason",
+            "the reason is longer than 500 characters",
+        ));
+    }
+    let job = store::cancel(
+        ctx.env,
+        &operator_scope(req)?,
+        ctx.params.require("id")?,
+        &reason,
+    )?;
+    Ok(Response::ok(&job.view()))
+}

@@ -1,0 +1,13 @@
+//! Jobs: what they are ([`model`]), how they are stored and read
+//! ([`store`], [`record`]), the durable queue ([`queue`]), signed history
+//! tokens ([`history`]) and the HTTP API ([`api`]).
+
+pub mod api;
+pub mod history;
+pub mod model;
+pub mod queue;
+pub mod record;
+pub mod store;
+
+pub use model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
+pub use record::Job;
