@@ -33,14 +33,27 @@ fn fill(env: &echopilot_core::ports::Env, n: usize) {
 }
 
 fn main() {
-    let depths: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let depths = if depths.is_empty() { vec![1_000, 100_000] } else { depths };
-    let policy = ClaimPolicy { lease_ms: 600_000, aging_ms: 600_000 };
+    let depths: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let depths = if depths.is_empty() {
+        vec![1_000, 100_000]
+    } else {
+        depths
+    };
+    let policy = ClaimPolicy {
+        lease_ms: 600_000,
+        aging_ms: 600_000,
+    };
     let mut medians = Vec::new();
     println!("claim cost by queue depth ({TENANTS} tenants, 4 priorities, {CLAIMS} claims each, SQLite WAL file)");
     for &depth in &depths {
         let dir = tempfile::tempdir().expect("tempdir");
-        let env = native::env(SqliteDb::open(dir.path().join("bench.db")).expect("open"), &[]);
+        let env = native::env(
+            SqliteDb::open(dir.path().join("bench.db")).expect("open"),
+            &[],
+        );
         let t = Instant::now();
         fill(&env, depth + CLAIMS);
         let fill_s = t.elapsed().as_secs_f64();

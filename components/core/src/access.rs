@@ -1,41 +1,33 @@
-//! Who may call what: the access policy of every route of every component,
-//! in one table, and the checks behind it.
+//! Who may call what: the permission table of every route of every
+//! component, in one place, and the checks of the simple credentials.
 //!
-//! A route missing from [`POLICY`] is refused (fail closed), and a test
-//! checks that every component's routes are listed. Until the identity
-//! issue brings users and roles, operators authenticate with the
-//! `dashboard_key` variable in `X-Dash-Key`, and external schedulers with
-//! the `cron_token` variable as a bearer token.
+//! A route missing from [`POLICY`] is refused (fail closed); a test checks
+//! that every component's routes are listed and every row matches a route.
+//! docs/SECURITY.md renders this table. Roles are ordered (viewer < partner
+//! < analyst < operator < admin): a minimum role admits every role above it.
+//! Partner API keys additionally need the row's scope.
 
-use crate::error::{Error, Result};
+use crate::config;
+use crate::error::{Error, Kind, Result};
 use crate::http::{Method, Request};
+use crate::identity::{Principal, Role};
 use crate::ports::Env;
 use sha2::{Digest, Sha256};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone.
+    /// Anyone (a credential, when given, still sets the tenant).
     Public,
-    /// An operator: `X-Dash-Key` equal to the `dashboard_key` variable.
-    Operator,
-    /// A scheduler: `Authorization: Bearer <cron_token>`, or an operator.
+    /// This role or a higher one.
+    Role(Role),
+    /// The `cron_token`, or an admin.
     Scheduler,
 }
 
-/// Who is calling, once authorised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Principal {
-    /// No credential was needed or given.
-    Anonymous,
-    /// Authenticated with the dashboard key.
-    Operator,
-    /// Authenticated with the cron token.
-    Scheduler,
-}
-
-/// One row of the policy: method, route pattern (exactly as the component
-/// declares it), requirement.
+/// One row: method, route pattern (exactly as the component declares it),
+/// requirement, the scope an API key needs, and whether a call counts
+/// against the key's quota.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// The method (GET rows cover HEAD).
@@ -44,59 +36,97 @@ pub struct Policy {
     pub pattern: &'static str,
     /// The requirement.
     pub access: Access,
+    /// The scope a partner API key needs (`None`: keys may not call it,
+    /// unless the route is public).
+    pub scope: Option<&'static str>,
+    /// Calls count against a partner key's quotas.
+    pub quota: bool,
 }
 
-const fn rule(method: Method, pattern: &'static str, access: Access) -> Policy {
+const fn row(method: Method, pattern: &'static str, access: Access) -> Policy {
     Policy {
         method,
         pattern,
         access,
+        scope: None,
+        quota: false,
     }
 }
 
-/// The policy of every route. docs/SECURITY.md renders this table.
+const fn partner(method: Method, pattern: &'static str, scope: &'static str) -> Policy {
+    Policy {
+        method,
+        pattern,
+        access: Access::Role(Role::Partner),
+        scope: Some(scope),
+        quota: true,
+    }
+}
+
+use Access::{Public, Scheduler};
+use Method::{Delete, Get, Patch, Post};
+const VIEWER: Access = Access::Role(Role::Viewer);
+const ANALYST: Access = Access::Role(Role::Analyst);
+const OPERATOR: Access = Access::Role(Role::Operator);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+/// The permission table: every route of every component.
 pub const POLICY: &[Policy] = &[
     // api-health
-    rule(Method::Get, "/health", Access::Public),
-    rule(Method::Get, "/api/version", Access::Public),
-    rule(Method::Post, "/api/internal/cron/{job}", Access::Scheduler),
-    // api-jobs
-    rule(Method::Post, "/api/public/create-job", Access::Public),
-    rule(Method::Get, "/api/public/job-status/{id}", Access::Public),
-    // Public route; the handler requires a history token or an operator key.
-    rule(
-        Method::Get,
-        "/api/public/job-history/{email}",
-        Access::Public,
-    ),
-    rule(Method::Post, "/api/queue/enqueue", Access::Operator),
-    rule(Method::Get, "/api/queue/status", Access::Operator),
-    rule(Method::Get, "/api/jobs", Access::Operator),
-    rule(Method::Get, "/api/jobs/{id}", Access::Operator),
-    rule(Method::Post, "/api/jobs/{id}/retry", Access::Operator),
-    rule(Method::Post, "/api/jobs/{id}/cancel", Access::Operator),
-    rule(Method::Get, "/api/qa/consistency", Access::Operator),
-    rule(Method::Get, "/api/prompts", Access::Operator),
-    rule(Method::Post, "/api/prompts", Access::Operator),
-    rule(Method::Get, "/api/prompts/{id}/stats", Access::Operator),
+    row(Get, "/health", Public),
+    row(Get, "/api/version", Public),
+    row(Post, "/api/internal/cron/{job}", Scheduler),
+    // api-jobs: intake and status
+    row(Post, "/api/public/create-job", Public),
+    row(Get, "/api/public/job-status/{id}", Public),
+    // Public route; the handler requires a history token or a credential.
+    row(Get, "/api/public/job-history/{email}", Public),
+    // api-jobs: queue and operations
+    row(Post, "/api/queue/enqueue", OPERATOR),
+    row(Get, "/api/queue/status", VIEWER),
+    row(Get, "/api/jobs", VIEWER),
+    row(Get, "/api/jobs/{id}", VIEWER),
+    row(Post, "/api/jobs/{id}/retry", OPERATOR),
+    row(Post, "/api/jobs/{id}/cancel", OPERATOR),
+    row(Get, "/api/qa/consistency", ANALYST),
+    row(Get, "/api/prompts", ANALYST),
+    row(Post, "/api/prompts", OPERATOR),
+    row(Get, "/api/prompts/{id}/stats", ANALYST),
+    // api-jobs: the partner (marketplace) API
+    partner(Post, "/api/partner/jobs", "jobs:write"),
+    partner(Get, "/api/partner/jobs/{id}", "jobs:read"),
+    // api-auth: sessions and keys
+    row(Post, "/api/auth/login", Public),
+    row(Post, "/api/auth/refresh", Public),
+    row(Post, "/api/auth/logout", VIEWER),
+    row(Get, "/api/auth/me", VIEWER),
+    row(Post, "/api/auth/keys/rotate", ADMIN),
+    // api-auth: users
+    row(Get, "/api/users", ADMIN),
+    row(Post, "/api/users", ADMIN),
+    row(Patch, "/api/users/{id}", ADMIN),
+    // api-auth: partner keys
+    row(Post, "/api/partners", ADMIN),
+    row(Get, "/api/partners", ADMIN),
+    row(Delete, "/api/partners/{id}", ADMIN),
+    // api-auth: tenants
+    row(Post, "/api/tenant/create", ADMIN),
+    row(Get, "/api/tenant/info", VIEWER),
+    row(Patch, "/api/tenant/settings", ADMIN),
+    row(Get, "/api/tenants", ADMIN),
+    // api-auth: the audit chain
+    row(Get, "/api/audit/chain", ADMIN),
+    row(Get, "/api/audit/verify", ADMIN),
     // static-files
-    rule(Method::Get, "/...", Access::Public),
+    row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
-    rule(
-        Method::Post,
-        "/api/internal/cron/heartbeat",
-        Access::Scheduler,
-    ),
-    rule(Method::Post, "/api/internal/cron/worker", Access::Scheduler),
-    rule(
-        Method::Post,
-        "/api/internal/cron/notion-sync",
-        Access::Scheduler,
-    ),
+    row(Post, "/api/internal/cron/heartbeat", Scheduler),
+    row(Post, "/api/internal/cron/worker", Scheduler),
+    row(Post, "/api/internal/cron/notion-sync", Scheduler),
 ];
 
-/// The requirement for `method` on `pattern`, if the policy lists it.
-pub fn requirement(method: Method, pattern: &str) -> Option<Access> {
+/// The row for `method` on `pattern` (403 when the table has none).
+pub fn policy(method: Method, pattern: &str) -> Result<Policy> {
     let method = if method == Method::Head {
         Method::Get
     } else {
@@ -105,72 +135,53 @@ pub fn requirement(method: Method, pattern: &str) -> Option<Access> {
     POLICY
         .iter()
         .find(|p| p.method == method && p.pattern == pattern)
-        .map(|p| p.access)
+        .copied()
+        .ok_or_else(|| {
+            crate::log::error(
+                "access",
+                &format!("no policy for {} {pattern}: refused", method.as_str()),
+            );
+            Error::forbidden("this route has no access policy and is refused")
+        })
 }
 
-/// Check `req` against the policy for its route.
-pub fn authorize(env: &Env, method: Method, pattern: &str, req: &Request) -> Result<Principal> {
-    let Some(access) = requirement(method, pattern) else {
-        crate::log::error(
-            "access",
-            &format!("no policy for {} {pattern}: refused", method.as_str()),
-        );
-        return Err(Error::forbidden(
-            "this route has no access policy and is refused",
-        ));
-    };
-    match access {
-        Access::Public => Ok(Principal::Anonymous),
-        Access::Operator => operator(env, req, "this route needs the `X-Dash-Key` header"),
-        Access::Scheduler => match bearer(req) {
-            Some(token) => {
-                let expected = env.config.get("cron_token")?.unwrap_or_default();
-                if expected.is_empty() {
-                    Err(Error::unavailable(
-                        "not_configured",
-                        "bearer tokens are disabled for scheduler routes: set the `cron_token` variable",
-                    ))
-                } else if digest_eq(token, &expected) {
-                    Ok(Principal::Scheduler)
-                } else {
-                    Err(Error::unauthorized(
-                        "the bearer token is not valid for this route",
-                    ))
-                }
-            }
-            None => operator(
-                env,
-                req,
-                "this route needs `Authorization: Bearer <cron_token>` or the `X-Dash-Key` header",
-            ),
-        },
-    }
+/// The requirement for `method` on `pattern`, if the table lists it.
+pub fn requirement(method: Method, pattern: &str) -> Option<Access> {
+    policy(method, pattern).ok().map(|p| p.access)
 }
 
-fn operator(env: &Env, req: &Request, missing: &str) -> Result<Principal> {
-    let Some(given) = req.header("x-dash-key") else {
-        return Err(Error::unauthorized(missing));
-    };
-    let expected = env.config.get("dashboard_key")?.unwrap_or_default();
+/// The principal of a valid `X-Dash-Key`; 401 for a wrong key, 503 when
+/// `dashboard_key` is not set.
+pub fn dashboard(env: &Env, req: &Request) -> Result<Principal> {
+    let given = req.header("x-dash-key").unwrap_or("");
+    let expected = config::text(env.config.as_ref(), "dashboard_key")?.unwrap_or_default();
     if expected.is_empty() {
         return Err(Error::unavailable(
             "not_configured",
-            "operator routes are disabled: set the `dashboard_key` variable",
+            "the dashboard key is disabled: set the `dashboard_key` variable",
         ));
     }
     if digest_eq(given, &expected) {
-        Ok(Principal::Operator)
+        Ok(Principal::dashboard())
     } else {
         Err(Error::unauthorized("the dashboard key is not valid"))
     }
 }
 
-/// Whether `req` carries a valid operator key (for handlers that also
-/// accept other credentials, such as history tokens).
-pub fn is_operator(env: &Env, req: &Request) -> Result<bool> {
-    match req.header("x-dash-key") {
-        None => Ok(false),
-        Some(_) => operator(env, req, "").map(|_| true),
+/// The scheduler principal for a bearer `token` equal to `cron_token`.
+pub fn scheduler(env: &Env, token: &str) -> Result<Principal> {
+    let expected = config::text(env.config.as_ref(), "cron_token")?.unwrap_or_default();
+    if expected.is_empty() {
+        return Err(Error::new(
+            Kind::Unauthorized,
+            "unauthorized",
+            "the bearer token is not valid (no `cron_token` is set, and it is not a JWT or an API key)",
+        ));
+    }
+    if digest_eq(token, &expected) {
+        Ok(Principal::scheduler())
+    } else {
+        Err(Error::unauthorized("the bearer token is not valid"))
     }
 }
 

@@ -1,16 +1,20 @@
 //! The request pipeline every HTTP component shares.
 //!
 //! A component is an [`App`]: a name and its routes. For each request:
-//! request id → route (404/405) → access policy (401/403, before any body
-//! is read) → body limit (413) → handler → error envelope → request id and
-//! security headers. The Spin adapter reads the body between [`begin`] and
-//! [`finish`], only as far as the route's limit.
+//! request id → CORS preflight → route (404/405) → the guard (rate limits,
+//! credential, permission table, CSRF, tenant scope, partner quota; all
+//! before any body is read) → body limit (413) → input screening → handler →
+//! error envelope → request id, security, rate-limit and CORS headers. The
+//! Spin adapter reads the body between [`begin`] and [`finish`], only as far
+//! as the route's limit.
 
-use crate::access::{self, Principal};
 use crate::error::{Error, Kind};
+use crate::guard::{self, cors, Admission};
 use crate::http::router::{self, Handler, Params, Route};
 use crate::http::{security, Method, Request, Response};
+use crate::identity::Principal;
 use crate::ports::Env;
+use crate::tenancy::Scope;
 
 /// An HTTP component: its name (as in spin.toml) and its routes.
 pub struct App {
@@ -18,6 +22,9 @@ pub struct App {
     pub component: &'static str,
     /// Its routes; each must also be in [`crate::access::POLICY`].
     pub routes: &'static [Route],
+    /// Serves public, storage-free content (static files): no credentials
+    /// are read and no rate limits kept, since it has no database.
+    pub stateless: bool,
 }
 
 /// What a handler gets besides the request.
@@ -30,18 +37,21 @@ pub struct Ctx<'a> {
     pub params: Params,
     /// Who is calling.
     pub principal: Principal,
+    /// Which tenants it may touch.
+    pub scope: Scope,
     /// The component serving the request.
     pub component: &'static str,
     /// The matched route pattern (for logs and metrics).
     pub route: &'static str,
 }
 
-/// A request that passed routing and access, waiting for its body.
+/// A request that passed routing and the guard, waiting for its body.
 pub struct Pending {
     route: Route,
     params: Params,
-    principal: Principal,
+    admission: Admission,
     request_id: String,
+    origin: Option<String>,
 }
 
 impl Pending {
@@ -53,44 +63,81 @@ impl Pending {
 
 /// The outcome of [`begin`].
 pub enum Begin {
-    /// Answer now (404, 405, 401, 403, OPTIONS) without reading the body.
+    /// Answer now (404, 405, 401, 403, 429, OPTIONS) without reading the body.
     Respond(Response),
     /// Read the body (up to [`Pending::body_limit`]) and call [`finish`].
-    Continue(Pending),
+    Continue(Box<Pending>),
 }
 
-/// Route and authorise a request whose body has not been read yet.
+fn origin_of(env: &Env, head: &Request) -> Option<String> {
+    cors::allowed_origin(env, head).unwrap_or_else(|e| {
+        crate::log::error("cors", &e.to_string());
+        None
+    })
+}
+
+/// Route and admit a request whose body has not been read yet.
 pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
     let request_id = security::request_id(head, env.clock.as_ref(), env.ids.as_ref());
-    let step = router::find(app.routes, head.method, &head.path).and_then(|(route, params)| {
-        let principal = access::authorize(env, head.method, route.pattern, head)?;
-        Ok((*route, params, principal))
+    let origin = if head.header("origin").is_some() {
+        origin_of(env, head)
+    } else {
+        None
+    };
+    let found = router::find(app.routes, head.method, &head.path);
+    if head.method == Method::Options {
+        if let Err(e) = &found {
+            if e.kind == Kind::MethodNotAllowed {
+                let allow = e.allow.clone().unwrap_or_default();
+                let mut resp = Response::new(204).with_header("Allow", &allow);
+                let preflight = cors::is_preflight(head).then_some(allow.as_str());
+                cors::decorate(&mut resp, origin.as_deref(), preflight);
+                security::decorate(&mut resp, &request_id);
+                return Begin::Respond(resp);
+            }
+        }
+    }
+    let step = found.and_then(|(route, params)| {
+        let admission = if app.stateless {
+            Admission {
+                principal: Principal::anonymous(),
+                scope: Scope::Tenant(crate::tenancy::TenantId::default_tenant()),
+                headers: Vec::new(),
+            }
+        } else {
+            guard::admit(env, head.method, route.pattern, head, &request_id)?
+        };
+        Ok((*route, params, admission))
     });
     match step {
-        Ok((route, params, principal)) => Begin::Continue(Pending {
+        Ok((route, params, admission)) => Begin::Continue(Box::new(Pending {
             route,
             params,
-            principal,
+            admission,
             request_id,
-        }),
-        Err(e) if head.method == Method::Options && e.kind == Kind::MethodNotAllowed => {
-            let mut resp =
-                Response::new(204).with_header("Allow", e.allow.as_deref().unwrap_or(""));
-            security::decorate(&mut resp, &request_id);
-            Begin::Respond(resp)
-        }
-        Err(e) => Begin::Respond(render_error(app, &e, &request_id, head.method)),
+            origin,
+        })),
+        Err(e) => Begin::Respond(render_error(
+            app,
+            &e,
+            &request_id,
+            head.method,
+            origin.as_deref(),
+            &[],
+        )),
     }
 }
 
 /// Run the handler for a request whose body has been read.
-pub async fn finish(app: &App, env: &Env, pending: Pending, req: Request) -> Response {
+pub async fn finish(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Response {
     let Pending {
         route,
         params,
-        principal,
+        admission,
         request_id,
-    } = pending;
+        origin,
+    } = *pending;
+    let extra = admission.headers.clone();
     if req.body_too_large {
         let e = Error::new(
             Kind::PayloadTooLarge,
@@ -100,13 +147,20 @@ pub async fn finish(app: &App, env: &Env, pending: Pending, req: Request) -> Res
                 route.body_limit
             ),
         );
-        return render_error(app, &e, &request_id, req.method);
+        return render_error(app, &e, &request_id, req.method, origin.as_deref(), &extra);
+    }
+    if !app.stateless {
+        let named: Vec<(&str, &str)> = params.iter().collect();
+        if let Err(e) = guard::screen(env, &req, &named, &admission.principal, &request_id) {
+            return render_error(app, &e, &request_id, req.method, origin.as_deref(), &extra);
+        }
     }
     let ctx = Ctx {
         env,
         request_id,
         params,
-        principal,
+        principal: admission.principal,
+        scope: admission.scope,
         component: app.component,
         route: route.pattern,
     };
@@ -116,13 +170,22 @@ pub async fn finish(app: &App, env: &Env, pending: Pending, req: Request) -> Res
     };
     match result {
         Ok(mut resp) => {
+            resp.headers.extend(extra);
+            cors::decorate(&mut resp, origin.as_deref(), None);
             security::decorate(&mut resp, &ctx.request_id);
             if req.method == Method::Head {
                 resp.body.clear();
             }
             resp
         }
-        Err(e) => render_error(app, &e, &ctx.request_id, req.method),
+        Err(e) => render_error(
+            app,
+            &e,
+            &ctx.request_id,
+            req.method,
+            origin.as_deref(),
+            &extra,
+        ),
     }
 }
 
@@ -141,7 +204,14 @@ pub async fn serve(app: &App, env: &Env, mut req: Request) -> Response {
     }
 }
 
-fn render_error(app: &App, e: &Error, request_id: &str, method: Method) -> Response {
+fn render_error(
+    app: &App,
+    e: &Error,
+    request_id: &str,
+    method: Method,
+    origin: Option<&str>,
+    extra: &[(String, String)],
+) -> Response {
     if e.kind == Kind::Internal {
         crate::log::error(
             app.component,
@@ -149,6 +219,10 @@ fn render_error(app: &App, e: &Error, request_id: &str, method: Method) -> Respo
         );
     }
     let mut resp = Response::error(e);
+    if e.headers.is_empty() {
+        resp.headers.extend(extra.iter().cloned());
+    }
+    cors::decorate(&mut resp, origin, None);
     security::decorate(&mut resp, request_id);
     if method == Method::Head {
         resp.body.clear();

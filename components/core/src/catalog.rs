@@ -10,6 +10,7 @@ pub const APPS: &[&App] = &[
     &crate::health::APP,
     &crate::static_files::APP,
     &crate::jobs::api::APP,
+    &crate::identity::api::APP,
     &crate::heartbeat::APP,
     &crate::ai::worker::APP,
     &crate::notion::APP,

@@ -49,6 +49,8 @@ pub struct Error {
     pub retry_after: Option<u64>,
     /// Methods allowed on the path (405).
     pub allow: Option<String>,
+    /// Extra response headers (rate-limit and quota state on a 429).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Result with the EchoPilot error.
@@ -63,6 +65,7 @@ impl Error {
             message: message.into(),
             retry_after: None,
             allow: None,
+            headers: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub const APP: App = App {
         Route::get("/api/version", version),
         Route::post("/api/internal/cron/{job}", scheduler::unknown_job),
     ],
+    stateless: false,
 };
 
 /// The data store as `/health` shows it.

@@ -308,6 +308,14 @@ fn history_needs_a_token_for_that_email_or_an_operator() {
 #[test]
 fn operators_enqueue_list_filter_page_cancel_and_retry() {
     let (env, clock) = env(&[("dashboard_key", "dash")]);
+    for t in ["acme", "other"] {
+        echopilot_core::identity::tenants::create(
+            &env,
+            &echopilot_core::tenancy::TenantId::parse(t).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+    }
     let enqueue = |body: serde_json::Value| {
         post_json("/api/queue/enqueue", &body).with_header("x-dash-key", "dash")
     };

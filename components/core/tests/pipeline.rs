@@ -174,9 +174,13 @@ fn unconfigured_credentials_say_so() {
         .with_header("authorization", "Bearer x");
     let (resp, body) = call(&heartbeat::APP, &env, req);
     assert_eq!(
-        (resp.status, body["error"]["code"].as_str()),
-        (503, Some("not_configured"))
+        resp.status, 401,
+        "no cron_token: an opaque bearer is simply not valid"
     );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cron_token"));
 }
 
 #[test]

@@ -62,7 +62,13 @@ pub fn create_prompt(ctx: &Ctx, req: &Request) -> Result<Response> {
         &body.user_template,
         body.notes.as_deref(),
         body.activate,
-        "operator",
+        &ctx.principal.actor(),
+    )?;
+    crate::audit::append(
+        ctx.env,
+        &crate::audit::Event::for_request(ctx, "prompt.create")
+            .target(&t.id)
+            .detail(serde_json::json!({ "active": t.active })),
     )?;
     Ok(Response::data(201, &t.view()))
 }

@@ -13,7 +13,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS];
+pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY];
 
 const FOUNDATION: Migration = Migration {
     version: 1,
@@ -258,3 +258,97 @@ const JOBS: Migration = Migration {
 pub fn latest() -> i64 {
     MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
 }
+
+const IDENTITY: Migration = Migration {
+    version: 3,
+    name: "identity: tenants, users, signing keys, refresh tokens, API keys, rate limits, audit chain",
+    statements: &[
+        "CREATE TABLE IF NOT EXISTS tenants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            plan TEXT NOT NULL DEFAULT 'free',
+            locale TEXT NOT NULL DEFAULT 'en',
+            currency TEXT NOT NULL DEFAULT 'USD',
+            limits TEXT NOT NULL DEFAULT '{}',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "INSERT OR IGNORE INTO tenants (id, name, plan, created_at, updated_at)
+            VALUES ('default', 'Default', 'enterprise', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+                    CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+        "CREATE TABLE IF NOT EXISTS users (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'analyst', 'partner', 'viewer')),
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_login_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS users_by_tenant ON users (tenant_id, id)",
+        "CREATE TABLE IF NOT EXISTS jwt_keys (
+            kid TEXT PRIMARY KEY,
+            active INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER
+        )",
+        "CREATE UNIQUE INDEX IF NOT EXISTS jwt_keys_one_active ON jwt_keys (active) WHERE active = 1",
+        "CREATE TABLE IF NOT EXISTS refresh_tokens (
+            jti TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER,
+            revoked_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS refresh_tokens_by_family ON refresh_tokens (family)",
+        "CREATE INDEX IF NOT EXISTS refresh_tokens_by_expiry ON refresh_tokens (expires_at)",
+        "CREATE TABLE IF NOT EXISTS api_keys (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL UNIQUE,
+            secret_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            daily_quota INTEGER NOT NULL,
+            monthly_quota INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_used_at INTEGER,
+            revoked_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id, id)",
+        "CREATE TABLE IF NOT EXISTS api_key_usage (
+            key_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, period)
+        )",
+        "CREATE TABLE IF NOT EXISTS rate_buckets (
+            key TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            updated_ms INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS rate_buckets_by_age ON rate_buckets (updated_ms)",
+        "CREATE TABLE IF NOT EXISTS audit_log (
+            seq INTEGER PRIMARY KEY,
+            ts INTEGER NOT NULL,
+            tenant_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT NOT NULL,
+            request_id TEXT,
+            build_sha TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        )",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_action ON audit_log (action, seq)",
+        "CREATE INDEX IF NOT EXISTS audit_log_by_tenant ON audit_log (tenant_id, seq)",
+    ],
+};

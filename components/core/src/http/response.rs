@@ -62,6 +62,9 @@ impl Response {
         if let Some(allow) = &err.allow {
             resp = resp.with_header("Allow", allow);
         }
+        for (k, v) in &err.headers {
+            resp = resp.with_header(k, v);
+        }
         resp
     }
 

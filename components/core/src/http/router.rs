@@ -59,6 +59,10 @@ impl Route {
     pub const fn put(pattern: &'static str, f: SyncHandler) -> Self {
         Self::make(Method::Put, pattern, Handler::Sync(f))
     }
+    /// A PATCH route.
+    pub const fn patch(pattern: &'static str, f: SyncHandler) -> Self {
+        Self::make(Method::Patch, pattern, Handler::Sync(f))
+    }
     /// A DELETE route.
     pub const fn delete(pattern: &'static str, f: SyncHandler) -> Self {
         Self::make(Method::Delete, pattern, Handler::Sync(f))
@@ -89,6 +93,11 @@ impl Params {
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every named value, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.named.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
     /// The decoded value of `{name}`, or 400 if the route has none.

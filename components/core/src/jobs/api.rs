@@ -5,11 +5,13 @@
 use super::history;
 use super::model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
 use super::store::{self, Filter};
-use crate::access;
 use crate::app::{App, Ctx};
+use crate::audit::{self, Event};
 use crate::config;
 use crate::error::{Error, Result};
+use crate::guard;
 use crate::http::{Request, Response, Route};
+use crate::identity::{Credential, Role};
 use crate::tenancy::{Scope, TenantId};
 use serde::Deserialize;
 
@@ -35,7 +37,10 @@ pub const APP: App = App {
         Route::get("/api/prompts", crate::ai::api::list_prompts),
         Route::post("/api/prompts", crate::ai::api::create_prompt),
         Route::get("/api/prompts/{id}/stats", crate::ai::api::prompt_stats),
+        Route::post("/api/partner/jobs", create_partner).body_limit(JOB_BODY_LIMIT),
+        Route::get("/api/partner/jobs/{id}", get_partner),
     ],
+    stateless: false,
 };
 
 /// A job request, as sent to `create-job` (public) or `enqueue` (operators).
@@ -57,10 +62,24 @@ struct JobRequest {
     source: Option<String>,
 }
 
+/// Who submits, which decides what a request may set.
 #[derive(Clone, Copy, PartialEq)]
 enum Caller {
+    /// `create-job`: anyone; priority up to normal (operators: any).
     Public,
+    /// `enqueue`: operators; any priority, tenant, source, attempts.
     Operator,
+    /// `partner/jobs`: partner keys; priority up to high, their tenant.
+    Partner,
+}
+
+/// The tenant a request acts in: the one its scope names, else the
+/// caller's home tenant.
+fn scope_tenant(ctx: &Ctx) -> TenantId {
+    match &ctx.scope {
+        Scope::Tenant(t) => t.clone(),
+        Scope::All => ctx.principal.tenant.clone(),
+    }
 }
 
 struct Parsed {
@@ -69,9 +88,9 @@ struct Parsed {
     key: Option<String>,
 }
 
-fn parse_request(req: &Request, caller: Caller) -> Result<Parsed> {
+fn parse_request(ctx: &Ctx, req: &Request, caller: Caller) -> Result<Parsed> {
     let body: JobRequest = req.json()?;
-    if caller == Caller::Public {
+    if caller != Caller::Operator {
         for (field, given) in [
             ("max_attempts", body.max_attempts.is_some()),
             ("tenant_id", body.tenant_id.is_some()),
@@ -104,10 +123,19 @@ fn parse_request(req: &Request, caller: Caller) -> Result<Parsed> {
         .map(Priority::parse)
         .transpose()?
         .unwrap_or(Priority::Normal);
-    if caller == Caller::Public && job.priority.rank() < Priority::Normal.rank() {
+    let highest = match caller {
+        Caller::Operator => Priority::Critical,
+        _ if ctx.principal.role >= Some(Role::Operator) => Priority::Critical,
+        Caller::Partner => Priority::High,
+        Caller::Public => Priority::Normal,
+    };
+    if job.priority.rank() < highest.rank() {
         return Err(Error::unprocessable(
             "priority_not_allowed",
-            "public submissions may use priority normal or low; high and critical are for operators and partners",
+            format!(
+                "this caller may use priority {} or lower; higher priorities are for operators",
+                highest.as_str()
+            ),
         ));
     }
     job.title = body.title.as_deref().map(Title::parse).transpose()?;
@@ -121,30 +149,32 @@ fn parse_request(req: &Request, caller: Caller) -> Result<Parsed> {
     job.max_attempts = body.max_attempts;
     job.source = match (caller, body.source.as_deref()) {
         (Caller::Public, _) => Source::Api,
+        (Caller::Partner, _) => Source::Partner,
         (Caller::Operator, None) => Source::Operator,
         (Caller::Operator, Some(s)) => Source::parse(s)?,
     };
-    if let Some(ctx) = body.context {
-        if !ctx.is_object() {
+    if let Some(context) = body.context {
+        if !context.is_object() {
             return Err(Error::unprocessable(
                 "invalid_context",
                 "`context` must be a JSON object",
             ));
         }
-        if ctx.to_string().len() > MAX_CONTEXT_BYTES {
+        if context.to_string().len() > MAX_CONTEXT_BYTES {
             return Err(Error::unprocessable(
                 "invalid_context",
                 format!("`context` is larger than {MAX_CONTEXT_BYTES} bytes"),
             ));
         }
-        job.context = Some(ctx);
+        job.context = Some(context);
     }
-    let tenant = match (
-        caller,
-        body.tenant_id.as_deref().or(req.header("x-tenant-id")),
-    ) {
-        (Caller::Operator, Some(t)) => TenantId::parse(t)?,
-        _ => TenantId::default_tenant(),
+    let tenant = match body.tenant_id.as_deref() {
+        Some(t) => {
+            let t = TenantId::parse(t)?;
+            guard::may_act_for(ctx.env, &ctx.principal, &t, &ctx.request_id)?;
+            t
+        }
+        None => scope_tenant(ctx),
     };
     let key = match (
         req.header("idempotency-key"),
@@ -187,17 +217,37 @@ fn created(ctx: &Ctx, parsed: &Parsed, full_view: bool) -> Result<Response> {
     Ok(resp)
 }
 
-/// `POST /api/public/create-job`: anyone may submit a brief.
+/// `POST /api/public/create-job`: anyone may submit a brief (with a
+/// credential, into the credential's tenant).
 fn create_public(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let parsed = parse_request(req, Caller::Public)?;
+    let parsed = parse_request(ctx, req, Caller::Public)?;
     created(ctx, &parsed, false)
 }
 
 /// `POST /api/queue/enqueue`: operators enqueue with any priority, tenant,
 /// source and attempt budget.
 fn enqueue(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let parsed = parse_request(req, Caller::Operator)?;
+    let parsed = parse_request(ctx, req, Caller::Operator)?;
+    let resp = created(ctx, &parsed, true)?;
+    audit::append(
+        ctx.env,
+        &Event::for_request(ctx, "job.enqueue").target(parsed.tenant.as_str()).detail(serde_json::json!({
+            "type": parsed.job.job_type, "priority": parsed.job.priority, "source": parsed.job.source
+        })),
+    )?;
+    Ok(resp)
+}
+
+/// `POST /api/partner/jobs`: a partner submits into its own tenant.
+fn create_partner(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let parsed = parse_request(ctx, req, Caller::Partner)?;
     created(ctx, &parsed, true)
+}
+
+/// `GET /api/partner/jobs/{id}`: a partner reads its own tenant's job.
+fn get_partner(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let job = store::get(ctx.env, &ctx.scope, ctx.params.require("id")?)?;
+    Ok(Response::ok(&job.view()))
 }
 
 /// `GET /api/public/job-status/{id}`: the id is an unguessable capability.
@@ -208,20 +258,17 @@ fn status_public(ctx: &Ctx, _req: &Request) -> Result<Response> {
 }
 
 /// `GET /api/public/job-history/{email}`: with the history token issued for
-/// that email (`?token=` or `Authorization: Bearer`), or an operator key.
+/// that email (`?token=`), or a credential (read within its tenant scope).
 fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
     let email = Email::parse(ctx.params.require("email")?)?;
-    let scope = if access::is_operator(ctx.env, req)? {
-        operator_scope(req)?
+    let scope = if !matches!(ctx.principal.credential, Credential::Anonymous) {
+        ctx.scope.clone()
     } else {
-        let token = req
-            .query_param("token")
-            .or_else(|| access::bearer(req).map(str::to_string))
-            .ok_or_else(|| {
-                Error::unauthorized(
-                    "job history needs the history token issued with your job (?token=...)",
-                )
-            })?;
+        let token = req.query_param("token").ok_or_else(|| {
+            Error::unauthorized(
+                "job history needs the history token issued with your job (?token=...)",
+            )
+        })?;
         let secret =
             config::text(ctx.env.config.as_ref(), "portal_signing_secret")?.ok_or_else(|| {
                 Error::unavailable(
@@ -247,18 +294,6 @@ fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
         "jobs": page.jobs.iter().map(|j| j.public_view()).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
     })))
-}
-
-/// An operator's scope: every tenant, or the one named by `tenant_id` /
-/// `X-Tenant-ID`.
-fn operator_scope(req: &Request) -> Result<Scope> {
-    match req
-        .query_param("tenant_id")
-        .or_else(|| req.header("x-tenant-id").map(str::to_string))
-    {
-        Some(t) => Ok(Scope::Tenant(TenantId::parse(&t)?)),
-        None => Ok(Scope::All),
-    }
 }
 
 fn paging(req: &Request) -> Result<(Option<String>, usize)> {
@@ -295,11 +330,8 @@ fn timestamp_param(req: &Request, name: &str) -> Result<Option<i64>> {
 }
 
 /// `GET /api/queue/status`.
-fn queue_status(ctx: &Ctx, req: &Request) -> Result<Response> {
-    Ok(Response::ok(&store::queue_status(
-        ctx.env,
-        &operator_scope(req)?,
-    )?))
+fn queue_status(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    Ok(Response::ok(&store::queue_status(ctx.env, &ctx.scope)?))
 }
 
 /// `GET /api/jobs`: filters and cursor pagination, newest first.
@@ -330,13 +362,7 @@ fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
         created_before: timestamp_param(req, "created_before")?,
     };
     let (cursor, limit) = paging(req)?;
-    let page = store::list(
-        ctx.env,
-        &operator_scope(req)?,
-        &filter,
-        cursor.as_deref(),
-        limit,
-    )?;
+    let page = store::list(ctx.env, &ctx.scope, &filter, cursor.as_deref(), limit)?;
     Ok(Response::ok(&serde_json::json!({
         "jobs": page.jobs.iter().map(|j| j.view()).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
@@ -344,8 +370,8 @@ fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
 }
 
 /// `GET /api/jobs/{id}`: the job and every attempt.
-fn get(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let job = store::get(ctx.env, &operator_scope(req)?, ctx.params.require("id")?)?;
+fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let job = store::get(ctx.env, &ctx.scope, ctx.params.require("id")?)?;
     let attempts = store::attempts(ctx.env, &job)?;
     let mut view = job.view();
     view["attempts"] = serde_json::to_value(attempts)?;
@@ -353,8 +379,12 @@ fn get(ctx: &Ctx, req: &Request) -> Result<Response> {
 }
 
 /// `POST /api/jobs/{id}/retry`.
-fn retry(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let job = store::retry(ctx.env, &operator_scope(req)?, ctx.params.require("id")?)?;
+fn retry(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let job = store::retry(ctx.env, &ctx.scope, ctx.params.require("id")?)?;
+    audit::append(
+        ctx.env,
+        &Event::for_request(ctx, "job.retry").target(&job.id),
+    )?;
     Ok(Response::ok(&job.view()))
 }
 
@@ -380,11 +410,12 @@ fn cancel(ctx: &Ctx, req: &Request) -> Result<Response> {
             "the reason is longer than 500 characters",
         ));
     }
-    let job = store::cancel(
+    let job = store::cancel(ctx.env, &ctx.scope, ctx.params.require("id")?, &reason)?;
+    audit::append(
         ctx.env,
-        &operator_scope(req)?,
-        ctx.params.require("id")?,
-        &reason,
+        &Event::for_request(ctx, "job.cancel")
+            .target(&job.id)
+            .detail(serde_json::json!({ "reason": reason })),
     )?;
     Ok(Response::ok(&job.view()))
 }

@@ -48,6 +48,7 @@ macro_rules! cron_http_app {
                     run
                 },
             )],
+            stateless: false,
         };
     };
 }

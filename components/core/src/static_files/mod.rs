@@ -17,6 +17,7 @@ pub use path::{resolve, PathError};
 pub const APP: App = App {
     component: "static-files",
     routes: &[Route::get("/...", serve)],
+    stateless: true,
 };
 
 /// Where the files are: Spin mounts `static/` at `/`; native runs read

@@ -1,0 +1,286 @@
+//! Sign-in, token pairs, refresh rotation with reuse detection, logout and
+//! the revocation list.
+//!
+//! Access tokens live 15 minutes, refresh tokens 24 hours. Every refresh
+//! rotates: the old refresh token is marked used and a new pair issued in
+//! the same family. Presenting a used (or revoked) refresh token again means
+//! it was stolen or replayed: the whole family is revoked. Revoked access
+//! tokens are listed in key-value until they would have expired anyway.
+
+use super::jwt::{self, Claims};
+use super::users::{self, User};
+use super::{keys, Role};
+use crate::error::{Error, Result};
+use crate::params;
+use crate::ports::{ids, DbExt, Env};
+
+/// Access-token lifetime.
+pub const ACCESS_TTL_SECS: i64 = 15 * 60;
+/// Refresh-token lifetime.
+pub const REFRESH_TTL_SECS: i64 = 24 * 3600;
+
+/// A freshly issued pair.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The family both belong to.
+    pub family: String,
+    /// The CSRF token bound to this session (cookie sessions).
+    pub csrf_token: String,
+}
+
+impl TokenPair {
+    /// As returned by login and refresh.
+    pub fn view(&self, user: &User) -> serde_json::Value {
+        serde_json::json!({
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "csrf_token": self.csrf_token,
+            "user": user.view(),
+        })
+    }
+}
+
+fn claims(
+    user: &User,
+    typ: &str,
+    now: i64,
+    ttl: i64,
+    jti: String,
+    family: &str,
+    csrf_hash: &str,
+) -> Claims {
+    Claims {
+        iss: jwt::ISSUER.into(),
+        aud: jwt::AUDIENCE.into(),
+        sub: user.id.clone(),
+        tid: user.tenant_id.clone(),
+        role: user.role.as_str().into(),
+        typ: typ.into(),
+        iat: now,
+        nbf: now,
+        exp: now + ttl,
+        jti,
+        fam: family.into(),
+        csrf: csrf_hash.into(),
+    }
+}
+
+/// Issue a pair for `user` in `family` (a new family when `None`).
+pub fn issue(env: &Env, user: &User, family: Option<&str>) -> Result<TokenPair> {
+    let secret = keys::secret(env)?;
+    let kid = keys::active_kid(env)?;
+    let key = keys::derive(&secret, &kid);
+    let now_ms = env.clock.now_ms();
+    let now = now_ms / 1000;
+    let family = match family {
+        Some(f) => f.to_string(),
+        None => ids::new_id("fam_", now_ms, env.ids.as_ref())?,
+    };
+    let csrf_token = ids::random_hex(24, env.ids.as_ref())?;
+    let csrf_hash = crate::hex(&<sha2::Sha256 as sha2::Digest>::digest(
+        csrf_token.as_bytes(),
+    ));
+    let access_jti = ids::new_id("at_", now_ms, env.ids.as_ref())?;
+    let refresh_jti = ids::new_id("rt_", now_ms, env.ids.as_ref())?;
+    let access = claims(
+        user,
+        "access",
+        now,
+        ACCESS_TTL_SECS,
+        access_jti,
+        &family,
+        &csrf_hash,
+    );
+    let refresh = claims(
+        user,
+        "refresh",
+        now,
+        REFRESH_TTL_SECS,
+        refresh_jti.clone(),
+        &family,
+        "",
+    );
+    env.db.exec(
+        "INSERT INTO refresh_tokens (jti, family, user_id, tenant_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![refresh_jti.as_str(), family.as_str(), user.id.as_str(), user.tenant_id.as_str(), now_ms, (now + REFRESH_TTL_SECS) * 1000],
+    )?;
+    Ok(TokenPair {
+        access_token: jwt::sign(&access, &kid, &key),
+        refresh_token: jwt::sign(&refresh, &kid, &key),
+        expires_in: ACCESS_TTL_SECS,
+        family,
+        csrf_token,
+    })
+}
+
+/// Verify a token of type `typ` against the key ring: 401 on any problem
+/// (the precise reason goes to the log, not the client).
+pub fn verify(env: &Env, token: &str, typ: &str) -> Result<Claims> {
+    let invalid = |why: String| {
+        crate::log::info("auth", &format!("token refused: {why}"));
+        Error::unauthorized("the token is not valid; sign in again")
+    };
+    let kid = jwt::kid(token).map_err(|e| invalid(format!("{e:?}")))?;
+    let secret = keys::secret(env).map_err(|e| {
+        if e.code == "not_configured" {
+            Error::unauthorized("bearer tokens are not accepted: `jwt_secret` is not set")
+        } else {
+            e
+        }
+    })?;
+    if !keys::verifies(env, &kid)? {
+        return Err(invalid(format!("unknown or retired kid {kid}")));
+    }
+    let now = env.clock.now_ms() / 1000;
+    match jwt::verify(token, &keys::derive(&secret, &kid), now, typ) {
+        Ok(c) => Ok(c),
+        Err(jwt::JwtError::Expired) => Err(Error::new(
+            crate::error::Kind::Unauthorized,
+            "token_expired",
+            "the token has expired; refresh it or sign in again",
+        )),
+        Err(e) => Err(invalid(format!("{e:?}"))),
+    }
+}
+
+/// Check `email` and `password`; a pair for the user. Unknown emails cost
+/// the same Argon2 work as wrong passwords, and both answer the same 401.
+pub fn login(env: &Env, email: &str, password: &str) -> Result<(User, TokenPair)> {
+    keys::secret(env)?;
+    users::bootstrap_admin(env)?;
+    let found = users::find_for_login(env, email)?;
+    let hash = found
+        .as_ref()
+        .map(|(_, h)| h.as_str())
+        .unwrap_or(super::password::DUMMY_HASH);
+    let ok = super::password::verify(password, hash);
+    match found {
+        Some((user, _)) if ok => {
+            if user.disabled {
+                return Err(Error::new(
+                    crate::error::Kind::Forbidden,
+                    "account_disabled",
+                    "this account is disabled",
+                ));
+            }
+            users::touch_login(env, &user.id)?;
+            let pair = issue(env, &user, None)?;
+            Ok((user, pair))
+        }
+        _ => Err(Error::new(
+            crate::error::Kind::Unauthorized,
+            "invalid_credentials",
+            "the email or password is not correct",
+        )),
+    }
+}
+
+/// Rotate a refresh token: the old one is spent, a new pair is issued in
+/// the same family. A token that was already spent or revoked revokes its
+/// whole family (and is refused).
+pub fn refresh(env: &Env, token: &str) -> Result<(User, TokenPair)> {
+    let c = verify(env, token, "refresh")?;
+    let now = env.clock.now_ms();
+    let spent = env.db.query_opt(
+        "UPDATE refresh_tokens SET used_at = ?2 WHERE jti = ?1 AND used_at IS NULL AND revoked_at IS NULL RETURNING family",
+        params![c.jti.as_str(), now],
+    )?;
+    if spent.is_none() {
+        revoke_family(env, &c.fam)?;
+        crate::audit::append(
+            env,
+            &crate::audit::Event::new(&c.tid, &format!("user:{}", c.sub), "auth.refresh_reuse")
+                .target(&c.fam)
+                .detail(serde_json::json!({ "jti": c.jti })),
+        )?;
+        return Err(Error::new(
+            crate::error::Kind::Unauthorized,
+            "token_reused",
+            "this refresh token was already used; every session of this sign-in has been revoked",
+        ));
+    }
+    let Some((role, tenant, disabled)) = users::current(env, &c.sub)? else {
+        return Err(Error::unauthorized("the account no longer exists"));
+    };
+    if disabled {
+        revoke_family(env, &c.fam)?;
+        return Err(Error::new(
+            crate::error::Kind::Forbidden,
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    let user = users::get(env, &crate::tenancy::Scope::All, &c.sub)?;
+    debug_assert_eq!(
+        (user.role, user.tenant_id.as_str()),
+        (role, tenant.as_str())
+    );
+    let pair = issue(env, &user, Some(&c.fam))?;
+    Ok((user, pair))
+}
+
+/// Revoke every refresh token of `family`.
+pub fn revoke_family(env: &Env, family: &str) -> Result<()> {
+    env.db.exec(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL",
+        params![family, env.clock.now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Revoke every refresh token of a user (disabled, password changed).
+pub fn revoke_user_refresh_tokens(env: &Env, user_id: &str) -> Result<()> {
+    env.db.exec(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, env.clock.now_ms()],
+    )?;
+    Ok(())
+}
+
+fn revocation_key(jti: &str) -> String {
+    format!("revoked:{jti}")
+}
+
+/// Put an access token on the revocation list until it expires (`exp`,
+/// Unix seconds). Key-value has no TTL, so the expiry is the value and the
+/// entry is dropped when read after it.
+pub fn revoke_access(env: &Env, jti: &str, exp: i64) -> Result<()> {
+    env.kv.set(&revocation_key(jti), exp.to_string().as_bytes())
+}
+
+/// Whether an access token was revoked.
+pub fn is_revoked(env: &Env, jti: &str) -> Result<bool> {
+    let key = revocation_key(jti);
+    match env.kv.get(&key)? {
+        None => Ok(false),
+        Some(v) => {
+            let exp: i64 = String::from_utf8_lossy(&v).parse().unwrap_or(i64::MAX);
+            if exp * 1000 < env.clock.now_ms() - jwt::LEEWAY_SECS * 1000 {
+                env.kv.delete(&key)?;
+                Ok(false)
+            } else {
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Sign out: revoke the access token and its refresh family.
+pub fn logout(env: &Env, jti: &str, exp: i64, family: &str) -> Result<()> {
+    revoke_access(env, jti, exp)?;
+    revoke_family(env, family)
+}
+
+/// The role a token's subject has now (`None`: gone or disabled).
+pub fn current_role(env: &Env, claims: &Claims) -> Result<Option<(Role, String)>> {
+    Ok(users::current(env, &claims.sub)?
+        .and_then(|(role, tenant, disabled)| (!disabled).then_some((role, tenant))))
+}
