@@ -57,6 +57,16 @@ mod tests {
     }
 
     #[test]
+    fn security_md_shows_the_permission_table_as_it_is() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/SECURITY.md")).unwrap();
+        let table = access::markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/SECURITY.md must contain the permission table exactly as access::markdown() renders it:\n{table}"
+        );
+    }
+
+    #[test]
     fn job_names_list_every_job_once() {
         let names: Vec<&str> = JOBS.iter().map(|j| j.name).collect();
         assert_eq!(names, crate::scheduler::JOB_NAMES);
