@@ -685,3 +685,158 @@ pub fn email() -> Result<MockServer> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Client;
+
+    #[test]
+    fn openai_scripts_contents_errors_and_usage() {
+        let ai = openai().unwrap();
+        let c = Client::new(ai.server.url());
+        ai.push_content("first");
+        ai.server.enqueue(Reply::rate_limited(7));
+        let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]});
+        let r = c.post("/v1/chat/completions").json(&body).send().unwrap();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.header("retry-after"), Some("7"));
+        let v = c
+            .post("/v1/chat/completions")
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "first");
+        assert_eq!(v["model"], "gpt-4o-mini");
+        let u = &v["usage"];
+        assert_eq!(
+            u["total_tokens"].as_u64().unwrap(),
+            u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap()
+        );
+        ai.set_responder(|req| {
+            format!(
+                "echo {}",
+                req["messages"][0]["content"].as_str().unwrap_or("")
+            )
+        });
+        let v = c
+            .post("/v1/chat/completions")
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "echo hello there");
+        assert_eq!(ai.completions().len(), 3);
+        assert_eq!(c.get("/v1/models").send().unwrap().status, 404);
+    }
+
+    #[test]
+    fn notion_paginates_and_updates() {
+        let n = notion().unwrap();
+        let pages = (0..5)
+            .map(|i| notion_page(&format!("p{i}"), "db", json!({"Name": {"title": []}})))
+            .collect();
+        n.set_database("db", pages);
+        let c = Client::new(n.server.url());
+        let first = c
+            .post("/v1/databases/db/query")
+            .json(&json!({"page_size": 2}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(first["results"].as_array().unwrap().len(), 2);
+        assert_eq!(first["has_more"], true);
+        let mut cursor = first["next_cursor"].clone();
+        let mut seen = 2;
+        for _ in 0..5 {
+            if cursor.is_null() {
+                break;
+            }
+            let page = c
+                .post("/v1/databases/db/query")
+                .json(&json!({"page_size": 2, "start_cursor": cursor}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            seen += page["results"].as_array().unwrap().len();
+            cursor = page["next_cursor"].clone();
+        }
+        assert_eq!(seen, 5);
+        let patched = c
+            .patch("/v1/pages/p1")
+            .json(&json!({"properties": {"Status": {"select": {"name": "Done"}}}}))
+            .send()
+            .unwrap();
+        assert_eq!(patched.status, 200);
+        assert_eq!(
+            n.pages("db")[1]["properties"]["Status"]["select"]["name"],
+            "Done"
+        );
+        let created = c
+            .post("/v1/pages")
+            .json(&json!({"parent": {"database_id": "db"}, "properties": {}}))
+            .send()
+            .unwrap();
+        assert_eq!(created.status, 200);
+        assert_eq!(n.pages("db").len(), 6);
+    }
+
+    #[test]
+    fn stripe_telegram_email_and_slow_replies() {
+        let s = stripe().unwrap();
+        let c = Client::new(s.url());
+        let r = c
+            .post("/v1/checkout/sessions")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("mode=payment&line_items[0][price_data][unit_amount]=1500&line_items[0][price_data][currency]=eur&metadata[tenant]=t1")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(r["id"].as_str().unwrap().starts_with("cs_test_"));
+        assert_eq!(r["amount_total"], 1500);
+        assert_eq!(r["metadata"]["tenant"], "t1");
+        let refund = c
+            .post("/v1/refunds")
+            .body("payment_intent=pi_1&amount=500")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(refund["status"], "succeeded");
+        assert_eq!(s.requests()[0].form()["mode"], "payment");
+
+        let t = telegram().unwrap();
+        let r = Client::new(t.url())
+            .post("/bot123:abc/sendMessage")
+            .json(&json!({"chat_id": 42, "text": "hi"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(r["ok"], true);
+        assert_eq!(r["result"]["chat"]["id"], 42);
+
+        let e = email().unwrap();
+        let ec = Client::new(e.url());
+        assert_eq!(
+            ec.post("/send")
+                .json(&json!({"to": "a@b.c"}))
+                .send()
+                .unwrap()
+                .status,
+            202
+        );
+        e.enqueue(Reply::status(500).delay(Duration::from_millis(20)));
+        assert_eq!(
+            ec.post("/send").json(&json!({})).send().unwrap().status,
+            500
+        );
+        assert_eq!(e.wait_for_requests(2, Duration::from_secs(1)).len(), 2);
+    }
+}

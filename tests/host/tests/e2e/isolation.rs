@@ -15,6 +15,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario::host_only("host_answers_500_for_traps_and_hung_guests", failures),
     Scenario::host_only("host_captures_guest_output", output),
     Scenario::host_only("host_unrouted_path_is_an_empty_404", unrouted),
+    Scenario::host_only(
+        "host_links_the_type_only_cron_types_import",
+        cron_types_link,
+    ),
 ];
 
 fn probe(env: &Env, allowed: &MockServer) -> Result<Host> {
@@ -254,5 +258,34 @@ fn unrouted(env: &Env) -> Result<()> {
     );
     let hit = expect_status(&client.get("/only/x/").send()?, 200)?;
     check!(hit["path"] == "/only/x/", "routed: {hit}");
+    Ok(())
+}
+
+/// The cron component imports `fermyon:spin-cron/cron-types@2.0.0`, an
+/// interface of types only. Spin's cron trigger defines nothing for it; the
+/// host's linker does not either, and wasmtime links it (its type checker
+/// skips type exports of an instance import, and a missing instance is
+/// checked as an empty one).
+fn cron_types_link(env: &Env) -> Result<()> {
+    let rt = echopilot_e2e::engine::runtime()?;
+    let path = env
+        .root()
+        .join("target/wasm32-wasip2/release/cron_heartbeat.wasm");
+    let component = wasmtime::component::Component::from_file(&rt.engine, &path)
+        .map_err(anyhow::Error::from)?;
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(&rt.engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    check!(
+        imports
+            .iter()
+            .any(|i| i == "fermyon:spin-cron/cron-types@2.0.0"),
+        "cron-types is not imported: {imports:?}"
+    );
+    rt.linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)?;
     Ok(())
 }
