@@ -19,6 +19,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "host_links_the_type_only_cron_types_import",
         cron_types_link,
     ),
+    Scenario::host_only("host_scheduler_runs_cron_expressions", scheduler),
 ];
 
 fn probe(env: &Env, allowed: &MockServer) -> Result<Host> {
@@ -287,5 +288,52 @@ fn cron_types_link(env: &Env) -> Result<()> {
     rt.linker
         .instantiate_pre(&component)
         .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+/// The scheduler runs `[[trigger.cron]]` expressions in real time: a copy
+/// of the heartbeat's trigger firing every second.
+fn scheduler(env: &Env) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let wasm = env
+        .root()
+        .join("target/wasm32-wasip2/release/cron_heartbeat.wasm");
+    std::fs::write(
+        dir.path().join("spin.toml"),
+        format!(
+            r#"spin_manifest_version = 2
+[application]
+name = "every-second"
+[variables]
+dashboard_key = {{ default = "" }}
+cron_token = {{ default = "" }}
+[[trigger.cron]]
+component = "cron-heartbeat"
+cron_expression = "* * * * * *"
+[component.cron-heartbeat]
+source = {:?}
+sqlite_databases = ["default"]
+[component.cron-heartbeat.variables]
+dashboard_key = "{{{{ dashboard_key }}}}"
+cron_token = "{{{{ cron_token }}}}"
+"#,
+            wasm.display().to_string()
+        ),
+    )?;
+    let host = Host::builder(dir.path()).scheduler(true).start()?;
+    env.watch(&host);
+    let db = host.data_dir().join("sqlite_db.db");
+    let beats = echopilot_e2e::scenario::wait_for(Duration::from_secs(15), || {
+        let c = rusqlite::Connection::open(&db).ok()?;
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM heartbeats", [], |r| r.get(0))
+            .ok()?;
+        (n >= 1).then_some(n)
+    });
+    check!(
+        beats.is_ok(),
+        "no heartbeat from the scheduler: {}",
+        host.logs()
+    );
     Ok(())
 }
