@@ -128,15 +128,23 @@ pub const POLICY: &[Policy] = &[
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the
 /// document equal to this).
 pub fn markdown() -> String {
-    let mut out = String::from("| method | route | minimum | partner key scope |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| method | route | minimum | partner key scope |\n|---|---|---|---|\n");
     for p in POLICY {
         let access = match p.access {
             Access::Public => "public".to_string(),
             Access::Scheduler => "scheduler (`cron_token`) or admin".to_string(),
             Access::Role(r) => r.as_str().to_string(),
         };
-        let scope = p.scope.map(|s| format!("`{s}` (counts against quota)")).unwrap_or_else(|| "—".into());
-        out.push_str(&format!("| {} | `{}` | {access} | {scope} |\n", p.method.as_str(), p.pattern));
+        let scope = p
+            .scope
+            .map(|s| format!("`{s}` (counts against quota)"))
+            .unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "| {} | `{}` | {access} | {scope} |\n",
+            p.method.as_str(),
+            p.pattern
+        ));
     }
     out
 }

@@ -58,7 +58,11 @@ mod tests {
 
     #[test]
     fn security_md_shows_the_permission_table_as_it_is() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/SECURITY.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/SECURITY.md"
+        ))
+        .unwrap();
         let table = access::markdown();
         assert!(
             doc.contains(&table),

@@ -39,10 +39,19 @@ pub struct Admission {
 
 /// The client's address (Spin's `spin-client-addr`, without the port).
 pub fn client_ip(req: &Request) -> String {
+    // The platform's value is the last `spin-client-addr` (Spin appends its
+    // headers after the client's), which the Spin adapter puts in
+    // `client_addr`.
+    let last_header = req
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "spin-client-addr")
+        .map(|(_, v)| v.as_str());
     let addr = req
         .client_addr
         .as_deref()
-        .or(req.header("spin-client-addr"))
+        .or(last_header)
         .unwrap_or("unknown");
     match addr.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => host

@@ -71,8 +71,11 @@ fn head(req: &IncomingRequest) -> Request {
             )
         })
         .collect();
+    // Spin appends its own spin-* headers after the client's: the last
+    // `spin-client-addr` is Spin's, earlier ones are the client's forgeries.
     let client_addr = headers
         .iter()
+        .rev()
         .find(|(k, _)| k == "spin-client-addr")
         .map(|(_, v)| v.clone());
     Request {

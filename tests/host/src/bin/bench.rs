@@ -1,0 +1,223 @@
+//! Load generator for the end-to-end host (a command, not a test).
+//!
+//! ```text
+//! cargo run --release -p echopilot-e2e --bin bench -- --path /health --connections 32 --seconds 10
+//! ```
+//!
+//! Starts the app in the test host (fresh data directory) unless
+//! `--base-url http://127.0.0.1:3000` names a running server (a real
+//! `spin up`), then keeps `--connections` keep-alive HTTP/1.1 connections
+//! busy for `--seconds` (after `--warmup` seconds) and prints requests per
+//! second and latency percentiles. The generator runs on one thread of its
+//! own; on a 2-core machine it shares the cores with the host, as it would
+//! with a real `spin up`.
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use echopilot_e2e::Host;
+use http_body_util::{BodyExt, Empty};
+use std::time::{Duration, Instant};
+
+struct Args {
+    path: String,
+    connections: usize,
+    seconds: u64,
+    warmup: u64,
+    base_url: Option<String>,
+    method: String,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        path: "/health".into(),
+        connections: 32,
+        seconds: 10,
+        warmup: 1,
+        base_url: None,
+        method: "GET".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--path" => a.path = value()?,
+            "--connections" | "-c" => a.connections = value()?.parse()?,
+            "--seconds" | "-d" => a.seconds = value()?.parse()?,
+            "--warmup" => a.warmup = value()?.parse()?,
+            "--base-url" => a.base_url = Some(value()?),
+            "--method" => a.method = value()?,
+            "--help" | "-h" => {
+                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--base-url URL]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    if a.connections == 0 || a.seconds == 0 {
+        bail!("--connections and --seconds must be positive");
+    }
+    Ok(a)
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    ok: u64,
+    non_2xx: u64,
+    errors: u64,
+}
+
+async fn worker(
+    authority: String,
+    path: String,
+    method: String,
+    start_recording: Instant,
+    end: Instant,
+) -> Tally {
+    let mut t = Tally::default();
+    'reconnect: while Instant::now() < end {
+        let Ok(stream) = tokio::net::TcpStream::connect(&authority).await else {
+            t.errors += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok((mut sender, conn)) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+        else {
+            t.errors += 1;
+            continue;
+        };
+        tokio::spawn(conn);
+        while Instant::now() < end {
+            let req = hyper::Request::builder()
+                .method(method.as_str())
+                .uri(path.as_str())
+                .header("host", authority.as_str())
+                .body(Empty::<Bytes>::new())
+                .expect("a valid request");
+            let began = Instant::now();
+            let result = async {
+                let resp = sender.send_request(req).await?;
+                let status = resp.status();
+                resp.into_body().collect().await?;
+                Ok::<_, hyper::Error>(status)
+            }
+            .await;
+            let took = began.elapsed();
+            let recording = began >= start_recording;
+            match result {
+                Ok(status) if recording => {
+                    t.latencies_us
+                        .push(took.as_micros().min(u32::MAX as u128) as u32);
+                    if status.is_success() || status.is_redirection() {
+                        t.ok += 1;
+                    } else {
+                        t.non_2xx += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    if recording {
+                        t.errors += 1;
+                    }
+                    continue 'reconnect;
+                }
+            }
+        }
+    }
+    t
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let (host, base) = match &args.base_url {
+        Some(url) => (None, url.trim_end_matches('/').to_string()),
+        None => {
+            let compile = Instant::now();
+            let host = Host::builder(echopilot_e2e::repo_root())
+                .variable("dashboard_key", "bench")
+                .variable("cron_token", "bench")
+                .start()?;
+            eprintln!(
+                "host ready in {:.2?} at {}",
+                compile.elapsed(),
+                host.base_url()
+            );
+            let base = host.base_url();
+            (Some(host), base)
+        }
+    };
+    let authority = base.trim_start_matches("http://").to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let now = Instant::now();
+    let start_recording = now + Duration::from_secs(args.warmup);
+    let end = start_recording + Duration::from_secs(args.seconds);
+    let tallies = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..args.connections {
+            tasks.push(tokio::spawn(worker(
+                authority.clone(),
+                args.path.clone(),
+                args.method.clone(),
+                start_recording,
+                end,
+            )));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or_default());
+        }
+        out
+    });
+    let mut all = Tally::default();
+    for t in tallies {
+        all.latencies_us.extend(t.latencies_us);
+        all.ok += t.ok;
+        all.non_2xx += t.non_2xx;
+        all.errors += t.errors;
+    }
+    all.latencies_us.sort_unstable();
+    let n = all.latencies_us.len();
+    let rps = n as f64 / args.seconds as f64;
+    println!(
+        "{} {} against {} ({} connections, {} s after {} s warm-up)",
+        args.method,
+        args.path,
+        if host.is_some() {
+            "the e2e host"
+        } else {
+            base.as_str()
+        },
+        args.connections,
+        args.seconds,
+        args.warmup
+    );
+    println!(
+        "  requests:    {n} ({} 2xx/3xx, {} other status, {} errors)",
+        all.ok, all.non_2xx, all.errors
+    );
+    println!("  throughput:  {rps:.0} requests/s");
+    println!(
+        "  latency ms:  p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
+        percentile(&all.latencies_us, 50.0),
+        percentile(&all.latencies_us, 95.0),
+        percentile(&all.latencies_us, 99.0),
+        all.latencies_us.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    if n == 0 {
+        bail!("no request completed");
+    }
+    drop(host);
+    Ok(())
+}

@@ -1,0 +1,842 @@
+//! Loopback mock servers for the app's integrations. A [`MockServer`]
+//! listens on 127.0.0.1 (ephemeral port), records every request (method,
+//! path, headers, body) and answers from a queue of scripted [`Reply`]s
+//! first, then from its handler. A reply can be normal, slow (a delay),
+//! an error status (429 with Retry-After, 500...), or no answer at all (the
+//! connection is held until the mock is dropped).
+//!
+//! Presets: [`openai`], [`notion`], [`stripe`], [`telegram`], [`email`].
+
+use crate::engine;
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// A request the mock received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path and query, as sent.
+    pub path: String,
+    /// Headers (names lower-cased).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The path without the query.
+    pub fn path_only(&self) -> &str {
+        self.path.split('?').next().unwrap_or("")
+    }
+    /// The first header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// The body as JSON (`Null` if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    /// The body as `application/x-www-form-urlencoded` pairs.
+    pub fn form(&self) -> BTreeMap<String, String> {
+        url::form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// How the mock answers one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Wait this long before answering.
+    pub delay: Option<Duration>,
+    /// Never answer (hold the connection until the mock is dropped).
+    pub hang: bool,
+}
+
+impl Reply {
+    /// An empty reply with `status`.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delay: None,
+            hang: false,
+        }
+    }
+    /// A JSON reply.
+    pub fn json(status: u16, body: &Value) -> Reply {
+        Reply::status(status)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+    /// A plain-text reply.
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply::status(status)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body)
+    }
+    /// 429 with `Retry-After: <secs>` and a JSON error body.
+    pub fn rate_limited(retry_after_secs: u64) -> Reply {
+        Reply::json(
+            429,
+            &json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limited"}}),
+        )
+        .header("retry-after", &retry_after_secs.to_string())
+    }
+    /// A reply that never comes.
+    pub fn hang() -> Reply {
+        Reply {
+            hang: true,
+            ..Reply::status(200)
+        }
+    }
+    /// Add a header.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+    /// Set the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = body.into();
+        self
+    }
+    /// Answer after `delay`.
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = Some(delay);
+        self
+    }
+}
+
+type Handler = Box<dyn FnMut(&Recorded) -> Reply + Send>;
+
+struct MockState {
+    name: String,
+    requests: Mutex<Vec<Recorded>>,
+    queue: Mutex<VecDeque<Reply>>,
+    handler: Mutex<Handler>,
+}
+
+/// A scriptable loopback HTTP server.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<MockState>,
+    stop: watch::Sender<bool>,
+}
+
+impl MockServer {
+    /// Start a mock named `name` answering with `handler` (after any queued
+    /// replies).
+    pub fn start(
+        name: &str,
+        handler: impl FnMut(&Recorded) -> Reply + Send + 'static,
+    ) -> Result<MockServer> {
+        let rt = engine::tokio();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState {
+            name: name.to_string(),
+            requests: Mutex::new(Vec::new()),
+            queue: Mutex::new(VecDeque::new()),
+            handler: Mutex::new(Box::new(handler)),
+        });
+        let (stop, stopped) = watch::channel(false);
+        rt.spawn(serve(listener, state.clone(), stopped));
+        Ok(MockServer { addr, state, stop })
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn authority(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// What to put in `allowed_outbound_hosts` for this mock.
+    pub fn allowed_host(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answer the next request with `reply` (queued replies go first, in order).
+    pub fn enqueue(&self, reply: Reply) {
+        self.state.queue.lock().unwrap().push_back(reply);
+    }
+
+    /// Replace the handler.
+    pub fn set_handler(&self, handler: impl FnMut(&Recorded) -> Reply + Send + 'static) {
+        *self.state.handler.lock().unwrap() = Box::new(handler);
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Requests whose path (without query) is `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path_only() == path)
+            .collect()
+    }
+
+    /// Wait (at most `timeout`) until `n` requests have arrived.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let r = self.requests();
+            if r.len() >= n || Instant::now() >= deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The mock's name (for messages).
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<MockState>,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut stop = stopped.clone();
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+            _ = stop.changed() => return,
+        };
+        let state = state.clone();
+        let stopped = stopped.clone();
+        let mut conn_stop = stopped.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let state = state.clone();
+                    let mut stopped = stopped.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().to_vec())
+                            .unwrap_or_default();
+                        let rec = Recorded {
+                            method: parts.method.to_string(),
+                            path: parts
+                                .uri
+                                .path_and_query()
+                                .map(|p| p.as_str().to_string())
+                                .unwrap_or_else(|| "/".into()),
+                            headers: parts
+                                .headers
+                                .iter()
+                                .map(|(k, v)| {
+                                    (
+                                        k.to_string(),
+                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                    )
+                                })
+                                .collect(),
+                            body,
+                        };
+                        state.requests.lock().unwrap().push(rec.clone());
+                        let queued = state.queue.lock().unwrap().pop_front();
+                        let reply = match queued {
+                            Some(r) => r,
+                            None => (state.handler.lock().unwrap())(&rec),
+                        };
+                        if reply.hang {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        }
+                        if let Some(d) = reply.delay {
+                            tokio::select! {
+                                _ = tokio::time::sleep(d) => {}
+                                _ = stopped.wait_for(|s| *s) => {}
+                            }
+                        }
+                        let mut resp = hyper::Response::new(Full::new(Bytes::from(reply.body)));
+                        *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
+                            .unwrap_or(hyper::StatusCode::OK);
+                        for (k, v) in reply.headers {
+                            if let (Ok(k), Ok(v)) = (
+                                k.parse::<http::HeaderName>(),
+                                http::HeaderValue::from_str(&v),
+                            ) {
+                                resp.headers_mut().append(k, v);
+                            }
+                        }
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = conn_stop.wait_for(|s| *s) => {}
+            }
+        });
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+fn next_id(prefix: &str) -> String {
+    format!("{prefix}{:012x}", SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn not_found(r: &Recorded) -> Reply {
+    Reply::json(
+        404,
+        &json!({"error": {"message": format!("no mock route for {} {}", r.method, r.path_only())}}),
+    )
+}
+
+/// Rough token count: one token per four characters, at least one.
+pub fn approx_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+// ----------------------------------------------------------------- OpenAI --
+
+/// Produces the assistant's content for a chat-completions request body.
+pub type Responder = Box<dyn FnMut(&Value) -> String + Send>;
+
+/// An OpenAI-compatible chat-completions mock
+/// (`POST /v1/chat/completions`).
+pub struct OpenAi {
+    /// The server (queue error replies on it, read its requests).
+    pub server: MockServer,
+    contents: Arc<Mutex<VecDeque<String>>>,
+    responder: Arc<Mutex<Option<Responder>>>,
+}
+
+impl OpenAi {
+    /// Answer the next completion with `content` (queued, in order).
+    pub fn push_content(&self, content: impl Into<String>) {
+        self.contents.lock().unwrap().push_back(content.into());
+    }
+    /// Compute each answer from the request body (used when the queue is empty).
+    pub fn set_responder(&self, f: impl FnMut(&Value) -> String + Send + 'static) {
+        *self.responder.lock().unwrap() = Some(Box::new(f));
+    }
+    /// The completion requests received.
+    pub fn completions(&self) -> Vec<Recorded> {
+        self.server.requests_to("/v1/chat/completions")
+    }
+    /// The base URL to give the app (`openai_base_url`), ending in `/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.url())
+    }
+}
+
+/// Start an OpenAI-compatible mock. Without scripting it answers
+/// `"Mock answer."`.
+pub fn openai() -> Result<OpenAi> {
+    let contents: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let responder: Arc<Mutex<Option<Responder>>> = Arc::default();
+    let (c, r) = (contents.clone(), responder.clone());
+    let server = MockServer::start("openai", move |req| {
+        if req.method != "POST" || req.path_only() != "/v1/chat/completions" {
+            return not_found(req);
+        }
+        let body = req.json();
+        let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+            return Reply::json(
+                400,
+                &json!({"error": {"message": "'messages' is required", "type": "invalid_request_error"}}),
+            );
+        };
+        let content = match c.lock().unwrap().pop_front() {
+            Some(s) => s,
+            None => match r.lock().unwrap().as_mut() {
+                Some(f) => f(&body),
+                None => "Mock answer.".to_string(),
+            },
+        };
+        let prompt_text: String = messages
+            .iter()
+            .filter_map(|m| m.get("content").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let prompt = approx_tokens(&prompt_text) + 3 * messages.len() as u64;
+        let completion = approx_tokens(&content);
+        Reply::json(
+            200,
+            &json!({
+                "id": next_id("chatcmpl-"),
+                "object": "chat.completion",
+                "created": unix_now(),
+                "model": body.get("model").cloned().unwrap_or(json!("gpt-4o")),
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": null},
+                    "logprobs": null,
+                    "finish_reason": "stop"
+                }],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion
+                },
+                "system_fingerprint": "fp_mock"
+            }),
+        )
+        .header("x-request-id", &next_id("req_"))
+    })?;
+    Ok(OpenAi {
+        server,
+        contents,
+        responder,
+    })
+}
+
+// ----------------------------------------------------------------- Notion --
+
+/// A Notion API mock: databases of pages, queried with pagination.
+pub struct Notion {
+    /// The server.
+    pub server: MockServer,
+    databases: Arc<Mutex<BTreeMap<String, Vec<Value>>>>,
+}
+
+impl Notion {
+    /// Put `pages` (Notion page objects) in database `id`.
+    pub fn set_database(&self, id: &str, pages: Vec<Value>) {
+        self.databases.lock().unwrap().insert(id.to_string(), pages);
+    }
+    /// The pages of database `id` now (after PATCH and POST calls).
+    pub fn pages(&self, id: &str) -> Vec<Value> {
+        self.databases
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+    /// The base URL to give the app (`notion_base_url`), ending in `/v1`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.url())
+    }
+}
+
+/// A Notion page object with `properties`.
+pub fn notion_page(id: &str, database_id: &str, properties: Value) -> Value {
+    json!({
+        "object": "page",
+        "id": id,
+        "created_time": "2024-01-01T00:00:00.000Z",
+        "last_edited_time": "2024-01-01T00:00:00.000Z",
+        "parent": {"type": "database_id", "database_id": database_id},
+        "archived": false,
+        "properties": properties,
+        "url": format!("https://www.notion.so/{}", id.replace('-', "")),
+    })
+}
+
+fn merge(into: &mut Value, patch: &Value) {
+    if let (Some(a), Some(b)) = (into.as_object_mut(), patch.as_object()) {
+        for (k, v) in b {
+            match a.get_mut(k) {
+                Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                _ => {
+                    a.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Start a Notion mock: `POST /v1/databases/{id}/query` (paginated with
+/// `page_size`, `start_cursor`, `has_more`, `next_cursor`),
+/// `PATCH /v1/pages/{id}`, `POST /v1/pages`. Queue
+/// `Reply::rate_limited(n)` on its server for a 429.
+pub fn notion() -> Result<Notion> {
+    let databases: Arc<Mutex<BTreeMap<String, Vec<Value>>>> = Arc::default();
+    let dbs = databases.clone();
+    let server = MockServer::start("notion", move |req| {
+        let path = req.path_only().to_string();
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let mut dbs = dbs.lock().unwrap();
+        match (req.method.as_str(), segs.as_slice()) {
+            ("POST", ["v1", "databases", id, "query"]) => {
+                let Some(pages) = dbs.get(*id) else {
+                    return Reply::json(
+                        404,
+                        &json!({"object": "error", "status": 404, "code": "object_not_found", "message": format!("Could not find database with ID: {id}.")}),
+                    );
+                };
+                let body = req.json();
+                let size = body
+                    .get("page_size")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(100)
+                    .clamp(1, 100) as usize;
+                let start = body
+                    .get("start_cursor")
+                    .and_then(Value::as_str)
+                    .and_then(|c| pages.iter().position(|p| p["id"] == c))
+                    .unwrap_or(0);
+                let end = (start + size).min(pages.len());
+                let next = pages.get(end).map(|p| p["id"].clone());
+                Reply::json(
+                    200,
+                    &json!({
+                        "object": "list",
+                        "results": pages[start..end],
+                        "has_more": next.is_some(),
+                        "next_cursor": next.unwrap_or(Value::Null),
+                        "type": "page_or_database",
+                        "page_or_database": {}
+                    }),
+                )
+            }
+            ("PATCH", ["v1", "pages", id]) => {
+                let patch = req.json();
+                for pages in dbs.values_mut() {
+                    if let Some(p) = pages.iter_mut().find(|p| p["id"] == *id) {
+                        merge(p, &patch);
+                        return Reply::json(200, p);
+                    }
+                }
+                Reply::json(
+                    404,
+                    &json!({"object": "error", "status": 404, "code": "object_not_found", "message": format!("Could not find page with ID: {id}.")}),
+                )
+            }
+            ("POST", ["v1", "pages"]) => {
+                let body = req.json();
+                let db = body
+                    .pointer("/parent/database_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let page = notion_page(
+                    &next_id("page-"),
+                    &db,
+                    body.get("properties").cloned().unwrap_or(json!({})),
+                );
+                dbs.entry(db).or_default().push(page.clone());
+                Reply::json(200, &page)
+            }
+            _ => not_found(req),
+        }
+    })?;
+    Ok(Notion { server, databases })
+}
+
+// ----------------------------------------------------------------- Stripe --
+
+/// Start a Stripe mock: `POST /v1/checkout/sessions` and `POST /v1/refunds`
+/// with form-encoded bodies, answering Stripe-shaped objects.
+pub fn stripe() -> Result<MockServer> {
+    MockServer::start("stripe", |req| {
+        let form = req.form();
+        let metadata: serde_json::Map<String, Value> = form
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata[")
+                    .and_then(|k| k.strip_suffix(']'))
+                    .map(|k| (k.to_string(), json!(v)))
+            })
+            .collect();
+        match (req.method.as_str(), req.path_only()) {
+            ("POST", "/v1/checkout/sessions") => {
+                let id = next_id("cs_test_");
+                let amount: Option<i64> = form
+                    .get("line_items[0][price_data][unit_amount]")
+                    .and_then(|v| v.parse().ok());
+                Reply::json(
+                    200,
+                    &json!({
+                        "id": id,
+                        "object": "checkout.session",
+                        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+                        "mode": form.get("mode").cloned().unwrap_or_else(|| "payment".into()),
+                        "amount_total": amount,
+                        "currency": form.get("line_items[0][price_data][currency]"),
+                        "client_reference_id": form.get("client_reference_id"),
+                        "success_url": form.get("success_url"),
+                        "cancel_url": form.get("cancel_url"),
+                        "metadata": metadata,
+                        "payment_status": "unpaid",
+                        "status": "open",
+                        "created": unix_now()
+                    }),
+                )
+            }
+            ("POST", "/v1/refunds") => Reply::json(
+                200,
+                &json!({
+                    "id": next_id("re_"),
+                    "object": "refund",
+                    "amount": form.get("amount").and_then(|a| a.parse::<i64>().ok()),
+                    "payment_intent": form.get("payment_intent"),
+                    "charge": form.get("charge"),
+                    "reason": form.get("reason"),
+                    "metadata": metadata,
+                    "status": "succeeded",
+                    "created": unix_now()
+                }),
+            ),
+            _ => not_found(req),
+        }
+    })
+}
+
+// --------------------------------------------------------------- Telegram --
+
+/// Start a Telegram Bot API mock: `POST /bot{token}/sendMessage`.
+pub fn telegram() -> Result<MockServer> {
+    let seq = Arc::new(AtomicU64::new(1));
+    MockServer::start("telegram", move |req| {
+        let path = req.path_only();
+        let is_send =
+            req.method == "POST" && path.starts_with("/bot") && path.ends_with("/sendMessage");
+        if !is_send {
+            return Reply::json(
+                404,
+                &json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+            );
+        }
+        let body = if req
+            .header("content-type")
+            .is_some_and(|c| c.contains("json"))
+        {
+            req.json()
+        } else {
+            serde_json::to_value(req.form()).unwrap_or(Value::Null)
+        };
+        let Some(chat) = body.get("chat_id").cloned() else {
+            return Reply::json(
+                400,
+                &json!({"ok": false, "error_code": 400, "description": "Bad Request: chat_id is empty"}),
+            );
+        };
+        Reply::json(
+            200,
+            &json!({
+                "ok": true,
+                "result": {
+                    "message_id": seq.fetch_add(1, Ordering::Relaxed),
+                    "date": unix_now(),
+                    "chat": {"id": chat, "type": "private"},
+                    "text": body.get("text").cloned().unwrap_or(Value::Null)
+                }
+            }),
+        )
+    })
+}
+
+// ------------------------------------------------------------------ email --
+
+/// Start a generic HTTPS-style email API mock: `POST /send` answers
+/// `202 {"id": "msg_..."}`.
+pub fn email() -> Result<MockServer> {
+    MockServer::start("email", |req| {
+        match (req.method.as_str(), req.path_only()) {
+            ("POST", "/send") => {
+                Reply::json(202, &json!({"id": next_id("msg_"), "status": "queued"}))
+            }
+            _ => not_found(req),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Client;
+
+    #[test]
+    fn openai_scripts_contents_errors_and_usage() {
+        let ai = openai().unwrap();
+        let c = Client::new(ai.server.url());
+        ai.push_content("first");
+        ai.server.enqueue(Reply::rate_limited(7));
+        let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]});
+        let r = c.post("/v1/chat/completions").json(&body).send().unwrap();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.header("retry-after"), Some("7"));
+        let v = c
+            .post("/v1/chat/completions")
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "first");
+        assert_eq!(v["model"], "gpt-4o-mini");
+        let u = &v["usage"];
+        assert_eq!(
+            u["total_tokens"].as_u64().unwrap(),
+            u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap()
+        );
+        ai.set_responder(|req| {
+            format!(
+                "echo {}",
+                req["messages"][0]["content"].as_str().unwrap_or("")
+            )
+        });
+        let v = c
+            .post("/v1/chat/completions")
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "echo hello there");
+        assert_eq!(ai.completions().len(), 3);
+        assert_eq!(c.get("/v1/models").send().unwrap().status, 404);
+    }
+
+    #[test]
+    fn notion_paginates_and_updates() {
+        let n = notion().unwrap();
+        let pages = (0..5)
+            .map(|i| notion_page(&format!("p{i}"), "db", json!({"Name": {"title": []}})))
+            .collect();
+        n.set_database("db", pages);
+        let c = Client::new(n.server.url());
+        let first = c
+            .post("/v1/databases/db/query")
+            .json(&json!({"page_size": 2}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(first["results"].as_array().unwrap().len(), 2);
+        assert_eq!(first["has_more"], true);
+        let mut cursor = first["next_cursor"].clone();
+        let mut seen = 2;
+        for _ in 0..5 {
+            if cursor.is_null() {
+                break;
+            }
+            let page = c
+                .post("/v1/databases/db/query")
+                .json(&json!({"page_size": 2, "start_cursor": cursor}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            seen += page["results"].as_array().unwrap().len();
+            cursor = page["next_cursor"].clone();
+        }
+        assert_eq!(seen, 5);
+        let patched = c
+            .patch("/v1/pages/p1")
+            .json(&json!({"properties": {"Status": {"select": {"name": "Done"}}}}))
+            .send()
+            .unwrap();
+        assert_eq!(patched.status, 200);
+        assert_eq!(
+            n.pages("db")[1]["properties"]["Status"]["select"]["name"],
+            "Done"
+        );
+        let created = c
+            .post("/v1/pages")
+            .json(&json!({"parent": {"database_id": "db"}, "properties": {}}))
+            .send()
+            .unwrap();
+        assert_eq!(created.status, 200);
+        assert_eq!(n.pages("db").len(), 6);
+    }
+
+    #[test]
+    fn stripe_telegram_email_and_slow_replies() {
+        let s = stripe().unwrap();
+        let c = Client::new(s.url());
+        let r = c
+            .post("/v1/checkout/sessions")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("mode=payment&line_items[0][price_data][unit_amount]=1500&line_items[0][price_data][currency]=eur&metadata[tenant]=t1")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(r["id"].as_str().unwrap().starts_with("cs_test_"));
+        assert_eq!(r["amount_total"], 1500);
+        assert_eq!(r["metadata"]["tenant"], "t1");
+        let refund = c
+            .post("/v1/refunds")
+            .body("payment_intent=pi_1&amount=500")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(refund["status"], "succeeded");
+        assert_eq!(s.requests()[0].form()["mode"], "payment");
+
+        let t = telegram().unwrap();
+        let r = Client::new(t.url())
+            .post("/bot123:abc/sendMessage")
+            .json(&json!({"chat_id": 42, "text": "hi"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(r["ok"], true);
+        assert_eq!(r["result"]["chat"]["id"], 42);
+
+        let e = email().unwrap();
+        let ec = Client::new(e.url());
+        assert_eq!(
+            ec.post("/send")
+                .json(&json!({"to": "a@b.c"}))
+                .send()
+                .unwrap()
+                .status,
+            202
+        );
+        e.enqueue(Reply::status(500).delay(Duration::from_millis(20)));
+        assert_eq!(
+            ec.post("/send").json(&json!({})).send().unwrap().status,
+            500
+        );
+        assert_eq!(e.wait_for_requests(2, Duration::from_secs(1)).len(), 2);
+    }
+}

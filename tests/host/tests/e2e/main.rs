@@ -1,0 +1,25 @@
+//! EchoPilot's end-to-end scenarios: the built release .wasm components in
+//! the Spin-compatible test host (or a real `spin up`, with
+//! `ECHOPILOT_E2E_BASE_URL`), called over HTTP as a client would.
+//!
+//! Add a scenario: write `fn my_case(env: &Env) -> Result<()>` in the module
+//! of its area (or a new module listed below) and add it to that module's
+//! `SCENARIOS`. Every request it makes counts towards route coverage.
+
+mod health;
+mod heartbeat;
+mod isolation;
+mod platform;
+mod static_files;
+
+fn main() {
+    let all: Vec<echopilot_e2e::scenario::Scenario> = [
+        health::SCENARIOS,
+        static_files::SCENARIOS,
+        heartbeat::SCENARIOS,
+        platform::SCENARIOS,
+        isolation::SCENARIOS,
+    ]
+    .concat();
+    echopilot_e2e::scenario::run_main(&all);
+}
