@@ -6,11 +6,18 @@
 //! of its area (or a new module listed below) and add it to that module's
 //! `SCENARIOS`. Every request it makes counts towards route coverage.
 
+mod audit;
+mod auth;
 mod health;
 mod heartbeat;
 mod isolation;
+mod jobs;
+mod matrix;
+mod notion;
 mod platform;
+mod queue;
 mod static_files;
+mod tenancy;
 
 fn main() {
     let all: Vec<echopilot_e2e::scenario::Scenario> = [
@@ -19,6 +26,13 @@ fn main() {
         heartbeat::SCENARIOS,
         platform::SCENARIOS,
         isolation::SCENARIOS,
+        jobs::SCENARIOS,
+        queue::SCENARIOS,
+        notion::SCENARIOS,
+        auth::SCENARIOS,
+        tenancy::SCENARIOS,
+        audit::SCENARIOS,
+        matrix::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
