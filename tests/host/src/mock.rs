@@ -490,9 +490,47 @@ fn merge(into: &mut Value, patch: &Value) {
     }
 }
 
+/// Whether `page` passes a database query `filter` (the forms the app
+/// sends: `{"property": P, "status"|"select": {"equals": V}}`; none or any
+/// other filter passes every page).
+fn matches_filter(page: &Value, filter: Option<&Value>) -> bool {
+    let Some(f) = filter else { return true };
+    let Some(prop) = f.get("property").and_then(Value::as_str) else {
+        return true;
+    };
+    for kind in ["status", "select"] {
+        if let Some(want) = f
+            .pointer(&format!("/{kind}/equals"))
+            .and_then(Value::as_str)
+        {
+            let have = page
+                .pointer(&format!("/properties/{prop}/{kind}/name"))
+                .and_then(Value::as_str);
+            return have == Some(want);
+        }
+    }
+    true
+}
+
+/// A Notion-style timestamp for "now", distinct per call (Notion's have
+/// millisecond precision; the counter keeps successive edits apart).
+fn edit_time() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    format!(
+        "2026-01-01T00:{:02}:{:02}.{:03}Z",
+        (n / 60_000) % 60,
+        (n / 1000) % 60,
+        n % 1000
+    )
+}
+
 /// Start a Notion mock: `POST /v1/databases/{id}/query` (paginated with
-/// `page_size`, `start_cursor`, `has_more`, `next_cursor`),
-/// `PATCH /v1/pages/{id}`, `POST /v1/pages`. Queue
+/// `page_size`, `start_cursor`, `has_more`, `next_cursor`; status/select
+/// `equals` filters applied), `PATCH /v1/pages/{id}` (moves
+/// `last_edited_time`), `PATCH /v1/blocks/{id}/children` (appended to the
+/// page's `children`), `POST /v1/pages`. Queue
 /// `Reply::rate_limited(n)` on its server for a 429.
 pub fn notion() -> Result<Notion> {
     let databases: Arc<Mutex<BTreeMap<String, Vec<Value>>>> = Arc::default();
@@ -510,6 +548,12 @@ pub fn notion() -> Result<Notion> {
                     );
                 };
                 let body = req.json();
+                let filtered: Vec<Value> = pages
+                    .iter()
+                    .filter(|p| matches_filter(p, body.get("filter")))
+                    .cloned()
+                    .collect();
+                let pages = &filtered;
                 let size = body
                     .get("page_size")
                     .and_then(Value::as_u64)
@@ -539,12 +583,36 @@ pub fn notion() -> Result<Notion> {
                 for pages in dbs.values_mut() {
                     if let Some(p) = pages.iter_mut().find(|p| p["id"] == *id) {
                         merge(p, &patch);
+                        // Notion moves last_edited_time on every edit.
+                        p["last_edited_time"] = json!(edit_time());
                         return Reply::json(200, p);
                     }
                 }
                 Reply::json(
                     404,
                     &json!({"object": "error", "status": 404, "code": "object_not_found", "message": format!("Could not find page with ID: {id}.")}),
+                )
+            }
+            ("PATCH", ["v1", "blocks", id, "children"]) => {
+                let children = req.json().get("children").cloned().unwrap_or(json!([]));
+                for pages in dbs.values_mut() {
+                    if let Some(p) = pages.iter_mut().find(|p| p["id"] == *id) {
+                        let list = p
+                            .as_object_mut()
+                            .map(|o| o.entry("children").or_insert(json!([])));
+                        if let Some(Value::Array(list)) = list {
+                            list.extend(children.as_array().cloned().unwrap_or_default());
+                        }
+                        p["last_edited_time"] = json!(edit_time());
+                        return Reply::json(
+                            200,
+                            &json!({"object": "list", "results": children, "has_more": false, "next_cursor": null}),
+                        );
+                    }
+                }
+                Reply::json(
+                    404,
+                    &json!({"object": "error", "status": 404, "code": "object_not_found", "message": format!("Could not find block with ID: {id}.")}),
                 )
             }
             ("POST", ["v1", "pages"]) => {

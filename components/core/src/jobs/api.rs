@@ -374,7 +374,7 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
     let job = store::get(ctx.env, &ctx.scope, ctx.params.require("id")?)?;
     let attempts = store::attempts(ctx.env, &job)?;
     let mut view = job.view();
-    view["attempts"] = serde_json::to_value(attempts)?;
+    view["attempt_records"] = serde_json::to_value(attempts)?;
     Ok(Response::ok(&view))
 }
 

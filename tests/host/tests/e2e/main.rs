@@ -17,6 +17,7 @@ mod notion;
 mod platform;
 mod queue;
 mod static_files;
+mod support;
 mod tenancy;
 
 fn main() {

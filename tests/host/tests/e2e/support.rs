@@ -1,0 +1,111 @@
+//! Helpers shared by the pipeline scenarios.
+
+use anyhow::{bail, Result};
+use echopilot_e2e::mock::{self, OpenAi};
+use echopilot_e2e::scenario::App;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Grades as the grader model answers them.
+pub fn grades(clarity: i64, accuracy: i64, completeness: i64, tone: i64) -> String {
+    json!({
+        "clarity": { "score": clarity, "reason": "clarity reason" },
+        "accuracy": { "score": accuracy, "reason": "accuracy reason" },
+        "completeness": { "score": completeness, "reason": "completeness reason" },
+        "professional_tone": { "score": tone, "reason": "tone reason" }
+    })
+    .to_string()
+}
+
+/// Whether a chat-completions request body is a grading call (graders ask
+/// for a JSON object).
+pub fn is_grading(body: &Value) -> bool {
+    body.get("response_format").is_some()
+}
+
+/// A mock OpenAI that answers work with `"Finished work for: <first words>"`
+/// and grading with passing grades, unless contents are pushed.
+pub fn openai() -> Result<OpenAi> {
+    let ai = mock::openai()?;
+    ai.set_responder(|body| {
+        if is_grading(body) {
+            grades(90, 90, 90, 90)
+        } else {
+            "Finished work.".to_string()
+        }
+    });
+    Ok(ai)
+}
+
+/// The variables pointing the worker at `ai`.
+pub fn ai_vars(b: echopilot_e2e::HostBuilder, ai: &OpenAi) -> echopilot_e2e::HostBuilder {
+    b.variable("openai_api_key", "sk-e2e-test")
+        .variable("openai_base_url", ai.server.url())
+        .variable("qa_consistency_sample", "0")
+        .variable("rate_limit_ip_per_minute", "1000000")
+        .variable("rate_limit_credential_per_minute", "1000000")
+}
+
+static SLOT: AtomicU64 = AtomicU64::new(1);
+
+/// Run one worker tick in a slot of its own (the worker runs once per
+/// 5-second slot; a test host can name the slot, a real `spin up` is asked
+/// through the internal route and waits for the next slot).
+pub fn work(app: &App) -> Result<()> {
+    match app.host() {
+        Some(h) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            let ts = now + 5 * SLOT.fetch_add(1, Ordering::SeqCst);
+            h.tick_at("cron-worker", ts)?
+                .map_err(|e| anyhow::anyhow!("worker tick failed: {e}"))
+        }
+        None => {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            app.run_job("worker")
+        }
+    }
+}
+
+/// `GET /api/jobs/{id}` as an operator.
+pub fn job(app: &App, id: &str) -> Result<Value> {
+    let key = app.dashboard_key.clone().unwrap_or_default();
+    let resp = app
+        .get(&format!("/api/jobs/{id}"))
+        .header("X-Dash-Key", &key)
+        .send()?;
+    if resp.status != 200 {
+        bail!("GET /api/jobs/{id}: {} {}", resp.status, resp.text());
+    }
+    Ok(resp.json()?["data"].clone())
+}
+
+/// Submit a brief publicly; the job id.
+pub fn submit(app: &App, body: &Value) -> Result<String> {
+    let resp = app.post("/api/public/create-job").json(body).send()?;
+    if resp.status != 201 {
+        bail!("create-job: {} {}", resp.status, resp.text());
+    }
+    Ok(resp.json()?["data"]["job"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The dashboard key header value.
+pub fn dash(app: &App) -> String {
+    app.dashboard_key.clone().unwrap_or_default()
+}
+
+/// What the mock OpenAI charged for `req` (its token formula), as
+/// (prompt tokens, completion tokens), given the answer `content`.
+pub fn mock_usage(req: &Value, content: &str) -> (i64, i64) {
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let text: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    let prompt = mock::approx_tokens(&text.join("\n")) + 3 * messages.len() as u64;
+    (prompt as i64, mock::approx_tokens(content) as i64)
+}
