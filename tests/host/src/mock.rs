@@ -352,6 +352,7 @@ pub struct OpenAi {
     pub server: MockServer,
     contents: Arc<Mutex<VecDeque<String>>>,
     responder: Arc<Mutex<Option<Responder>>>,
+    delay: Arc<Mutex<Duration>>,
 }
 
 impl OpenAi {
@@ -362,6 +363,10 @@ impl OpenAi {
     /// Compute each answer from the request body (used when the queue is empty).
     pub fn set_responder(&self, f: impl FnMut(&Value) -> String + Send + 'static) {
         *self.responder.lock().unwrap() = Some(Box::new(f));
+    }
+    /// Answer every completion after `delay` (a slow model).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
     /// The completion requests received.
     pub fn completions(&self) -> Vec<Recorded> {
@@ -378,7 +383,8 @@ impl OpenAi {
 pub fn openai() -> Result<OpenAi> {
     let contents: Arc<Mutex<VecDeque<String>>> = Arc::default();
     let responder: Arc<Mutex<Option<Responder>>> = Arc::default();
-    let (c, r) = (contents.clone(), responder.clone());
+    let delay: Arc<Mutex<Duration>> = Arc::default();
+    let (c, r, d) = (contents.clone(), responder.clone(), delay.clone());
     let server = MockServer::start("openai", move |req| {
         if req.method != "POST" || req.path_only() != "/v1/chat/completions" {
             return not_found(req);
@@ -426,11 +432,13 @@ pub fn openai() -> Result<OpenAi> {
             }),
         )
         .header("x-request-id", &next_id("req_"))
+        .delay(*d.lock().unwrap())
     })?;
     Ok(OpenAi {
         server,
         contents,
         responder,
+        delay,
     })
 }
 

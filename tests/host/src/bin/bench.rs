@@ -8,14 +8,22 @@
 //! `--base-url http://127.0.0.1:3000` names a running server (a real
 //! `spin up`), then keeps `--connections` keep-alive HTTP/1.1 connections
 //! busy for `--seconds` (after `--warmup` seconds) and prints requests per
-//! second and latency percentiles. The generator runs on one thread of its
+//! second and latency percentiles. `--body JSON` sends a JSON body with each
+//! request, `--header name:value` adds a header, and `--var name=value`
+//! sets an application variable of the test host (e.g. higher rate limits).
+//!
+//! ```text
+//! cargo run --release -p echopilot-e2e --bin bench -- --method POST --path /api/public/create-job \
+//!     --body '{"brief":"Write a haiku about load tests"}' \
+//!     --var rate_limit_ip_per_minute=100000000 --connections 32 --seconds 10
+//! ``` The generator runs on one thread of its
 //! own; on a 2-core machine it shares the cores with the host, as it would
 //! with a real `spin up`.
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use echopilot_e2e::Host;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use std::time::{Duration, Instant};
 
 struct Args {
@@ -25,6 +33,9 @@ struct Args {
     warmup: u64,
     base_url: Option<String>,
     method: String,
+    body: Option<String>,
+    headers: Vec<(String, String)>,
+    vars: Vec<(String, String)>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -35,6 +46,9 @@ fn parse_args() -> Result<Args> {
         warmup: 1,
         base_url: None,
         method: "GET".into(),
+        body: None,
+        headers: Vec::new(),
+        vars: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,8 +60,19 @@ fn parse_args() -> Result<Args> {
             "--warmup" => a.warmup = value()?.parse()?,
             "--base-url" => a.base_url = Some(value()?),
             "--method" => a.method = value()?,
+            "--body" => a.body = Some(value()?),
+            "--header" => {
+                let v = value()?;
+                let (k, v) = v.split_once(':').context("--header takes name:value")?;
+                a.headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+            "--var" => {
+                let v = value()?;
+                let (k, v) = v.split_once('=').context("--var takes name=value")?;
+                a.vars.push((k.to_string(), v.to_string()));
+            }
             "--help" | "-h" => {
-                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--base-url URL]");
+                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--body JSON] [--header name:value] [--var name=value] [--base-url URL]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -67,13 +92,16 @@ struct Tally {
     errors: u64,
 }
 
-async fn worker(
-    authority: String,
+/// What each connection sends.
+#[derive(Clone)]
+struct Shape {
     path: String,
     method: String,
-    start_recording: Instant,
-    end: Instant,
-) -> Tally {
+    body: Option<Bytes>,
+    headers: Vec<(String, String)>,
+}
+
+async fn worker(authority: String, shape: Shape, start_recording: Instant, end: Instant) -> Tally {
     let mut t = Tally::default();
     'reconnect: while Instant::now() < end {
         let Ok(stream) = tokio::net::TcpStream::connect(&authority).await else {
@@ -90,11 +118,18 @@ async fn worker(
         };
         tokio::spawn(conn);
         while Instant::now() < end {
-            let req = hyper::Request::builder()
-                .method(method.as_str())
-                .uri(path.as_str())
-                .header("host", authority.as_str())
-                .body(Empty::<Bytes>::new())
+            let mut req = hyper::Request::builder()
+                .method(shape.method.as_str())
+                .uri(shape.path.as_str())
+                .header("host", authority.as_str());
+            if shape.body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            for (k, v) in &shape.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let req = req
+                .body(Full::new(shape.body.clone().unwrap_or_default()))
                 .expect("a valid request");
             let began = Instant::now();
             let result = async {
@@ -143,10 +178,13 @@ fn main() -> Result<()> {
         Some(url) => (None, url.trim_end_matches('/').to_string()),
         None => {
             let compile = Instant::now();
-            let host = Host::builder(echopilot_e2e::repo_root())
+            let mut builder = Host::builder(echopilot_e2e::repo_root())
                 .variable("dashboard_key", "bench")
-                .variable("cron_token", "bench")
-                .start()?;
+                .variable("cron_token", "bench");
+            for (k, v) in &args.vars {
+                builder = builder.variable(k, v.clone());
+            }
+            let host = builder.start()?;
             eprintln!(
                 "host ready in {:.2?} at {}",
                 compile.elapsed(),
@@ -166,10 +204,15 @@ fn main() -> Result<()> {
     let tallies = rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..args.connections {
+            let shape = Shape {
+                path: args.path.clone(),
+                method: args.method.clone(),
+                body: args.body.clone().map(Bytes::from),
+                headers: args.headers.clone(),
+            };
             tasks.push(tokio::spawn(worker(
                 authority.clone(),
-                args.path.clone(),
-                args.method.clone(),
+                shape,
                 start_recording,
                 end,
             )));
