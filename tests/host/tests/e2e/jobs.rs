@@ -10,19 +10,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario::new(
+    Scenario::host_only(
         "job_goes_from_the_api_to_a_graded_completion_with_exact_costs",
         api_to_completion,
     ),
-    Scenario::new("job_qa_failure_then_pass_on_retry", qa_retry),
-    Scenario::new(
+    Scenario::host_only("job_qa_failure_then_pass_on_retry", qa_retry),
+    Scenario::host_only(
         "job_provider_429_then_success_and_long_retry_after_snoozes",
         rate_limits,
     ),
     Scenario::new("job_bad_input_is_refused_and_creates_nothing", bad_input),
     Scenario::new("job_idempotency_key_replays_and_conflicts", idempotency),
-    Scenario::new("job_history_needs_a_token_for_that_email", history),
-    Scenario::new("job_runs_simulated_without_an_ai_key", simulated),
+    Scenario::host_only("job_history_needs_a_token_for_that_email", history),
+    Scenario::host_only("job_runs_simulated_without_an_ai_key", simulated),
     Scenario::host_only(
         "job_worker_killed_mid_job_recovers_after_the_lease",
         lease_recovery,
@@ -252,10 +252,12 @@ fn bad_input(env: &Env) -> Result<()> {
             .send()?,
         200,
     )?;
-    check!(
-        status["data"]["total"] == 0,
-        "nothing was created: {status}"
-    );
+    if app.host().is_some() {
+        check!(
+            status["data"]["total"] == 0,
+            "nothing was created: {status}"
+        );
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use echopilot_e2e::scenario::{expect_status, Env, Scenario};
 use serde_json::{json, Value};
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario::new("notion_pages_become_jobs_and_results_go_back", round_trip),
+    Scenario::host_only("notion_pages_become_jobs_and_results_go_back", round_trip),
     Scenario::new(
         "notion_without_a_token_reports_not_configured",
         unconfigured,
