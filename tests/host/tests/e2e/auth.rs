@@ -1266,8 +1266,13 @@ fn bad_tokens(env: &Env) -> Result<()> {
     );
     let now = unix_now();
 
-    // Controls: a token minted with the right key and valid claims works,
-    // and the role comes from the user record, not from the token.
+    // Controls: the test's own forging, with nothing changed, is accepted
+    // (so each refusal below is the change's doing); a token minted with
+    // the right key and valid claims works, and the role comes from the
+    // user record, not from the token.
+    let reforged = forge(&header, &payload, &key);
+    expect_status(&me(&app, &Cred::Bearer(reforged))?, 200)
+        .context("the unchanged forged token")?;
     let minted = jwt::sign(
         &claims(&admin_id, "default", "viewer", "access", now),
         &kid,
@@ -1486,6 +1491,7 @@ fn bad_tokens(env: &Env) -> Result<()> {
     let mut generic: Option<Value> = None;
     for (what, token) in &cases {
         let resp = me(&app, &Cred::Bearer(token.clone()))?;
+        println!("bad token: {what:<52} -> {} {}", resp.status, code(&resp));
         let body = resp.text();
         for k in &key_forms {
             check!(
