@@ -38,6 +38,14 @@ pub const SCENARIOS: &[Scenario] = &[
         "tenancy_a_tenant_operator_cannot_change_another_tenants_prompts",
         shared_prompt_templates,
     ),
+    Scenario::host_only(
+        "tenancy_prompt_and_qa_statistics_count_only_the_callers_tenant",
+        prompt_statistics,
+    ),
+    Scenario::host_only(
+        "tenancy_an_inactive_tenant_is_closed_to_its_credentials_and_reopenable",
+        inactive_tenant,
+    ),
 ];
 
 const A: &str = "tenant-a";
@@ -750,30 +758,216 @@ fn shared_prompt_templates(env: &Env) -> Result<()> {
         resp.status,
         resp.text()
     );
-    // A's view of its active template must not be B's.
+    // A's view of its active template must not be B's, and A's job must
+    // not be processed with it. Both are checked, so the report shows the
+    // whole effect.
+    let mut problems = Vec::new();
+    let b_actor = format!("user:{b_op_id}");
     let now_active = active_for(&a_op)?;
-    check!(
-        now_active["created_by"] != format!("user:{b_op_id}").as_str(),
-        "tenant B's operator changed tenant A's active ai_task template ({} -> {}): POST /api/prompts answered {}",
-        original["id"],
-        now_active["id"],
-        resp.status
-    );
-    // And A's job must not be processed with B's template.
-    let attempts = echopilot_e2e::scenario::wait_for(Duration::from_secs(60), || {
+    if now_active["created_by"] == b_actor.as_str() {
+        problems.push(format!(
+            "tenant B's operator changed tenant A's active ai_task template ({} -> {}); POST /api/prompts answered {}",
+            original["id"], now_active["id"], resp.status
+        ));
+    }
+    let attempts = process(&app, &a_op, &job)?;
+    for attempt in &attempts {
+        if attempt["prompt_template_id"] != original["id"] {
+            problems.push(format!(
+                "tenant A's job {job} ran with template {} instead of {} (output: {})",
+                attempt["prompt_template_id"], original["id"], attempt["output"]
+            ));
+        }
+    }
+    check!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(())
+}
+
+/// Run the worker (bounded) until `job` has an attempt; its attempts.
+fn process(app: &App, cred: &Cred, job: &str) -> Result<Vec<Value>> {
+    echopilot_e2e::scenario::wait_for(Duration::from_secs(60), || {
         app.run_job("worker").ok()?;
-        let body = call(&app, "GET", &format!("/api/jobs/{job}"), &a_op, None).ok()?;
+        let body = call(app, "GET", &format!("/api/jobs/{job}"), cred, None).ok()?;
         let v = body.json().ok()?;
         let attempts = v["data"]["attempts"].as_array()?.clone();
         (!attempts.is_empty()).then_some(attempts)
-    })?;
-    for attempt in &attempts {
-        check!(
-            attempt["prompt_template_id"] == original["id"],
-            "A's job ran with template {} instead of {}",
-            attempt["prompt_template_id"],
-            original["id"]
-        );
+    })
+    .with_context(|| format!("the worker never attempted {job}"))
+}
+
+/// Prompt statistics and the QA consistency report are computed over every
+/// tenant's attempts: another tenant's analyst reads A's job count, cost,
+/// latency and QA scores.
+fn prompt_statistics(env: &Env) -> Result<()> {
+    // Grade every output twice, so A's job leaves consistency samples.
+    let app = env.app_with(|b| identity_vars(b).variable("qa_consistency_sample", "1"))?;
+    let root = Cred::Bearer(root_token(&app)?);
+    create_tenant(&app, &root, A)?;
+    create_tenant(&app, &root, B)?;
+    let (_, a_op) = user_token(&app, &root, &format!("op@{A}.test"), "operator", A)?;
+    let (_, b_analyst) = user_token(&app, &root, &format!("analyst@{B}.test"), "analyst", B)?;
+    let (a_op, b_analyst) = (Cred::Bearer(a_op), Cred::Bearer(b_analyst));
+    let job = enqueue(
+        &app,
+        &a_op,
+        &json!({ "brief": "A's brief: draft our pricing memo" }),
+    )?;
+    let attempts = process(&app, &a_op, &job)?;
+    let template = attempts[0]["prompt_template_id"]
+        .as_str()
+        .context("no template on the attempt")?
+        .to_string();
+    let stats = |cred: &Cred| -> Result<Value> {
+        let body = expect_status(
+            &call(
+                &app,
+                "GET",
+                &format!("/api/prompts/{template}/stats"),
+                cred,
+                None,
+            )?,
+            200,
+        )?;
+        Ok(body["data"].clone())
+    };
+    // The platform's view counts A's job (the control).
+    let global = stats(&root)?;
+    check!(
+        global["jobs"].as_i64().is_some_and(|n| n >= 1),
+        "the global view does not count A's job: {global}"
+    );
+    // Tenant B has no jobs: its analyst must not see A's.
+    let mut problems = Vec::new();
+    let seen_by_b = stats(&b_analyst)?;
+    println!("{template} statistics as B's analyst: {seen_by_b}");
+    if !(seen_by_b["jobs"] == 0
+        && seen_by_b["attempts"] == 0
+        && seen_by_b["avg_cost_micros"].is_null())
+    {
+        problems.push(format!(
+            "tenant B's analyst reads statistics of tenant A's jobs: {seen_by_b}"
+        ));
     }
+    let samples = |cred: &Cred| -> Result<i64> {
+        let body = expect_status(&call(&app, "GET", "/api/qa/consistency", cred, None)?, 200)?;
+        let criteria = body["data"]["criteria"]
+            .as_object()
+            .context("criteria")?
+            .clone();
+        Ok(criteria
+            .values()
+            .filter_map(|c| c["samples"].as_i64())
+            .sum())
+    };
+    let global_samples = samples(&root)?;
+    let b_samples = samples(&b_analyst)?;
+    println!("QA consistency samples: global {global_samples}, as B's analyst {b_samples}");
+    if global_samples == 0 {
+        problems.push("control: A's graded job left no QA consistency samples".to_string());
+    }
+    if global_samples > 0 && b_samples > 0 {
+        problems.push(format!(
+            "tenant B's analyst reads {b_samples} QA consistency samples, all from tenant A's job"
+        ));
+    }
+    check!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(())
+}
+
+/// `active: false` ("whether the tenant may be used", tenants.rs): the
+/// tenant's own users and keys must stop, and the platform (the default
+/// tenant's admin, who deactivated it) must be able to open it again.
+fn inactive_tenant(env: &Env) -> Result<()> {
+    let app = identity_app(env)?;
+    let root = Cred::Bearer(root_token(&app)?);
+    create_tenant(&app, &root, A)?;
+    let (_, op) = user_token(&app, &root, &format!("op@{A}.test"), "operator", A)?;
+    let op = Cred::Bearer(op);
+    let (_, key) = create_key(
+        &app,
+        &root,
+        Some(A),
+        &["jobs:write", "jobs:read"],
+        100,
+        1000,
+    )?;
+    let key = Cred::ApiKey(key);
+    enqueue(&app, &op, &json!({ "brief": "while active" }))?;
+    let settings = |active: bool| {
+        call(
+            &app,
+            "PATCH",
+            &format!("/api/tenant/settings?tenant_id={A}"),
+            &root,
+            Some(&json!({ "active": active })),
+        )
+    };
+    let resp = settings(false)?;
+    check!(
+        expect_status(&resp, 200)?["data"]["active"] == false,
+        "deactivation: {}",
+        resp.text()
+    );
+    let listed = expect_status(&call(&app, "GET", "/api/tenants", &root, None)?, 200)?;
+    check!(
+        listed["data"]["tenants"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["id"] == A && t["active"] == false)),
+        "the list does not show {A} inactive: {listed}"
+    );
+    let mut problems = Vec::new();
+    let refused = |what: &str, resp: &echopilot_e2e::Response, problems: &mut Vec<String>| {
+        println!("inactive tenant, {what}: {} {}", resp.status, code(resp));
+        if !(resp.status == 401 || resp.status == 403) {
+            problems.push(format!(
+                "{what} works in the inactive tenant {A}: {} {:.120}",
+                resp.status,
+                resp.text()
+            ));
+        }
+    };
+    let resp = call(
+        &app,
+        "POST",
+        "/api/queue/enqueue",
+        &op,
+        Some(&json!({ "brief": "while inactive" })),
+    )?;
+    refused("its operator's token enqueueing", &resp, &mut problems);
+    let resp = call(
+        &app,
+        "POST",
+        "/api/partner/jobs",
+        &key,
+        Some(&json!({ "brief": "while inactive" })),
+    )?;
+    refused("its partner key submitting", &resp, &mut problems);
+    let resp = app
+        .post("/api/auth/login")
+        .json(&json!({ "email": format!("op@{A}.test"), "password": PASSWORD }))
+        .send()?;
+    refused("its operator signing in", &resp, &mut problems);
+    // The platform deactivated it; the platform must be able to reopen it.
+    let resp = settings(true)?;
+    println!(
+        "inactive tenant, reactivation by the default tenant's admin: {} {}",
+        resp.status,
+        code(&resp)
+    );
+    if resp.status == 200 {
+        check!(
+            resp.json()?["data"]["active"] == true,
+            "reactivation: {}",
+            resp.text()
+        );
+        enqueue(&app, &op, &json!({ "brief": "active again" })).context("after reactivation")?;
+    } else {
+        problems.push(format!(
+            "the default tenant's admin cannot reactivate {A}: PATCH /api/tenant/settings?tenant_id={A} answered {} {}",
+            resp.status,
+            resp.text()
+        ));
+    }
+    check!(problems.is_empty(), "{}", problems.join("\n"));
     Ok(())
 }
