@@ -8,6 +8,12 @@
 //! processes extend one linear chain: no fork (one row per number), no gap
 //! (always last + 1). `verify` recomputes the chain and reports the first
 //! broken link.
+//!
+//! A chain alone cannot show that its tail was cut off, or that everything
+//! from some entry on was rewritten with fresh hashes. So the heartbeat
+//! anchors the head every minute: `audit_anchors` keeps (seq, hash) and the
+//! same pair goes to the log, out of the database's reach. `verify` checks
+//! that every anchored entry still exists with its anchored hash.
 
 use crate::app::Ctx;
 use crate::build_info;
@@ -213,8 +219,68 @@ pub struct Verification {
     pub first_broken: Option<serde_json::Value>,
 }
 
-/// Recompute the whole chain in sequence order, 500 entries at a time.
+/// Anchor the chain's head (once per new head): a row in `audit_anchors`
+/// and a log line. Returns the anchored (seq, hash), if the chain has any.
+pub fn anchor(env: &Env) -> Result<Option<(i64, String)>> {
+    let Some(head) = env.db.query_opt(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?
+    else {
+        return Ok(None);
+    };
+    let (seq, hash) = (head.i64(0)?, head.text(1)?);
+    let added = env.db.query_opt(
+        "INSERT INTO audit_anchors (seq, hash, anchored_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (seq) DO NOTHING RETURNING seq",
+        params![seq, hash.as_str(), env.clock.now_ms()],
+    )?;
+    if added.is_some() {
+        crate::log::info("audit", &format!("anchor seq={seq} hash={hash}"));
+    }
+    Ok(Some((seq, hash)))
+}
+
+/// The first anchor the chain no longer matches: (seq, reason).
+fn anchor_mismatch(env: &Env) -> Result<Option<(i64, String)>> {
+    let row = env.db.query_opt(
+        "SELECT a.seq, l.hash IS NULL, a.anchored_at FROM audit_anchors a
+         LEFT JOIN audit_log l ON l.seq = a.seq
+         WHERE l.hash IS NULL OR l.hash <> a.hash ORDER BY a.seq LIMIT 1",
+        &[],
+    )?;
+    row.map(|r| {
+        let (seq, missing, at) = (r.i64(0)?, r.bool(1)?, r.i64(2)?);
+        let when = rfc3339(at);
+        Ok((
+            seq,
+            if missing {
+                format!("entry {seq}, anchored at {when}, is missing: the chain was cut")
+            } else {
+                format!("entry {seq} differs from its anchor of {when}: the chain was rewritten")
+            },
+        ))
+    })
+    .transpose()
+}
+
+/// Recompute the whole chain in sequence order, 500 entries at a time, and
+/// check it against its anchors; report the earliest problem.
 pub fn verify(env: &Env) -> Result<Verification> {
+    let walked = walk(env)?;
+    let anchored = anchor_mismatch(env)?;
+    let walk_seq = walked.first_broken.as_ref().and_then(|b| b["seq"].as_i64());
+    match anchored {
+        Some((seq, reason)) if walk_seq.is_none_or(|w| seq < w) => Ok(Verification {
+            valid: false,
+            entries: walked.entries.min(seq - 1),
+            first_broken: Some(serde_json::json!({ "seq": seq, "reason": reason })),
+        }),
+        _ => Ok(walked),
+    }
+}
+
+fn walk(env: &Env) -> Result<Verification> {
     let mut prev_seq = 0i64;
     let mut prev_hash = GENESIS.to_string();
     let mut checked = 0i64;

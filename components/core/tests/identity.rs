@@ -741,3 +741,161 @@ fn a_thousand_concurrent_appends_make_one_chain_and_any_edit_is_found() {
     assert!(!v.valid);
     assert_eq!(v.first_broken.unwrap()["seq"], 437);
 }
+
+#[test]
+fn anchors_catch_a_cut_or_rewritten_tail() {
+    let (env, _) = env(VARS);
+    for i in 0..10 {
+        audit::append(
+            &env,
+            &audit::Event::new("default", "t", "test.event").target(&i.to_string()),
+        )
+        .unwrap();
+    }
+    assert_eq!(audit::anchor(&env).unwrap().unwrap().0, 10);
+    assert!(audit::verify(&env).unwrap().valid);
+    // Cutting the tail leaves a chain that is valid on its own: the anchor sees it.
+    env.db
+        .exec("DELETE FROM audit_log WHERE seq > 7", &[])
+        .unwrap();
+    let v = audit::verify(&env).unwrap();
+    assert!(!v.valid);
+    assert_eq!(v.first_broken.as_ref().unwrap()["seq"], 10);
+    assert!(v.first_broken.unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cut"));
+}
+
+#[test]
+fn sessions_end_cleanly_and_inactive_tenants_are_closed() {
+    let (env, _) = env(VARS);
+    let admin = admin_token(&env);
+    make_tenant(&env, &admin, "acme");
+    let (_, body) = {
+        make_user(&env, &admin, "ops@acme.example", "operator", "acme");
+        login(&env, "ops@acme.example", "a long enough password")
+    };
+    let access = body["data"]["access_token"].as_str().unwrap().to_string();
+    let refresh = body["data"]["refresh_token"].as_str().unwrap().to_string();
+    // A second access token of the same sign-in (family) after a refresh.
+    let (_, rotated) = call(
+        &AUTH,
+        &env,
+        post_json("/api/auth/refresh", &json!({"refresh_token": refresh})),
+    );
+    let access2 = rotated["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refresh2 = rotated["data"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Signing out with one token ends every token of the family.
+    assert_eq!(
+        call(
+            &AUTH,
+            &env,
+            bearer(Request::new(Method::Post, "/api/auth/logout"), &access2)
+        )
+        .0
+        .status,
+        200
+    );
+    let (resp, body) = call(&AUTH, &env, bearer(get("/api/auth/me"), &access));
+    assert_eq!(
+        (resp.status, body["error"]["code"].as_str()),
+        (401, Some("token_revoked"))
+    );
+    // Refreshing after sign-out is a plain 401, not a theft alarm.
+    let (resp, body) = call(
+        &AUTH,
+        &env,
+        post_json("/api/auth/refresh", &json!({"refresh_token": refresh2})),
+    );
+    assert_eq!(
+        (resp.status, body["error"]["code"].as_str()),
+        (401, Some("token_revoked"))
+    );
+    let alarms = env
+        .db
+        .query_one(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'auth.refresh_reuse'",
+            &[],
+        )
+        .unwrap()
+        .i64(0)
+        .unwrap();
+    assert_eq!(alarms, 0);
+
+    // Deactivating the tenant closes it to its users and keys; the platform can reopen it.
+    let ops = make_user(&env, &admin, "ops2@acme.example", "operator", "acme");
+    let deactivate = Request::new(Method::Patch, "/api/tenant/settings?tenant_id=acme")
+        .with_header("content-type", "application/json")
+        .with_body(br#"{"active": false}"#.to_vec());
+    assert_eq!(call(&AUTH, &env, bearer(deactivate, &admin)).0.status, 200);
+    let (resp, body) = call(
+        &JOBS,
+        &env,
+        bearer(
+            post_json("/api/queue/enqueue", &json!({"brief": "x"})),
+            &ops,
+        ),
+    );
+    assert_eq!(
+        (resp.status, body["error"]["code"].as_str()),
+        (403, Some("tenant_inactive"))
+    );
+    let (status, body) = login(&env, "ops2@acme.example", "a long enough password");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("tenant_inactive"))
+    );
+    let reopen = Request::new(Method::Patch, "/api/tenant/settings?tenant_id=acme")
+        .with_header("content-type", "application/json")
+        .with_body(br#"{"active": true}"#.to_vec());
+    assert_eq!(call(&AUTH, &env, bearer(reopen, &admin)).0.status, 200);
+    assert_eq!(
+        call(
+            &JOBS,
+            &env,
+            bearer(
+                post_json("/api/queue/enqueue", &json!({"brief": "x"})),
+                &ops
+            )
+        )
+        .0
+        .status,
+        201
+    );
+    // A tenant's own admin may not change its plan, and may not run scheduled jobs.
+    let acme_admin = make_user(&env, &admin, "admin@acme.example", "admin", "acme");
+    let plan = Request::new(Method::Patch, "/api/tenant/settings")
+        .with_header("content-type", "application/json")
+        .with_body(br#"{"plan": "enterprise"}"#.to_vec());
+    let (resp, body) = call(&AUTH, &env, bearer(plan, &acme_admin));
+    assert_eq!(
+        (resp.status, body["error"]["code"].as_str()),
+        (403, Some("platform_only"))
+    );
+    let (resp, _) = call(
+        &echopilot_core::heartbeat::APP,
+        &env,
+        bearer(
+            Request::new(Method::Post, "/api/internal/cron/heartbeat"),
+            &acme_admin,
+        ),
+    );
+    assert_eq!(resp.status, 403);
+    // Nor change the platform's prompt templates.
+    let tpl = post_json(
+        "/api/prompts",
+        &json!({"job_type": "ai_task", "system_prompt": "x", "user_template": "{{brief}}"}),
+    );
+    let (resp, body) = call(&JOBS, &env, bearer(tpl, &ops));
+    assert_eq!(
+        (resp.status, body["error"]["code"].as_str()),
+        (403, Some("platform_only"))
+    );
+}

@@ -25,6 +25,7 @@ fn since(ctx: &Ctx, req: &Request) -> Result<i64> {
 pub fn consistency(ctx: &Ctx, req: &Request) -> Result<Response> {
     Ok(Response::ok(&consistency::report(
         ctx.env,
+        &ctx.scope,
         since(ctx, req)?,
     )?))
 }
@@ -53,7 +54,17 @@ fn yes() -> bool {
 }
 
 /// `POST /api/prompts`: a new version of a job type's template.
+///
+/// Templates are platform-wide (every tenant's jobs use the active one), so
+/// only principals of the default tenant may write them.
 pub fn create_prompt(ctx: &Ctx, req: &Request) -> Result<Response> {
+    if ctx.principal.tenant.as_str() != crate::tenancy::DEFAULT_TENANT {
+        return Err(Error::new(
+            crate::error::Kind::Forbidden,
+            "platform_only",
+            "prompt templates are shared by every tenant; only the platform's operators change them",
+        ));
+    }
     let body: NewTemplate = req.json()?;
     let t = prompts::create(
         ctx.env,
@@ -77,6 +88,7 @@ pub fn create_prompt(ctx: &Ctx, req: &Request) -> Result<Response> {
 pub fn prompt_stats(ctx: &Ctx, req: &Request) -> Result<Response> {
     Ok(Response::ok(&prompts::stats(
         ctx.env,
+        &ctx.scope,
         ctx.params.require("id")?,
         since(ctx, req)?,
     )?))

@@ -5,6 +5,7 @@ use super::grader::{Grades, CRITERIA};
 use crate::error::Result;
 use crate::params;
 use crate::ports::{DbExt, Env};
+use crate::tenancy::Scope;
 use crate::time::rfc3339;
 
 /// Record a double grading of one attempt.
@@ -28,16 +29,22 @@ pub fn record(
     Ok(())
 }
 
-/// Agreement per criterion since `since_ms`: samples, mean absolute
+/// Agreement per criterion since `since_ms`, over the samples of jobs
+/// `scope` may see: samples, mean absolute
 /// difference, the share within 10 points, the share where both grades fall
 /// on the same side of the threshold, and a verdict (`noisy` when the mean
 /// difference is over 15 points or pass/fail agreement under 80 %).
-pub fn report(env: &Env, since_ms: i64) -> Result<serde_json::Value> {
+pub fn report(env: &Env, scope: &Scope, since_ms: i64) -> Result<serde_json::Value> {
+    let (cond, tenant) = scope.condition("tenant_id", 2);
+    let mut p = params![since_ms].to_vec();
+    p.extend(tenant.map(crate::ports::Value::from));
     let rows = env.db.exec(
-        "SELECT criterion, COUNT(*), AVG(ABS(score_a - score_b)),
+        &format!(
+            "SELECT criterion, COUNT(*), AVG(ABS(score_a - score_b)),
                 AVG(ABS(score_a - score_b) <= 10), AVG((score_a >= threshold) = (score_b >= threshold))
-         FROM qa_consistency WHERE created_at >= ?1 GROUP BY criterion",
-        params![since_ms],
+             FROM qa_consistency WHERE created_at >= ?1 AND {cond} GROUP BY criterion"
+        ),
+        &p,
     )?;
     let mut out = serde_json::Map::new();
     for name in CRITERIA {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::jobs::JobType;
 use crate::params;
 use crate::ports::{DbExt, Env, Row};
+use crate::tenancy::Scope;
 use crate::time::rfc3339;
 
 /// A template.
@@ -178,11 +179,16 @@ pub fn create(
     })
 }
 
-/// QA statistics of a template's attempts since `since_ms`.
-pub fn stats(env: &Env, id: &str, since_ms: i64) -> Result<serde_json::Value> {
+/// QA statistics of a template's attempts since `since_ms`, counting only
+/// the attempts of jobs `scope` may see.
+pub fn stats(env: &Env, scope: &Scope, id: &str, since_ms: i64) -> Result<serde_json::Value> {
     let template = get(env, id)?;
+    let (cond, tenant) = scope.condition("tenant_id", 3);
+    let mut params = params![id, since_ms].to_vec();
+    params.extend(tenant.map(crate::ports::Value::from));
     let r = env.db.query_one(
-        "SELECT COUNT(*),
+        &format!(
+            "SELECT COUNT(*),
                 SUM(qa_passed IS NOT NULL),
                 SUM(qa_passed = 1),
                 AVG(qa_score),
@@ -194,8 +200,9 @@ pub fn stats(env: &Env, id: &str, since_ms: i64) -> Result<serde_json::Value> {
                 AVG(json_extract(qa_scores, '$.professional_tone.score')),
                 SUM(round > 0),
                 COUNT(DISTINCT job_id)
-         FROM job_attempts WHERE prompt_template_id = ?1 AND started_at >= ?2",
-        params![id, since_ms],
+         FROM job_attempts WHERE prompt_template_id = ?1 AND started_at >= ?2 AND {cond}"
+        ),
+        &params,
     )?;
     let f = |i: usize| -> Result<Option<f64>> {
         match &r.values[i] {

@@ -13,7 +13,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY];
+pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY, AUDIT_ANCHORS];
 
 const FOUNDATION: Migration = Migration {
     version: 1,
@@ -351,4 +351,14 @@ const IDENTITY: Migration = Migration {
         "CREATE INDEX IF NOT EXISTS audit_log_by_action ON audit_log (action, seq)",
         "CREATE INDEX IF NOT EXISTS audit_log_by_tenant ON audit_log (tenant_id, seq)",
     ],
+};
+
+const AUDIT_ANCHORS: Migration = Migration {
+    version: 4,
+    name: "audit anchors: the chain's head, recorded every minute",
+    statements: &["CREATE TABLE IF NOT EXISTS audit_anchors (
+            seq INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            anchored_at INTEGER NOT NULL
+        )"],
 };

@@ -12,7 +12,7 @@ use crate::audit::{self, Event};
 use crate::config;
 use crate::error::{Error, Kind, Result};
 use crate::http::{Method, Request};
-use crate::identity::{api_keys, sessions, tenants, Credential, Principal, Role};
+use crate::identity::{api_keys, sessions, tenants, users, Credential, Principal, Role};
 use crate::ports::Env;
 use crate::tenancy::{Scope, TenantId};
 use rate_limit::Limit;
@@ -117,6 +117,14 @@ pub fn identify(env: &Env, req: &Request) -> Result<Principal> {
 
 fn api_key(env: &Env, token: &str) -> Result<Principal> {
     let key = api_keys::authenticate(env, token)?;
+    let tenant = TenantId::parse(&key.tenant_id)?;
+    if !tenants::get(env, &tenant)?.active {
+        return Err(Error::new(
+            Kind::Forbidden,
+            "tenant_inactive",
+            "this API key's tenant is inactive",
+        ));
+    }
     Ok(Principal {
         credential: Credential::ApiKey {
             key_id: key.id,
@@ -125,24 +133,23 @@ fn api_key(env: &Env, token: &str) -> Result<Principal> {
             monthly_quota: key.monthly_quota,
         },
         role: Some(Role::Partner),
-        tenant: TenantId::parse(&key.tenant_id)?,
+        tenant,
     })
 }
 
 fn user(env: &Env, token: &str, cookie: bool) -> Result<Principal> {
     let claims = sessions::verify(env, token, "access")?;
-    if sessions::is_revoked(env, &claims.jti)? {
+    if sessions::is_revoked(env, &claims.jti, &claims.fam)? {
         return Err(Error::new(
             Kind::Unauthorized,
             "token_revoked",
             "this token was signed out; sign in again",
         ));
     }
-    let Some((role, tenant)) = sessions::current_role(env, &claims)? else {
-        return Err(Error::unauthorized(
-            "the account is disabled or no longer exists",
-        ));
+    let Some(standing) = users::current(env, &claims.sub)? else {
+        return Err(Error::unauthorized("the account no longer exists"));
     };
+    let (role, tenant) = standing.admit()?;
     Ok(Principal {
         credential: Credential::User {
             user_id: claims.sub,
@@ -162,7 +169,10 @@ fn check_policy(p: &Principal, policy: &Policy) -> Result<()> {
     match policy.access {
         Access::Public => {}
         Access::Scheduler => {
-            let ok = matches!(p.credential, Credential::Scheduler) || p.role == Some(Role::Admin);
+            // Scheduled jobs work across tenants: only schedulers and admins
+            // of the default tenant may run them.
+            let ok = matches!(p.credential, Credential::Scheduler)
+                || (p.is_global() && p.role == Some(Role::Admin));
             if !ok {
                 return Err(if anonymous {
                     Error::unauthorized("this route needs `Authorization: Bearer <cron_token>` or an admin credential")
@@ -250,7 +260,17 @@ pub fn may_act_for(env: &Env, p: &Principal, tenant: &TenantId, request_id: &str
         return Ok(());
     }
     if p.is_global() {
-        return tenants::require(env, tenant);
+        // Global admins may also reach an inactive tenant (to reopen it).
+        return tenants::get(env, tenant).map(|_| ());
+    }
+    if matches!(p.credential, Credential::Anonymous) {
+        // Nobody in particular asking for a tenant: refused, but not an
+        // event worth an audit entry (anyone could flood the chain).
+        return Err(Error::new(
+            Kind::Forbidden,
+            "cross_tenant",
+            "anonymous requests act in the default tenant only",
+        ));
     }
     audit::record(
         env,

@@ -449,6 +449,15 @@ fn tenant_info(ctx: &Ctx, _req: &Request) -> Result<Response> {
 /// `PATCH /api/tenant/settings`.
 fn update_tenant(ctx: &Ctx, req: &Request) -> Result<Response> {
     let settings: tenants::Settings = req.json()?;
+    let commercial =
+        settings.plan.is_some() || settings.limits.is_some() || settings.active.is_some();
+    if commercial && !ctx.principal.is_global() {
+        return Err(Error::new(
+            Kind::Forbidden,
+            "platform_only",
+            "plan, limits and the active flag are set by the platform's admins; a tenant's admin may change name, locale and currency",
+        ));
+    }
     let id = scope_tenant(ctx);
     let before = tenants::get(ctx.env, &id)?;
     let tenant = tenants::update(ctx.env, &id, &settings)?;

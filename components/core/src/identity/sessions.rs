@@ -8,8 +8,8 @@
 //! tokens are listed in key-value until they would have expired anyway.
 
 use super::jwt::{self, Claims};
+use super::keys;
 use super::users::{self, User};
-use super::{keys, Role};
 use crate::error::{Error, Result};
 use crate::params;
 use crate::ports::{ids, DbExt, Env};
@@ -171,6 +171,9 @@ pub fn login(env: &Env, email: &str, password: &str) -> Result<(User, TokenPair)
                     "this account is disabled",
                 ));
             }
+            users::current(env, &user.id)?
+                .ok_or_else(|| Error::unauthorized("the account no longer exists"))?
+                .admit()?;
             users::touch_login(env, &user.id)?;
             let pair = issue(env, &user, None)?;
             Ok((user, pair))
@@ -194,23 +197,45 @@ pub fn refresh(env: &Env, token: &str) -> Result<(User, TokenPair)> {
         params![c.jti.as_str(), now],
     )?;
     if spent.is_none() {
-        revoke_family(env, &c.fam)?;
-        crate::audit::append(
-            env,
-            &crate::audit::Event::new(&c.tid, &format!("user:{}", c.sub), "auth.refresh_reuse")
-                .target(&c.fam)
-                .detail(serde_json::json!({ "jti": c.jti })),
+        let state = env.db.query_opt(
+            "SELECT used_at FROM refresh_tokens WHERE jti = ?1",
+            params![c.jti.as_str()],
         )?;
-        return Err(Error::new(
-            crate::error::Kind::Unauthorized,
-            "token_reused",
-            "this refresh token was already used; every session of this sign-in has been revoked",
-        ));
+        return match state {
+            // Spent before: replayed or stolen. End the whole family.
+            Some(row) if row.opt_i64(0)?.is_some() => {
+                revoke_family(env, &c.fam)?;
+                crate::audit::append(
+                    env,
+                    &crate::audit::Event::new(
+                        &c.tid,
+                        &format!("user:{}", c.sub),
+                        "auth.refresh_reuse",
+                    )
+                    .target(&c.fam)
+                    .detail(serde_json::json!({ "jti": c.jti })),
+                )?;
+                Err(Error::new(
+                    crate::error::Kind::Unauthorized,
+                    "token_reused",
+                    "this refresh token was already used; every session of this sign-in has been revoked",
+                ))
+            }
+            // Revoked by a sign-out, a disabled account or a password change.
+            Some(_) => Err(Error::new(
+                crate::error::Kind::Unauthorized,
+                "token_revoked",
+                "this session was signed out; sign in again",
+            )),
+            None => Err(Error::unauthorized(
+                "the refresh token is not known; sign in again",
+            )),
+        };
     }
-    let Some((role, tenant, disabled)) = users::current(env, &c.sub)? else {
+    let Some(standing) = users::current(env, &c.sub)? else {
         return Err(Error::unauthorized("the account no longer exists"));
     };
-    if disabled {
+    if standing.disabled {
         revoke_family(env, &c.fam)?;
         return Err(Error::new(
             crate::error::Kind::Forbidden,
@@ -218,30 +243,37 @@ pub fn refresh(env: &Env, token: &str) -> Result<(User, TokenPair)> {
             "this account is disabled",
         ));
     }
+    standing.admit()?;
     let user = users::get(env, &crate::tenancy::Scope::All, &c.sub)?;
-    debug_assert_eq!(
-        (user.role, user.tenant_id.as_str()),
-        (role, tenant.as_str())
-    );
     let pair = issue(env, &user, Some(&c.fam))?;
     Ok((user, pair))
 }
 
-/// Revoke every refresh token of `family`.
+/// Revoke every refresh token of `family`, and (through the revocation
+/// list) every access token issued in it.
 pub fn revoke_family(env: &Env, family: &str) -> Result<()> {
     env.db.exec(
         "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL",
         params![family, env.clock.now_ms()],
     )?;
-    Ok(())
+    let until = env.clock.now_ms() / 1000 + ACCESS_TTL_SECS;
+    env.kv
+        .set(&family_key(family), until.to_string().as_bytes())
 }
 
-/// Revoke every refresh token of a user (disabled, password changed).
+fn family_key(family: &str) -> String {
+    format!("revoked-family:{family}")
+}
+
+/// Revoke every session of a user (disabled, password changed).
 pub fn revoke_user_refresh_tokens(env: &Env, user_id: &str) -> Result<()> {
-    env.db.exec(
-        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        params![user_id, env.clock.now_ms()],
+    let families = env.db.exec(
+        "SELECT DISTINCT family FROM refresh_tokens WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id],
     )?;
+    for row in &families.rows {
+        revoke_family(env, &row.text(0)?)?;
+    }
     Ok(())
 }
 
@@ -256,15 +288,20 @@ pub fn revoke_access(env: &Env, jti: &str, exp: i64) -> Result<()> {
     env.kv.set(&revocation_key(jti), exp.to_string().as_bytes())
 }
 
-/// Whether an access token was revoked.
-pub fn is_revoked(env: &Env, jti: &str) -> Result<bool> {
-    let key = revocation_key(jti);
-    match env.kv.get(&key)? {
+/// Whether an access token was revoked, by its id or through its family.
+pub fn is_revoked(env: &Env, jti: &str, family: &str) -> Result<bool> {
+    Ok(listed(env, &revocation_key(jti))? || listed(env, &family_key(family))?)
+}
+
+/// Whether `key` is on the revocation list (entries hold their expiry in
+/// Unix seconds and are dropped when read after it: key-value has no TTL).
+fn listed(env: &Env, key: &str) -> Result<bool> {
+    match env.kv.get(key)? {
         None => Ok(false),
         Some(v) => {
             let exp: i64 = String::from_utf8_lossy(&v).parse().unwrap_or(i64::MAX);
             if exp * 1000 < env.clock.now_ms() - jwt::LEEWAY_SECS * 1000 {
-                env.kv.delete(&key)?;
+                env.kv.delete(key)?;
                 Ok(false)
             } else {
                 Ok(true)
@@ -277,10 +314,4 @@ pub fn is_revoked(env: &Env, jti: &str) -> Result<bool> {
 pub fn logout(env: &Env, jti: &str, exp: i64, family: &str) -> Result<()> {
     revoke_access(env, jti, exp)?;
     revoke_family(env, family)
-}
-
-/// The role a token's subject has now (`None`: gone or disabled).
-pub fn current_role(env: &Env, claims: &Claims) -> Result<Option<(Role, String)>> {
-    Ok(users::current(env, &claims.sub)?
-        .and_then(|(role, tenant, disabled)| (!disabled).then_some((role, tenant))))
 }

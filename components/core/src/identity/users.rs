@@ -168,15 +168,54 @@ pub fn touch_login(env: &Env, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The current role, tenant and disabled flag of user `id` (checked on every
-/// token use, so changes apply at once).
-pub fn current(env: &Env, id: &str) -> Result<Option<(Role, String, bool)>> {
+/// What a token's subject is now, read on every token use so that role
+/// changes, disabling and tenant deactivation apply at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The current role.
+    pub role: Role,
+    /// The home tenant.
+    pub tenant_id: String,
+    /// The user is disabled.
+    pub disabled: bool,
+    /// The user's tenant is active.
+    pub tenant_active: bool,
+}
+
+impl Standing {
+    /// 401 for a disabled user, 403 `tenant_inactive` for an inactive
+    /// tenant; the role and tenant otherwise.
+    pub fn admit(self) -> Result<(Role, String)> {
+        if self.disabled {
+            return Err(Error::unauthorized("this account is disabled"));
+        }
+        if !self.tenant_active {
+            return Err(Error::new(
+                crate::error::Kind::Forbidden,
+                "tenant_inactive",
+                "this account's tenant is inactive",
+            ));
+        }
+        Ok((self.role, self.tenant_id))
+    }
+}
+
+/// User `id`'s standing, or `None` when the user no longer exists.
+pub fn current(env: &Env, id: &str) -> Result<Option<Standing>> {
     env.db
         .query_opt(
-            "SELECT role, tenant_id, disabled FROM users WHERE id = ?1",
+            "SELECT u.role, u.tenant_id, u.disabled, COALESCE(t.active, 0)
+             FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ?1",
             params![id],
         )?
-        .map(|r| Ok((Role::parse(&r.text(0)?)?, r.text(1)?, r.bool(2)?)))
+        .map(|r| {
+            Ok(Standing {
+                role: Role::parse(&r.text(0)?)?,
+                tenant_id: r.text(1)?,
+                disabled: r.bool(2)?,
+                tenant_active: r.bool(3)?,
+            })
+        })
         .transpose()
 }
 

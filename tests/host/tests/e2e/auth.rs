@@ -601,10 +601,11 @@ fn disabled_user(env: &Env) -> Result<()> {
         expect_status(&resp, 200)?["data"]["disabled"] == true,
         "disable"
     );
+    // Disabling ends the user's sessions: the token is revoked.
     expect_error(
         &me(&app, &token)?,
         401,
-        "unauthorized",
+        "token_revoked",
         "disabled user's token",
     )?;
     expect_error(
@@ -616,7 +617,7 @@ fn disabled_user(env: &Env) -> Result<()> {
             Some(&enqueue_body),
         )?,
         401,
-        "unauthorized",
+        "token_revoked",
         "disabled user's token on a write",
     )?;
     let resp = app
@@ -1575,7 +1576,7 @@ fn bad_tokens(env: &Env) -> Result<()> {
     expect_error(
         &me(&app, &viewer)?,
         401,
-        "unauthorized",
+        "token_revoked",
         "disabled user's token",
     )?;
 

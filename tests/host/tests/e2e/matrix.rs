@@ -37,7 +37,10 @@ pub const SCENARIOS: &[Scenario] = &[Scenario::host_only(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Who {
     Nobody,
+    /// A user of the default tenant (its admin is global).
     User(Role),
+    /// An admin of another tenant: not global.
+    TenantAdmin,
     PartnerKey,
     Dashboard,
     Cron,
@@ -48,6 +51,7 @@ impl Who {
     pub(crate) fn role(self) -> Option<Role> {
         match self {
             Who::User(r) => Some(r),
+            Who::TenantAdmin => Some(Role::Admin),
             Who::PartnerKey => Some(Role::Partner),
             Who::Dashboard => Some(Role::Admin),
             Who::Nobody | Who::Cron => None,
@@ -58,6 +62,7 @@ impl Who {
         match self {
             Who::Nobody => "none",
             Who::User(r) => r.as_str(),
+            Who::TenantAdmin => "tenant admin",
             Who::PartnerKey => "key",
             Who::Dashboard => "dash",
             Who::Cron => "cron",
@@ -66,13 +71,14 @@ impl Who {
 }
 
 /// Every column of the matrix.
-pub(crate) const COLUMNS: [Who; 9] = [
+pub(crate) const COLUMNS: [Who; 10] = [
     Who::Nobody,
     Who::User(Role::Viewer),
     Who::User(Role::Partner),
     Who::User(Role::Analyst),
     Who::User(Role::Operator),
     Who::User(Role::Admin),
+    Who::TenantAdmin,
     Who::PartnerKey,
     Who::Dashboard,
     Who::Cron,
@@ -89,6 +95,8 @@ pub(crate) enum Class {
     Role,
     /// 403 `scope_required`.
     Scope,
+    /// 403 `platform_only`: a platform-wide change by another tenant.
+    Platform,
 }
 
 impl Class {
@@ -98,6 +106,7 @@ impl Class {
             Class::Unauthenticated => "401",
             Class::Role => "403 role",
             Class::Scope => "403 scope",
+            Class::Platform => "403 platform",
         }
     }
 }
@@ -113,16 +122,23 @@ pub(crate) fn expected(p: &Policy, who: Who) -> Class {
                 Class::Allowed
             }
         }
+        // Scheduled jobs work across tenants: the cron token and admins of
+        // the default tenant only.
         Access::Scheduler => match who {
-            Who::Cron => Class::Allowed,
+            Who::Cron | Who::Dashboard | Who::User(Role::Admin) => Class::Allowed,
             Who::Nobody => Class::Unauthenticated,
-            w if w.role() == Some(Role::Admin) => Class::Allowed,
             _ => Class::Role,
         },
         Access::Role(min) => match who {
             Who::Nobody | Who::Cron => Class::Unauthenticated,
             w if w.role() < Some(min) => Class::Role,
             Who::PartnerKey if p.scope.is_none() => Class::Scope,
+            // Creating tenants is for admins of the default tenant.
+            Who::TenantAdmin if p.pattern == "/api/tenant/create" => Class::Role,
+            // Prompt templates are shared by every tenant.
+            Who::TenantAdmin if p.pattern == "/api/prompts" && p.method == Method::Post => {
+                Class::Platform
+            }
             _ => Class::Allowed,
         },
     }
@@ -156,6 +172,10 @@ fn cell(
         Who::User(r) => {
             Cred::Bearer(creds.users[Role::ALL.iter().position(|x| *x == r).unwrap_or(0)].clone())
         }
+        Who::TenantAdmin if p.pattern == "/api/auth/logout" => {
+            Cred::Bearer(creds.tenant_admin_logout.clone())
+        }
+        Who::TenantAdmin => Cred::Bearer(creds.tenant_admin.clone()),
         Who::PartnerKey => Cred::ApiKey(creds.key.clone()),
         Who::Dashboard => Cred::Dashboard,
         Who::Cron => Cred::Cron,
@@ -187,6 +207,9 @@ struct Creds {
     users: Vec<String>,
     /// A second token per role, for the logout row.
     logout: Vec<String>,
+    /// An admin of another tenant (not global), and a second token.
+    tenant_admin: String,
+    tenant_admin_logout: String,
     key: String,
 }
 
@@ -211,7 +234,23 @@ fn matrix(env: &Env) -> Result<()> {
         10_000,
         100_000,
     )?;
-    let creds = Creds { users, logout, key };
+    create_tenant(&app, &root, "matrix-co")?;
+    create_user(&app, &root, "admin@matrix-co.test", "admin", "matrix-co")?;
+    let tenant_admin = text(
+        &login(&app, "admin@matrix-co.test", PASSWORD)?,
+        "/access_token",
+    )?;
+    let tenant_admin_logout = text(
+        &login(&app, "admin@matrix-co.test", PASSWORD)?,
+        "/access_token",
+    )?;
+    let creds = Creds {
+        users,
+        logout,
+        tenant_admin,
+        tenant_admin_logout,
+        key,
+    };
     let mut refresh_chain = text(&login(&app, ADMIN_EMAIL, ADMIN_PASSWORD)?, "/refresh_token")?;
 
     let mut failures = Vec::new();
@@ -248,6 +287,7 @@ fn matrix(env: &Env) -> Result<()> {
                 Class::Unauthenticated => resp.status == 401 && got_code == "unauthorized",
                 Class::Role => resp.status == 403 && got_code == "insufficient_role",
                 Class::Scope => resp.status == 403 && got_code == "scope_required",
+                Class::Platform => resp.status == 403 && got_code == "platform_only",
             };
             let mark = if ok { ' ' } else { '!' };
             table.push_str(&format!(" {:>7}{mark}", resp.status));
