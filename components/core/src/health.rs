@@ -31,6 +31,7 @@ struct Store {
 }
 
 fn store(db: &dyn Db, now: i64) -> Result<Store> {
+    crate::db::migrate::ensure_current(db)?;
     let schema_version = crate::db::migrate::current_version(db)?;
     let initialized = db
         .query_opt(

@@ -49,7 +49,10 @@ fn two_migrators_starting_together_on_one_file_apply_each_migration_once() {
                 std::thread::spawn(move || {
                     let db = SqliteDb::open_raw(path.as_ref()).unwrap();
                     barrier.wait();
-                    echopilot_core::db::prepare(&db).map(|_| ensure_current(&db).unwrap())
+                    {
+                        echopilot_core::db::prepare(&db);
+                        ensure_current(&db)
+                    }
                 })
             })
             .collect();
@@ -110,4 +113,32 @@ fn released_migrations_are_unchanged() {
         let got = echopilot_core::hex(&h.finalize()[..4]);
         assert_eq!(&got, expected, "migration {version} was edited");
     }
+}
+
+/// Request paths do not check the schema per connection: a statement that
+/// meets a missing table migrates and runs again, and a transaction that
+/// does is rolled back, migrated and run again.
+#[test]
+fn a_statement_or_transaction_meeting_a_missing_table_migrates_and_runs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open_raw(dir.path().join("db.sqlite")).unwrap();
+    echopilot_core::db::prepare(&db);
+    assert_eq!(current_version(&db).unwrap(), 0, "nothing migrated yet");
+    let n = db
+        .query_one("SELECT COUNT(*) FROM jobs", &[])
+        .unwrap()
+        .i64(0)
+        .unwrap();
+    assert_eq!((n, current_version(&db).unwrap()), (0, latest()));
+
+    let other = SqliteDb::open_raw(dir.path().join("other.sqlite")).unwrap();
+    echopilot_core::db::prepare(&other);
+    let mut runs = 0;
+    let seq = echopilot_core::db::transaction(&other, |tx| {
+        runs += 1;
+        tx.execute("SELECT COUNT(*) FROM audit_log", &[])?.rows[0].i64(0)
+    })
+    .unwrap();
+    assert_eq!((seq, runs), (0, 2), "rolled back, migrated, run again");
+    assert_eq!(current_version(&other).unwrap(), latest());
 }

@@ -29,15 +29,22 @@ pub fn current_version(db: &dyn Db) -> Result<i64> {
 }
 
 fn recorded_version(db: &dyn Db) -> Result<i64> {
-    match db.query_opt(
+    // Look before querying: a query of a missing table would itself
+    // migrate (see `db::guarded_execute`).
+    let exists = db
+        .query_opt(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            &[],
+        )?
+        .is_some();
+    if !exists {
+        return Ok(0);
+    }
+    db.query_one(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
         &[],
-    ) {
-        Ok(Some(row)) => row.i64(0),
-        Ok(None) => Ok(0),
-        Err(e) if e.message.contains("no such table") => Ok(0),
-        Err(e) => Err(e),
-    }
+    )?
+    .i64(0)
 }
 
 /// Bring the schema up to [`latest`]. Returns the migrations applied by this

@@ -181,11 +181,25 @@ pub enum DbError {
     AccessDenied,
     /// No such database is configured.
     NoSuchDatabase,
+    /// A table or column is missing inside a transaction: the schema is
+    /// behind this build (the transaction is retried after migrating).
+    SchemaOutdated(String),
     /// Anything else.
     Other(String),
 }
 
 impl DbError {
+    /// Whether this error means a table or column this build expects is
+    /// missing (the schema is behind).
+    pub fn is_missing_schema(&self) -> bool {
+        match self {
+            DbError::Other(m) | DbError::SchemaOutdated(m) => {
+                m.contains("no such table") || m.contains("no such column")
+            }
+            _ => false,
+        }
+    }
+
     /// Classify a SQLite error message. Spin passes errors as text, so both
     /// adapters classify by SQLite's own wording.
     pub fn from_message(message: String) -> Self {
@@ -210,6 +224,7 @@ impl fmt::Display for DbError {
             DbError::Constraint(m) => write!(f, "constraint: {m}"),
             DbError::AccessDenied => f.write_str("access to the database was denied"),
             DbError::NoSuchDatabase => f.write_str("no such database"),
+            DbError::SchemaOutdated(m) => write!(f, "schema behind this build: {m}"),
             DbError::Other(m) => f.write_str(m),
         }
     }
@@ -221,6 +236,14 @@ impl From<DbError> for Error {
             DbError::Busy(_) => {
                 let mut err =
                     Error::unavailable("database_busy", "the database is busy; retry shortly");
+                err.retry_after = Some(1);
+                err
+            }
+            DbError::SchemaOutdated(m) => {
+                let mut err = Error::unavailable(
+                    "schema_outdated",
+                    format!("the database schema is being updated ({m}); retry"),
+                );
                 err.retry_after = Some(1);
                 err
             }

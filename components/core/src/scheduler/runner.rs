@@ -57,6 +57,9 @@ pub struct Report {
 
 /// Run `job` for the slot containing `at_ms`, if nobody else has.
 pub async fn run(env: &Env, job: &Job, trigger: Trigger, at_ms: i64) -> Result<Report> {
+    // Scheduled runs keep the schema current (request paths only migrate on
+    // meeting a missing table: see `db`).
+    crate::db::migrate::ensure_current(env.db.as_ref())?;
     let period_ms = job.period_secs * 1000;
     let slot = at_ms.div_euclid(period_ms);
     let now = env.clock.now_ms();

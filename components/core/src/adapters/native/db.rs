@@ -5,14 +5,26 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Real SQLite through rusqlite: one connection, prepared like a Spin one
-/// (busy timeout, pragmas, migrations) when opened.
+/// (busy timeout, pragmas) when opened, and migrated the same way: when a
+/// statement first meets a missing table (or by an explicit
+/// `migrate::ensure_current`).
 pub struct SqliteDb {
     conn: Mutex<rusqlite::Connection>,
+    in_tx: std::sync::Mutex<std::cell::Cell<bool>>,
+}
+
+/// The bare connection: busy statements retried, nothing else.
+struct Raw<'a>(&'a SqliteDb);
+
+impl Db for Raw<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
+        crate::db::retry_busy(|| self.0.run(sql, params))
+    }
 }
 
 impl SqliteDb {
     /// Open (creating if needed) the database file at `path` and bring it up
-    /// to date.
+    /// to date (eagerly: native callers expect the schema right away).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let conn = rusqlite::Connection::open(path)
             .map_err(|e| crate::Error::internal(format!("open database: {e}")))?;
@@ -32,14 +44,17 @@ impl SqliteDb {
             .map_err(|e| crate::Error::internal(format!("open database: {e}")))?;
         Ok(SqliteDb {
             conn: Mutex::new(conn),
+            in_tx: Default::default(),
         })
     }
 
     fn prepared(conn: rusqlite::Connection) -> Result<Self> {
         let db = SqliteDb {
             conn: Mutex::new(conn),
+            in_tx: Default::default(),
         };
-        crate::db::prepare(&db)?;
+        crate::db::prepare(&db);
+        crate::db::migrate::ensure_current(&db)?;
         Ok(db)
     }
 }
@@ -70,6 +85,13 @@ fn err(e: rusqlite::Error) -> DbError {
 
 impl Db for SqliteDb {
     fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
+        let in_tx = self.in_tx.lock().unwrap_or_else(|p| p.into_inner());
+        crate::db::guarded_execute(&Raw(self), &in_tx, sql, params)
+    }
+}
+
+impl SqliteDb {
+    fn run(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
         let columns: Vec<String> = stmt.column_names().map(String::from).collect();

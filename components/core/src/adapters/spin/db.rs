@@ -7,10 +7,10 @@ use std::cell::{Cell, OnceCell};
 #[derive(Default)]
 pub struct SpinDb {
     conn: OnceCell<Connection>,
-    ready: Cell<bool>,
+    in_tx: Cell<bool>,
 }
 
-/// The bare connection, for preparing it.
+/// The bare connection: busy statements retried, nothing else.
 struct Raw<'a>(&'a Connection);
 
 fn to_sql(v: &Value) -> SqlValue {
@@ -44,7 +44,7 @@ fn err(e: SqlError) -> DbError {
 
 fn run(conn: &Connection, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
     let params: Vec<SqlValue> = params.iter().map(to_sql).collect();
-    let result = conn.execute(sql, &params).map_err(err)?;
+    let result = crate::db::retry_busy(|| conn.execute(sql, &params).map_err(err))?;
     Ok(Rows {
         columns: result.columns,
         rows: result
@@ -65,23 +65,18 @@ impl Db for Raw<'_> {
 
 impl SpinDb {
     fn conn(&self) -> Result<&Connection, DbError> {
-        let conn = match self.conn.get() {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_default().map_err(err)?;
-                self.conn.get_or_init(|| c)
-            }
-        };
-        if !self.ready.get() {
-            crate::db::prepare(&Raw(conn)).map_err(|e| DbError::Other(e.message))?;
-            self.ready.set(true);
+        if let Some(c) = self.conn.get() {
+            return Ok(c);
         }
-        Ok(conn)
+        let c = Connection::open_default().map_err(err)?;
+        let c = self.conn.get_or_init(|| c);
+        crate::db::prepare(&Raw(c));
+        Ok(c)
     }
 }
 
 impl Db for SpinDb {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        run(self.conn()?, sql, params)
+        crate::db::guarded_execute(&Raw(self.conn()?), &self.in_tx, sql, params)
     }
 }
