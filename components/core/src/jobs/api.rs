@@ -201,10 +201,12 @@ fn created(ctx: &Ctx, parsed: &Parsed, full_view: bool) -> Result<Response> {
         "status_url": status_url,
         "replayed": created.replayed,
     });
-    if let (Some(email), Some(secret)) = (
-        &job.email,
-        config::text(ctx.env.config.as_ref(), "portal_signing_secret")?,
-    ) {
+    // The secret is only looked up when there is an email to sign for.
+    let secret = match &job.email {
+        Some(_) => config::text(ctx.env.config.as_ref(), "portal_signing_secret")?,
+        None => None,
+    };
+    if let (Some(email), Some(secret)) = (&job.email, secret) {
         let expires = ctx.env.clock.now_ms() + history::VALIDITY_MS;
         data["history_token"] = history::issue(&secret, &parsed.tenant, email, expires).into();
         data["history_url"] = format!("/api/public/job-history/{email}").into();
