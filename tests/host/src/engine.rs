@@ -43,6 +43,11 @@ fn engine() -> Result<Engine> {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `E2E_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf` can name guest
+    // functions (see docs/PERFORMANCE.md, "Profiling").
+    if std::env::var_os("E2E_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     std::thread::Builder::new()

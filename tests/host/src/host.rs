@@ -81,6 +81,7 @@ impl HostBuilder {
 
     /// Load, link and start serving.
     pub fn start(self) -> Result<Host> {
+        crate::spin::configure_sqlite_process();
         Host::start(self)
     }
 }

@@ -19,6 +19,9 @@
 //! - LLM: a model not in the component's `ai_models` is `invalid-input` with
 //!   Spin's message; the host has no local models, so an allowed one is a
 //!   `runtime-error` (as `spin up` answers without model files).
+//! - Process set-up: SQLite's memory statistics are switched off (see
+//!   [`configure_sqlite_process`]), the one place the host's SQLite differs
+//!   from Spin's.
 
 use crate::state::StoreData;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -52,6 +55,34 @@ const TABLE_CAPACITY: usize = 256;
 pub fn add_to_linker(linker: &mut Linker<StoreData>) -> Result<()> {
     Host_::add_to_linker::<_, HasSelf<StoreData>>(linker, |s| s)?;
     Ok(())
+}
+
+/// Switch off SQLite's memory statistics (`SQLITE_CONFIG_MEMSTATUS`) for
+/// this process, once, before its first connection.
+///
+/// With statistics on (SQLite's default, which Spin 4.0 keeps), every
+/// allocation SQLite makes takes one process-wide mutex; a fresh connection
+/// per request parses the schema through thousands of allocations, so under
+/// 32 concurrent requests that mutex was the host's largest cost (about a
+/// third of CPU time in futex wake-ups). Statistics change no result the app
+/// can observe. `E2E_SQLITE_MEMSTATUS=1` keeps Spin's default, to measure
+/// the difference (docs/PERFORMANCE.md).
+pub fn configure_sqlite_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("E2E_SQLITE_MEMSTATUS").is_some_and(|v| v == "1") {
+            return;
+        }
+        // SAFETY: `sqlite3_config` is only valid before SQLite initialises;
+        // called later it returns SQLITE_MISUSE and changes nothing, which is
+        // harmless (statistics simply stay on). No connection is open here
+        // from this crate's side, and `Once` keeps it to one call.
+        let rc =
+            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            eprintln!("e2e host: SQLite already initialised; memory statistics stay on");
+        }
+    });
 }
 
 /// An open key-value store.

@@ -15,9 +15,10 @@
 //! ```text
 //! cargo run --release -p echopilot-e2e --bin bench -- --method POST --path /api/public/create-job \
 //!     --body '{"brief":"Write a haiku about load tests"}' \
-//!     --var rate_limit_ip_per_minute=100000000 --connections 32 --seconds 10
-//! ``` The generator runs on one thread of its
-//! own; on a 2-core machine it shares the cores with the host, as it would
+//!     --var rate_limit_ip_per_minute=10000000 --connections 32 --seconds 10
+//! ```
+//!
+//! The generator runs on one thread of its own; on a 2-core machine it shares the cores with the host, as it would
 //! with a real `spin up`.
 
 use anyhow::{bail, Context, Result};

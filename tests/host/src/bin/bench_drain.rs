@@ -93,8 +93,8 @@ fn main() -> Result<()> {
         .variable("qa_consistency_sample", "0")
         .variable("worker_concurrency", args.concurrency.to_string())
         .variable("worker_tick_budget_ms", args.budget_ms.to_string())
-        .variable("rate_limit_ip_per_minute", "100000000")
-        .variable("rate_limit_credential_per_minute", "100000000")
+        .variable("rate_limit_ip_per_minute", "10000000")
+        .variable("rate_limit_credential_per_minute", "10000000")
         .request_timeout(Duration::from_secs(600))
         .start()?;
     let client = Client::new(host.base_url());
