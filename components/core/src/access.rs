@@ -8,7 +8,7 @@
 //! Partner API keys additionally need the row's scope.
 
 use crate::config;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::http::{Method, Request};
 use crate::identity::{Principal, Role};
 use crate::ports::Env;
@@ -23,6 +23,8 @@ pub enum Access {
     Role(Role),
     /// The `cron_token`, or an admin.
     Scheduler,
+    /// The `metrics_token`, or an operator or admin of the default tenant.
+    Monitor,
 }
 
 /// One row: method, route pattern (exactly as the component declares it),
@@ -63,7 +65,7 @@ const fn partner(method: Method, pattern: &'static str, scope: &'static str) -> 
     }
 }
 
-use Access::{Public, Scheduler};
+use Access::{Monitor, Public, Scheduler};
 use Method::{Delete, Get, Patch, Post};
 const VIEWER: Access = Access::Role(Role::Viewer);
 const ANALYST: Access = Access::Role(Role::Analyst);
@@ -117,6 +119,9 @@ pub const POLICY: &[Policy] = &[
     // api-auth: the audit chain
     row(Get, "/api/audit/chain", ADMIN),
     row(Get, "/api/audit/verify", ADMIN),
+    // api-ops: telemetry and logs
+    row(Get, "/metrics", Monitor),
+    row(Get, "/api/logs", OPERATOR),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
@@ -134,6 +139,7 @@ pub fn markdown() -> String {
         let access = match p.access {
             Access::Public => "public".to_string(),
             Access::Scheduler => "scheduler (`cron_token`) or admin".to_string(),
+            Access::Monitor => "scraper (`metrics_token`) or platform operator".to_string(),
             Access::Role(r) => r.as_str().to_string(),
         };
         let scope = p
@@ -192,18 +198,23 @@ pub fn dashboard(env: &Env, req: &Request) -> Result<Principal> {
     }
 }
 
-/// The scheduler principal for a bearer `token` equal to `cron_token`.
-pub fn scheduler(env: &Env, token: &str) -> Result<Principal> {
-    let expected = config::text(env.config.as_ref(), "cron_token")?.unwrap_or_default();
-    if expected.is_empty() {
-        return Err(Error::new(
-            Kind::Unauthorized,
-            "unauthorized",
-            "the bearer token is not valid (no `cron_token` is set, and it is not a JWT or an API key)",
-        ));
-    }
-    if digest_eq(token, &expected) {
+/// The machine principal for a bearer `token` that is neither a JWT nor an
+/// API key: the scheduler when it equals `cron_token`, the metrics scraper
+/// when it equals `metrics_token`. Both secrets are always compared, in
+/// constant time, so timing does not tell which one (if any) is set.
+pub fn machine(env: &Env, token: &str) -> Result<Principal> {
+    let cron = config::text(env.config.as_ref(), "cron_token")?.unwrap_or_default();
+    let metrics = config::text(env.config.as_ref(), "metrics_token")?.unwrap_or_default();
+    let is_cron = !cron.is_empty() & digest_eq(token, &cron);
+    let is_metrics = !metrics.is_empty() & digest_eq(token, &metrics);
+    if is_cron {
         Ok(Principal::scheduler())
+    } else if is_metrics {
+        Ok(Principal::monitor())
+    } else if cron.is_empty() && metrics.is_empty() {
+        Err(Error::unauthorized(
+            "the bearer token is not valid (no `cron_token` or `metrics_token` is set, and it is not a JWT or an API key)",
+        ))
     } else {
         Err(Error::unauthorized("the bearer token is not valid"))
     }

@@ -14,6 +14,7 @@ use crate::http::router::{self, Handler, Params, Route};
 use crate::http::{security, Method, Request, Response};
 use crate::identity::Principal;
 use crate::ports::Env;
+use crate::telemetry::{self, Sample};
 use crate::tenancy::Scope;
 
 /// An HTTP component: its name (as in spin.toml) and its routes.
@@ -54,6 +55,33 @@ pub struct Pending {
     origin: Option<String>,
 }
 
+/// The telemetry sample of a request answered before routing or admission
+/// completed (no route, no tenant yet).
+fn early_sample(
+    app: &App,
+    head: &Request,
+    request_id: &str,
+    route: Option<&'static str>,
+    status: u16,
+) -> Sample {
+    Sample {
+        component: app.component,
+        route: route.unwrap_or(telemetry::UNMATCHED),
+        method: head.method,
+        status,
+        tenant: telemetry::NO_TENANT.into(),
+        request_id: request_id.into(),
+    }
+}
+
+/// The tenant a request acted in, for telemetry.
+fn sample_tenant(admission: &Admission) -> String {
+    match &admission.scope {
+        Scope::Tenant(t) => t.as_str().to_string(),
+        Scope::All => admission.principal.tenant.as_str().to_string(),
+    }
+}
+
 impl Pending {
     /// How many body bytes to read at most; one more means "too large".
     pub fn body_limit(&self) -> usize {
@@ -63,8 +91,9 @@ impl Pending {
 
 /// The outcome of [`begin`].
 pub enum Begin {
-    /// Answer now (404, 405, 401, 403, 429, OPTIONS) without reading the body.
-    Respond(Response),
+    /// Answer now (404, 405, 401, 403, 429, OPTIONS) without reading the body;
+    /// record the sample once it is sent.
+    Respond(Response, Sample),
     /// Read the body (up to [`Pending::body_limit`]) and call [`finish`].
     Continue(Box<Pending>),
 }
@@ -93,10 +122,12 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 let preflight = cors::is_preflight(head).then_some(allow.as_str());
                 cors::decorate(&mut resp, origin.as_deref(), preflight);
                 security::decorate(&mut resp, &request_id);
-                return Begin::Respond(resp);
+                let sample = early_sample(app, head, &request_id, None, resp.status);
+                return Begin::Respond(resp, sample);
             }
         }
     }
+    let matched = found.as_ref().ok().map(|(r, _)| r.pattern);
     let step = found.and_then(|(route, params)| {
         let admission = if app.stateless {
             Admission {
@@ -117,19 +148,44 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
             request_id,
             origin,
         })),
-        Err(e) => Begin::Respond(render_error(
-            app,
-            &e,
-            &request_id,
-            head.method,
-            origin.as_deref(),
-            &[],
-        )),
+        Err(e) => {
+            let resp = render_error(
+                app,
+                env,
+                &e,
+                &request_id,
+                head.method,
+                origin.as_deref(),
+                &[],
+            );
+            let sample = early_sample(app, head, &request_id, matched, resp.status);
+            Begin::Respond(resp, sample)
+        }
     }
 }
 
-/// Run the handler for a request whose body has been read.
-pub async fn finish(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Response {
+/// Run the handler for a request whose body has been read; record the
+/// sample once the response is sent.
+pub async fn finish(
+    app: &App,
+    env: &Env,
+    pending: Box<Pending>,
+    req: Request,
+) -> (Response, Sample) {
+    let mut sample = Sample {
+        component: app.component,
+        route: pending.route.pattern,
+        method: req.method,
+        status: 0,
+        tenant: sample_tenant(&pending.admission),
+        request_id: pending.request_id.clone(),
+    };
+    let resp = handle(app, env, pending, req).await;
+    sample.status = resp.status;
+    (resp, sample)
+}
+
+async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Response {
     let Pending {
         route,
         params,
@@ -147,12 +203,28 @@ pub async fn finish(app: &App, env: &Env, pending: Box<Pending>, req: Request) -
                 route.body_limit
             ),
         );
-        return render_error(app, &e, &request_id, req.method, origin.as_deref(), &extra);
+        return render_error(
+            app,
+            env,
+            &e,
+            &request_id,
+            req.method,
+            origin.as_deref(),
+            &extra,
+        );
     }
     if !app.stateless {
         let named: Vec<(&str, &str)> = params.iter().collect();
         if let Err(e) = guard::screen(env, &req, &named, &admission.principal, &request_id) {
-            return render_error(app, &e, &request_id, req.method, origin.as_deref(), &extra);
+            return render_error(
+                app,
+                env,
+                &e,
+                &request_id,
+                req.method,
+                origin.as_deref(),
+                &extra,
+            );
         }
     }
     let ctx = Ctx {
@@ -180,6 +252,7 @@ pub async fn finish(app: &App, env: &Env, pending: Box<Pending>, req: Request) -
         }
         Err(e) => render_error(
             app,
+            env,
             &e,
             &ctx.request_id,
             req.method,
@@ -190,10 +263,12 @@ pub async fn finish(app: &App, env: &Env, pending: Box<Pending>, req: Request) -
 }
 
 /// [`begin`] and [`finish`] for a request whose body is already in memory
-/// (native tests, internal calls). Applies the route's body limit too.
+/// (native tests, internal calls). Applies the route's body limit too, and
+/// records the request before returning.
 pub async fn serve(app: &App, env: &Env, mut req: Request) -> Response {
-    match begin(app, env, &req) {
-        Begin::Respond(resp) => resp,
+    let started = env.clock.monotonic_ms();
+    let (resp, sample) = match begin(app, env, &req) {
+        Begin::Respond(resp, sample) => (resp, sample),
         Begin::Continue(pending) => {
             if req.body.len() > pending.body_limit() {
                 req.body_too_large = true;
@@ -201,22 +276,46 @@ pub async fn serve(app: &App, env: &Env, mut req: Request) -> Response {
             }
             finish(app, env, pending, req).await
         }
+    };
+    record(app, env, &sample, started);
+    resp
+}
+
+/// Record a served request (started at monotonic `started_ms`) unless the
+/// component is storage-free or telemetry is off. A failure is logged, never
+/// returned: the response has been sent.
+pub fn record(app: &App, env: &Env, sample: &Sample, started_ms: f64) {
+    if app.stateless || !telemetry::enabled(env) {
+        return;
+    }
+    let latency_us = ((env.clock.monotonic_ms() - started_ms) * 1000.0).round() as i64;
+    if let Err(e) = telemetry::record(env, sample, latency_us) {
+        crate::log::warn(
+            app.component,
+            &format!("request {}: telemetry not recorded: {e}", sample.request_id),
+        );
     }
 }
 
 fn render_error(
     app: &App,
+    env: &Env,
     e: &Error,
     request_id: &str,
     method: Method,
     origin: Option<&str>,
     extra: &[(String, String)],
 ) -> Response {
-    if e.kind == Kind::Internal {
-        crate::log::error(
-            app.component,
-            &format!("request {request_id}: {}", e.message),
-        );
+    if matches!(e.kind, Kind::Internal | Kind::Unavailable) {
+        let level = if e.kind == Kind::Internal {
+            crate::events::Level::Error
+        } else {
+            crate::events::Level::Warn
+        };
+        let event = crate::events::Event::new(level, app.component, "request", &e.message)
+            .request(request_id)
+            .fields(serde_json::json!({ "code": e.code }));
+        crate::events::emit(env, &event);
     }
     let mut resp = Response::error(e);
     if e.headers.is_empty() {

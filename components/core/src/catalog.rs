@@ -14,6 +14,7 @@ pub const APPS: &[&App] = &[
     &crate::heartbeat::APP,
     &crate::ai::worker::APP,
     &crate::notion::APP,
+    &crate::ops::api::APP,
 ];
 
 /// Every scheduled job.

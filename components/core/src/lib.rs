@@ -18,6 +18,8 @@
 //! | [`db`] | connection set-up, versioned migrations, transactions |
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
+//! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
+//! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
 
@@ -31,6 +33,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;
@@ -40,9 +43,11 @@ pub mod integrations;
 pub mod jobs;
 pub mod log;
 pub mod notion;
+pub mod ops;
 pub mod ports;
 pub mod scheduler;
 pub mod static_files;
+pub mod telemetry;
 pub mod tenancy;
 pub mod time;
 

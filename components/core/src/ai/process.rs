@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::jobs::queue::{self, Finish};
 use crate::jobs::{Job, JobType};
 use crate::params;
-use crate::ports::{DbExt, Env};
+use crate::ports::{Db, DbExt, Env};
 use crate::{build_info, log};
 
 /// How processing a job ended.
@@ -34,6 +34,8 @@ pub enum Outcome {
 /// A grading and what it cost.
 struct Graded {
     grades: Grades,
+    /// The grading model that answered (and bills).
+    model: String,
     tokens_in: i64,
     tokens_out: i64,
     cost: i64,
@@ -88,6 +90,7 @@ async fn grade(
             Ok(grades) => {
                 return Ok(Graded {
                     grades,
+                    model: answer.model,
                     tokens_in: spent.0,
                     tokens_out: spent.1,
                     cost: spent.2,
@@ -157,8 +160,15 @@ struct RoundRecord<'a> {
     error: Option<String>,
 }
 
-fn finish_attempt(env: &Env, id: i64, r: &RoundRecord<'_>) -> Result<()> {
-    env.db.exec(
+fn finish_attempt(env: &Env, s: &AiSettings, id: i64, r: &RoundRecord<'_>) -> Result<()> {
+    crate::db::transaction(env.db.as_ref(), |db| {
+        write_attempt(db, env.clock.now_ms(), id, r)?;
+        record_usage(db, env.clock.now_ms(), s, r)
+    })
+}
+
+fn write_attempt(db: &dyn Db, now: i64, id: i64, r: &RoundRecord<'_>) -> Result<()> {
+    db.exec(
         "UPDATE job_attempts SET status = ?2, model = COALESCE(?3, model), tokens_in = ?4, tokens_out = ?5,
             qa_tokens_in = ?6, qa_tokens_out = ?7, cost_micros = ?8, qa_cost_micros = ?9, latency_ms = ?10,
             qa_latency_ms = ?11, qa_score = ?12, qa_passed = ?13, qa_scores = ?14, output = ?15, error = ?16,
@@ -182,9 +192,54 @@ fn finish_attempt(env: &Env, id: i64, r: &RoundRecord<'_>) -> Result<()> {
             r.work.map(|w| w.text.as_str()),
             r.error.as_deref(),
             r.work.map(|w| w.simulated),
-            env.clock.now_ms()
+            now
         ],
     )?;
+    Ok(())
+}
+
+/// Add a round's calls to `llm_usage_days`: the work model (with the QA
+/// verdict on its output) and the grading model, each under the model that
+/// actually answered and billed.
+fn record_usage(db: &dyn Db, now: i64, s: &AiSettings, r: &RoundRecord<'_>) -> Result<()> {
+    let day = now.div_euclid(86_400_000);
+    let upsert = "INSERT INTO llm_usage_days (day, model, role, calls, tokens_in, tokens_out, cost_micros, qa_passed, qa_failed)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (day, model, role) DO UPDATE SET calls = calls + 1,
+           tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+           cost_micros = cost_micros + excluded.cost_micros,
+           qa_passed = qa_passed + excluded.qa_passed, qa_failed = qa_failed + excluded.qa_failed";
+    if let Some(w) = r.work {
+        db.exec(
+            upsert,
+            params![
+                day,
+                w.model.as_str(),
+                "work",
+                w.tokens_in,
+                w.tokens_out,
+                r.work_cost,
+                r.passed == Some(true),
+                r.passed == Some(false)
+            ],
+        )?;
+    }
+    if r.graded.is_some() || r.qa_cost > 0 {
+        let model = r.graded.map(|g| g.model.as_str()).unwrap_or(&s.qa_model);
+        db.exec(
+            upsert,
+            params![
+                day,
+                model,
+                "qa",
+                r.graded.map(|g| g.tokens_in).unwrap_or(0),
+                r.graded.map(|g| g.tokens_out).unwrap_or(0),
+                r.qa_cost,
+                false,
+                false
+            ],
+        )?;
+    }
     Ok(())
 }
 
@@ -313,6 +368,7 @@ pub async fn process(
         }
         finish_attempt(
             env,
+            s,
             attempt,
             &RoundRecord {
                 status: if passed { "passed" } else { "qa_failed" },
@@ -413,6 +469,7 @@ async fn give_up(
     };
     finish_attempt(
         env,
+        s,
         attempt,
         &RoundRecord {
             status,

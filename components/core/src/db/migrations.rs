@@ -13,7 +13,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY, AUDIT_ANCHORS];
+pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY, AUDIT_ANCHORS, TELEMETRY];
 
 const FOUNDATION: Migration = Migration {
     version: 1,
@@ -361,4 +361,84 @@ const AUDIT_ANCHORS: Migration = Migration {
             hash TEXT NOT NULL,
             anchored_at INTEGER NOT NULL
         )"],
+};
+
+const TELEMETRY: Migration = Migration {
+    version: 5,
+    name: "telemetry: request samples, minute rollups, totals, LLM usage by day, event log",
+    statements: &[
+        // One row per request, appended after the response is sent; folded
+        // into the rollups below and pruned by `telemetry::compact`.
+        "CREATE TABLE IF NOT EXISTS request_samples (
+            id INTEGER PRIMARY KEY,
+            at_ms INTEGER NOT NULL,
+            component TEXT NOT NULL,
+            route TEXT NOT NULL,
+            method TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            latency_us INTEGER NOT NULL,
+            tenant_id TEXT NOT NULL,
+            request_id TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS request_samples_by_request ON request_samples (request_id)",
+        // Per-minute histograms (bucket counts b0..b11, not cumulative),
+        // kept 30 days.
+        "CREATE TABLE IF NOT EXISTS request_minutes (
+            minute INTEGER NOT NULL,
+            component TEXT NOT NULL,
+            route TEXT NOT NULL,
+            method TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            tenant_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            sum_us INTEGER NOT NULL,
+            max_us INTEGER NOT NULL,
+            b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL,
+            b4 INTEGER NOT NULL, b5 INTEGER NOT NULL, b6 INTEGER NOT NULL, b7 INTEGER NOT NULL,
+            b8 INTEGER NOT NULL, b9 INTEGER NOT NULL, b10 INTEGER NOT NULL, b11 INTEGER NOT NULL,
+            PRIMARY KEY (minute, component, route, method, status, tenant_id)
+        ) WITHOUT ROWID",
+        // Since-start totals for Prometheus counters (never pruned, so they
+        // only go up).
+        "CREATE TABLE IF NOT EXISTS request_totals (
+            component TEXT NOT NULL,
+            route TEXT NOT NULL,
+            method TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            sum_us INTEGER NOT NULL,
+            b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL,
+            b4 INTEGER NOT NULL, b5 INTEGER NOT NULL, b6 INTEGER NOT NULL, b7 INTEGER NOT NULL,
+            b8 INTEGER NOT NULL, b9 INTEGER NOT NULL, b10 INTEGER NOT NULL, b11 INTEGER NOT NULL,
+            PRIMARY KEY (component, route, method, status)
+        ) WITHOUT ROWID",
+        // LLM calls by UTC day and model, written with each finished attempt
+        // (work and grading separately), for spend, metrics and guardrails.
+        "CREATE TABLE IF NOT EXISTS llm_usage_days (
+            day INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('work', 'qa')),
+            calls INTEGER NOT NULL,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            qa_passed INTEGER NOT NULL,
+            qa_failed INTEGER NOT NULL,
+            PRIMARY KEY (day, model, role)
+        ) WITHOUT ROWID",
+        // The structured event log behind GET /api/logs.
+        "CREATE TABLE IF NOT EXISTS event_log (
+            id INTEGER PRIMARY KEY,
+            at_ms INTEGER NOT NULL,
+            level TEXT NOT NULL,
+            component TEXT NOT NULL,
+            area TEXT NOT NULL,
+            message TEXT NOT NULL,
+            request_id TEXT,
+            tenant_id TEXT,
+            fields TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS event_log_by_request ON event_log (request_id) WHERE request_id IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS event_log_by_time ON event_log (at_ms)",
+    ],
 };

@@ -107,7 +107,7 @@ pub fn identify(env: &Env, req: &Request) -> Result<Principal> {
         if token.matches('.').count() == 2 {
             return user(env, token, false);
         }
-        return access::scheduler(env, token);
+        return access::machine(env, token);
     }
     if let Some(token) = cookie(req, SESSION_COOKIE) {
         return user(env, token, true);
@@ -185,8 +185,29 @@ fn check_policy(p: &Principal, policy: &Policy) -> Result<()> {
                 });
             }
         }
+        Access::Monitor => {
+            // Metrics are platform-wide: the metrics token, or an operator
+            // or admin of the default tenant.
+            let ok = matches!(p.credential, Credential::Monitor)
+                || (p.tenant.as_str() == crate::tenancy::DEFAULT_TENANT
+                    && p.role.is_some_and(|r| r >= Role::Operator)
+                    && !matches!(p.credential, Credential::ApiKey { .. }));
+            if !ok {
+                return Err(
+                    if anonymous || matches!(p.credential, Credential::Scheduler) {
+                        Error::unauthorized("this route needs `Authorization: Bearer <metrics_token>` or an operator credential")
+                    } else {
+                        Error::new(
+                            Kind::Forbidden,
+                            "insufficient_role",
+                            "metrics are for the metrics token and operators of the platform",
+                        )
+                    },
+                );
+            }
+        }
         Access::Role(min) => {
-            if anonymous || matches!(p.credential, Credential::Scheduler) {
+            if anonymous || matches!(p.credential, Credential::Scheduler | Credential::Monitor) {
                 return Err(Error::unauthorized(
                     "this route needs a credential: a bearer token, an API key or the dashboard key",
                 ));
@@ -309,7 +330,7 @@ pub fn admit(
     let mut headers = rate_limit::take(env, &format!("ip:{}", client_ip(req)), ip_limit)?.headers();
     let principal = identify(env, req)?;
     let bucket = match &principal.credential {
-        Credential::Anonymous | Credential::Scheduler => None,
+        Credential::Anonymous | Credential::Scheduler | Credential::Monitor => None,
         Credential::DashboardKey => Some("cred:dashboard".to_string()),
         Credential::User { user_id, .. } => Some(format!("cred:{user_id}")),
         Credential::ApiKey { key_id, .. } => Some(format!("cred:{key_id}")),

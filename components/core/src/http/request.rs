@@ -116,6 +116,36 @@ impl Request {
         })
     }
 
+    /// Query parameter `name` as an RFC 3339 time (Unix ms); 400
+    /// `invalid_timestamp` when it is not one.
+    pub fn time_param(&self, name: &str) -> Result<Option<i64>> {
+        self.query_param(name)
+            .map(|v| {
+                crate::time::parse_rfc3339(&v).map_err(|e| {
+                    crate::Error::bad_request("invalid_timestamp", format!("{name}: {}", e.message))
+                })
+            })
+            .transpose()
+    }
+
+    /// The `limit` query parameter (a page size from 1 to `max`, `default`
+    /// when absent); 400 `invalid_limit` otherwise.
+    pub fn limit_param(&self, default: usize, max: usize) -> Result<usize> {
+        match self.query_param("limit") {
+            None => Ok(default),
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    crate::Error::bad_request(
+                        "invalid_limit",
+                        format!("limit must be an integer from 1 to {max}"),
+                    )
+                }),
+        }
+    }
+
     /// Parse the body as JSON into `T` (see [`super::body::json`]).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         super::body::json(self)

@@ -109,6 +109,9 @@ pub enum Credential {
     },
     /// The `cron_token` variable.
     Scheduler,
+    /// The `metrics_token` variable: a metrics scraper, which may read
+    /// `/metrics` and nothing else.
+    Monitor,
 }
 
 /// An authenticated (or anonymous) caller.
@@ -150,6 +153,15 @@ impl Principal {
         }
     }
 
+    /// A metrics scraper (Prometheus).
+    pub fn monitor() -> Self {
+        Principal {
+            credential: Credential::Monitor,
+            role: None,
+            tenant: TenantId::default_tenant(),
+        }
+    }
+
     /// Whether this principal may act for every tenant: an admin of the
     /// default tenant (and schedulers, which run system jobs).
     pub fn is_global(&self) -> bool {
@@ -167,6 +179,7 @@ impl Principal {
             Credential::User { user_id, .. } => format!("user:{user_id}"),
             Credential::ApiKey { key_id, .. } => format!("key:{key_id}"),
             Credential::Scheduler => "scheduler".into(),
+            Credential::Monitor => "monitor".into(),
         }
     }
 }

@@ -299,16 +299,7 @@ fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
 }
 
 fn paging(req: &Request) -> Result<(Option<String>, usize)> {
-    let limit = match req.query_param("limit") {
-        None => 50,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                Error::bad_request("invalid_limit", "limit must be an integer from 1 to 200")
-            })?,
-    };
+    let limit = req.limit_param(50, 200)?;
     let cursor = req.query_param("cursor").filter(|c| !c.is_empty());
     if let Some(c) = &cursor {
         if c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -319,16 +310,6 @@ fn paging(req: &Request) -> Result<(Option<String>, usize)> {
         }
     }
     Ok((cursor, limit))
-}
-
-fn timestamp_param(req: &Request, name: &str) -> Result<Option<i64>> {
-    req.query_param(name)
-        .map(|v| {
-            crate::time::parse_rfc3339(&v).map_err(|e| {
-                Error::bad_request("invalid_timestamp", format!("{name}: {}", e.message))
-            })
-        })
-        .transpose()
 }
 
 /// `GET /api/queue/status`.
@@ -360,8 +341,8 @@ fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
             .map(|e| Email::parse(&e))
             .transpose()?
             .map(|e| e.as_str().to_string()),
-        created_after: timestamp_param(req, "created_after")?,
-        created_before: timestamp_param(req, "created_before")?,
+        created_after: req.time_param("created_after")?,
+        created_before: req.time_param("created_before")?,
     };
     let (cursor, limit) = paging(req)?;
     let page = store::list(ctx.env, &ctx.scope, &filter, cursor.as_deref(), limit)?;

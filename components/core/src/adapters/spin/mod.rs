@@ -43,9 +43,10 @@ pub fn env() -> Env {
 /// The HTTP entry point: serve `req` with `app`.
 pub async fn serve_http(app: &App, req: IncomingRequest, out: ResponseOutparam) {
     let env = env();
+    let started = env.clock.monotonic_ms();
     let head = head(&req);
-    let response = match app::begin(app, &env, &head) {
-        Begin::Respond(resp) => resp,
+    let (response, sample) = match app::begin(app, &env, &head) {
+        Begin::Respond(resp, sample) => (resp, sample),
         Begin::Continue(pending) => {
             let mut full = head;
             let (body, too_large) = read_body(req, pending.body_limit()).await;
@@ -55,6 +56,8 @@ pub async fn serve_http(app: &App, req: IncomingRequest, out: ResponseOutparam) 
         }
     };
     write(out, response).await;
+    // The client has its response; recording it costs the client nothing.
+    app::record(app, &env, &sample, started);
 }
 
 fn head(req: &IncomingRequest) -> Request {
@@ -132,28 +135,23 @@ async fn write(out: ResponseOutparam, resp: Response) {
     }
 }
 
-/// The cron entry point: run `job` for the slot of `timestamp_secs`.
+/// The cron entry point: run `job` for the slot of `timestamp_secs`. The
+/// run's report goes to the event log (and stderr).
 pub fn run_cron(job: &Job, timestamp_secs: u64) -> Result<(), String> {
+    use crate::events::{emit, Event, Level};
     let env = env();
     let at_ms = (timestamp_secs as i64).saturating_mul(1000);
     let report = spin_executor::run(scheduler::run(&env, job, Trigger::Cron, at_ms));
-    match report {
+    let (level, line, result) = match report {
         Ok(report) => {
             let line = serde_json::to_string(&report).unwrap_or_default();
             match report.outcome {
-                scheduler::Outcome::Failed { error } => {
-                    crate::log::error(job.name, &line);
-                    Err(error)
-                }
-                _ => {
-                    crate::log::info(job.name, &line);
-                    Ok(())
-                }
+                scheduler::Outcome::Failed { error } => (Level::Error, line, Err(error)),
+                _ => (Level::Info, line, Ok(())),
             }
         }
-        Err(e) => {
-            crate::log::error(job.name, &e.to_string());
-            Err(e.to_string())
-        }
-    }
+        Err(e) => (Level::Error, e.to_string(), Err(e.to_string())),
+    };
+    emit(&env, &Event::new(level, job.component, job.name, &line));
+    result
 }

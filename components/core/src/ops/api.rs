@@ -1,0 +1,32 @@
+//! The api-ops component: `GET /metrics` (Prometheus) and `GET /api/logs`.
+
+use crate::app::{App, Ctx};
+use crate::error::Result;
+use crate::http::{Request, Response, Route};
+use crate::telemetry::{metrics, prometheus};
+
+/// The api-ops component.
+pub const APP: App = App {
+    component: "api-ops",
+    routes: &[
+        Route::get("/metrics", metrics_text),
+        Route::get("/api/logs", logs),
+    ],
+    stateless: false,
+};
+
+/// `GET /metrics`: the Prometheus text exposition.
+fn metrics_text(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let text = metrics::render(ctx.env)?;
+    Ok(Response::new(200)
+        .with_header("Content-Type", prometheus::CONTENT_TYPE)
+        .with_header("Cache-Control", "no-store")
+        .with_body(text.into_bytes()))
+}
+
+/// `GET /api/logs`: events filtered by request id, component, level and
+/// time, newest first, with cursor pagination.
+fn logs(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let filter = super::logs::filter(req)?;
+    Ok(Response::ok(&super::logs::page(ctx.env, &filter)?))
+}
