@@ -22,6 +22,16 @@ fi
 rustc --version
 cargo --version
 
+step "packages: Debian's python3-prometheus-client (the /metrics scenarios parse with it)"
+# Debian's interpreter, not whatever python3 comes first on PATH (pyenv):
+# the package installs into /usr/lib/python3/dist-packages.
+if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-prometheus-client >/dev/null
+fi
+/usr/bin/python3 -c 'import prometheus_client.parser; print("prometheus_client parser:", prometheus_client.parser.__file__)'
+
 step "format: cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -14,6 +14,7 @@ mod isolation;
 mod jobs;
 mod matrix;
 mod notion;
+mod ops;
 mod platform;
 mod queue;
 mod static_files;
@@ -34,6 +35,7 @@ fn main() {
         tenancy::SCENARIOS,
         audit::SCENARIOS,
         matrix::SCENARIOS,
+        ops::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

@@ -129,6 +129,13 @@ pub(crate) fn expected(p: &Policy, who: Who) -> Class {
             Who::Nobody => Class::Unauthenticated,
             _ => Class::Role,
         },
+        // Metrics are platform-wide: the metrics token (not in the matrix),
+        // operators and admins of the default tenant.
+        Access::Monitor => match who {
+            Who::Nobody | Who::Cron => Class::Unauthenticated,
+            Who::Dashboard | Who::User(Role::Operator | Role::Admin) => Class::Allowed,
+            _ => Class::Role,
+        },
         Access::Role(min) => match who {
             Who::Nobody | Who::Cron => Class::Unauthenticated,
             w if w.role() < Some(min) => Class::Role,
@@ -269,6 +276,7 @@ fn matrix(env: &Env) -> Result<()> {
         let minimum = match p.access {
             Access::Public => "public".to_string(),
             Access::Scheduler => "scheduler".to_string(),
+            Access::Monitor => "monitor".to_string(),
             Access::Role(r) => r.as_str().to_string(),
         };
         table.push_str(&format!(

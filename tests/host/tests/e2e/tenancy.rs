@@ -797,6 +797,9 @@ fn guard_class(p: &Policy, who: Who) -> Class {
         Class::Role if who == Who::TenantAdmin && p.pattern == "/api/tenant/create" => {
             Class::Allowed
         }
+        // Metrics are platform-wide: B's operators are refused by role
+        // before any tenant is looked at.
+        Class::Allowed if p.access == Access::Monitor => Class::Role,
         c => c,
     }
 }
