@@ -114,8 +114,10 @@ pub fn raise(ctx: &Ctx, req: &Request) -> Result<Response> {
     };
     let raised = store::raise(ctx.env, new)?;
     let status = if raised.repeat { 200 } else { 201 };
-    Ok(Response::data(status, &raised.view())
-        .with_header("Location", &format!("/api/incidents/{}", raised.incident.id)))
+    Ok(Response::data(status, &raised.view()).with_header(
+        "Location",
+        &format!("/api/incidents/{}", raised.incident.id),
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -46,7 +46,10 @@ impl Channel {
             .into_iter()
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
-                Error::unprocessable("invalid_channel", "unknown channel; expected telegram or email")
+                Error::unprocessable(
+                    "invalid_channel",
+                    "unknown channel; expected telegram or email",
+                )
             })
     }
 }
@@ -131,7 +134,9 @@ pub fn email(c: &dyn Config) -> Result<Option<Email>> {
     ) else {
         return Ok(None);
     };
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
         return Err(Error::unavailable(
             "invalid_configuration",
             "variable `email_api_url` must be an http(s) URL like https://api.example.com/send",
@@ -176,11 +181,12 @@ pub fn check_payload(channel: Channel, payload: &Value) -> Result<()> {
     let Some(obj) = payload.as_object() else {
         return bad("a delivery payload is a JSON object");
     };
-    if !obj
-        .get("text")
-        .and_then(Value::as_str)
-        .is_some_and(|t| !t.trim().is_empty())
-    {
+    let blank = |field: &str| {
+        obj.get(field)
+            .and_then(Value::as_str)
+            .is_none_or(|t| t.trim().is_empty())
+    };
+    if blank("text") {
         return bad("a delivery payload needs a non-empty `text`");
     }
     match channel {
@@ -192,11 +198,7 @@ pub fn check_payload(channel: Channel, payload: &Value) -> Result<()> {
             }
         }
         Channel::Email => {
-            if !obj
-                .get("subject")
-                .and_then(Value::as_str)
-                .is_some_and(|t| !t.trim().is_empty())
-            {
+            if blank("subject") {
                 return bad("an email payload needs a non-empty `subject`");
             }
             if let Some(to) = obj.get("to") {
@@ -352,9 +354,7 @@ fn retry_after_ms(resp: &OutboundResponse) -> Option<i64> {
             .pointer("/parameters/retry_after")?
             .as_f64()
     };
-    header
-        .or_else(body)
-        .map(|s| (s * 1000.0).ceil() as i64)
+    header.or_else(body).map(|s| (s * 1000.0).ceil() as i64)
 }
 
 fn snippet(body: &[u8]) -> String {
@@ -466,7 +466,10 @@ mod tests {
             "http://127.0.0.1:9/bot123:SECRET/sendMessage"
         );
         let body: Value = serde_json::from_slice(&prepared.request.body).unwrap();
-        assert_eq!(body, serde_json::json!({"chat_id": "-1001", "text": "hello"}));
+        assert_eq!(
+            body,
+            serde_json::json!({"chat_id": "-1001", "text": "hello"})
+        );
         let denied = classify(
             Channel::Telegram,
             Err(HttpError::NotAllowed(prepared.request.url.clone())),
@@ -516,15 +519,27 @@ mod tests {
             classify(Channel::Email, Ok(resp(202, &[], "{}")), none),
             Outcome::Sent { status: 202 }
         );
-        match classify(Channel::Email, Ok(resp(429, &[("Retry-After", "7")], "")), none) {
-            Outcome::Retry { status, retry_after_ms, .. } => {
+        match classify(
+            Channel::Email,
+            Ok(resp(429, &[("Retry-After", "7")], "")),
+            none,
+        ) {
+            Outcome::Retry {
+                status,
+                retry_after_ms,
+                ..
+            } => {
                 assert_eq!((status, retry_after_ms), (Some(429), Some(7000)))
             }
             other => panic!("{other:?}"),
         }
         let tg = r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":3}}"#;
         match classify(Channel::Telegram, Ok(resp(429, &[], tg)), none) {
-            Outcome::Retry { retry_after_ms, error, .. } => {
+            Outcome::Retry {
+                retry_after_ms,
+                error,
+                ..
+            } => {
                 assert_eq!(retry_after_ms, Some(3000));
                 assert!(error.contains("Too Many Requests"));
             }
@@ -532,11 +547,17 @@ mod tests {
         }
         assert!(matches!(
             classify(Channel::Email, Ok(resp(503, &[], "")), none),
-            Outcome::Retry { status: Some(503), .. }
+            Outcome::Retry {
+                status: Some(503),
+                ..
+            }
         ));
         assert!(matches!(
             classify(Channel::Email, Ok(resp(401, &[], "")), none),
-            Outcome::Fail { status: Some(401), .. }
+            Outcome::Fail {
+                status: Some(401),
+                ..
+            }
         ));
         assert!(matches!(
             classify(Channel::Email, Err(HttpError::Timeout), none),

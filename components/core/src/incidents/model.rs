@@ -144,7 +144,9 @@ pub fn fingerprint(severity: Severity, source: &str, message: &str) -> String {
 
 /// Whether `s` looks like a fingerprint (12 lower-case hex characters).
 pub fn is_fingerprint(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// An incident to raise. [`crate::incidents::raise`] validates it: source
@@ -203,12 +205,10 @@ impl NewIncident {
         let links = match &self.links {
             Value::Null => Value::Object(Default::default()),
             Value::Object(_) => self.links.clone(),
-            _ => {
-                return Err(invalid(
-                    "invalid_links",
-                    "`links` must be a JSON object (job ids, cost figures, metric names and values)",
-                ))
-            }
+            _ => return Err(invalid(
+                "invalid_links",
+                "`links` must be a JSON object (job ids, cost figures, metric names and values)",
+            )),
         };
         if links.to_string().len() > MAX_LINKS_BYTES {
             return Err(invalid(
@@ -414,7 +414,10 @@ mod tests {
         }
         .validated()
         .unwrap();
-        assert_eq!((ok.source.as_str(), ok.message.as_str()), ("worker", "slow"));
+        assert_eq!(
+            (ok.source.as_str(), ok.message.as_str()),
+            ("worker", "slow")
+        );
         assert_eq!(ok.links, serde_json::json!({}));
         let base = NewIncident {
             severity: Severity::Info,
@@ -423,13 +426,46 @@ mod tests {
             links: Value::Null,
         };
         let cases = [
-            (NewIncident { source: " ".into(), ..base.clone() }, "invalid_source"),
-            (NewIncident { source: "a\u{7}".into(), ..base.clone() }, "invalid_source"),
-            (NewIncident { message: "".into(), ..base.clone() }, "invalid_message"),
-            (NewIncident { message: "x".repeat(2001), ..base.clone() }, "invalid_message"),
-            (NewIncident { links: serde_json::json!([1]), ..base.clone() }, "invalid_links"),
             (
-                NewIncident { links: serde_json::json!({"a": "x".repeat(9000)}), ..base.clone() },
+                NewIncident {
+                    source: " ".into(),
+                    ..base.clone()
+                },
+                "invalid_source",
+            ),
+            (
+                NewIncident {
+                    source: "a\u{7}".into(),
+                    ..base.clone()
+                },
+                "invalid_source",
+            ),
+            (
+                NewIncident {
+                    message: "".into(),
+                    ..base.clone()
+                },
+                "invalid_message",
+            ),
+            (
+                NewIncident {
+                    message: "x".repeat(2001),
+                    ..base.clone()
+                },
+                "invalid_message",
+            ),
+            (
+                NewIncident {
+                    links: serde_json::json!([1]),
+                    ..base.clone()
+                },
+                "invalid_links",
+            ),
+            (
+                NewIncident {
+                    links: serde_json::json!({"a": "x".repeat(9000)}),
+                    ..base.clone()
+                },
                 "invalid_links",
             ),
         ];

@@ -387,7 +387,12 @@ pub async fn deliver_due(env: &Env) -> Result<DeliveryReport> {
         if let Outcome::Retry { error, .. } | Outcome::Fail { error, .. } = &outcome {
             crate::log::warn(
                 "incidents",
-                &format!("delivery {} ({}), attempt {}: {error}", d.id, d.channel.as_str(), d.attempts),
+                &format!(
+                    "delivery {} ({}), attempt {}: {error}",
+                    d.id,
+                    d.channel.as_str(),
+                    d.attempts
+                ),
             );
         }
         match finish(env, d, &owner, &outcome)? {

@@ -110,7 +110,10 @@ pub fn digest_text(warnings: &[Incident]) -> String {
         ));
     }
     if warnings.len() > DIGEST_LISTED {
-        text.push_str(&format!("\n\n…and {} more.", warnings.len() - DIGEST_LISTED));
+        text.push_str(&format!(
+            "\n\n…and {} more.",
+            warnings.len() - DIGEST_LISTED
+        ));
     }
     text
 }
@@ -132,7 +135,11 @@ impl DigestReport {
             "{} warning(s) digested into {} deliver{}",
             self.incidents,
             self.deliveries.len(),
-            if self.deliveries.len() == 1 { "y" } else { "ies" }
+            if self.deliveries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
         )
     }
 }

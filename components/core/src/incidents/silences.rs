@@ -109,7 +109,12 @@ fn invalid(code: &'static str, message: impl Into<String>) -> Error {
     Error::unprocessable(code, message)
 }
 
-fn required_text(v: &Option<String>, field: &str, max: usize, code: &'static str) -> Result<String> {
+fn required_text(
+    v: &Option<String>,
+    field: &str,
+    max: usize,
+    code: &'static str,
+) -> Result<String> {
     let t = v.as_deref().map(str::trim).unwrap_or_default();
     if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
         return Err(invalid(
@@ -151,7 +156,12 @@ pub fn create(env: &Env, new: &NewSilence, by: &Actor) -> Result<Silence> {
             ))
         }
     };
-    let comment = required_text(&new.comment, "comment", MAX_COMMENT_CHARS, "invalid_comment")?;
+    let comment = required_text(
+        &new.comment,
+        "comment",
+        MAX_COMMENT_CHARS,
+        "invalid_comment",
+    )?;
     let author = required_text(&new.author, "author", MAX_AUTHOR_CHARS, "invalid_author")?;
     let max = config::int(
         env.config.as_ref(),
@@ -242,7 +252,11 @@ pub fn remove(env: &Env, id: &str, by: &Actor) -> Result<Silence> {
             "silence_inactive",
             format!(
                 "silence `{id}` already {} at {}",
-                if s.removed_at.is_some() { "was removed" } else { "expired" },
+                if s.removed_at.is_some() {
+                    "was removed"
+                } else {
+                    "expired"
+                },
                 rfc3339(s.removed_at.unwrap_or(s.expires_at))
             ),
         ));
@@ -258,7 +272,12 @@ pub fn remove(env: &Env, id: &str, by: &Actor) -> Result<Silence> {
 }
 
 /// The id of the oldest active silence matching `source` or `fingerprint`.
-pub(crate) fn matching(db: &dyn Db, now: i64, source: &str, fingerprint: &str) -> Result<Option<String>> {
+pub(crate) fn matching(
+    db: &dyn Db,
+    now: i64,
+    source: &str,
+    fingerprint: &str,
+) -> Result<Option<String>> {
     let row = db.query_opt(
         "SELECT id FROM incident_silences
          WHERE removed_at IS NULL AND expires_at > ?1
