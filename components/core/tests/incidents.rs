@@ -1443,3 +1443,33 @@ fn every_route_is_listed_with_its_method() {
     let (route, _) = router::find(ROUTES, Method::Get, "/api/incidents/deliveries").unwrap();
     assert_eq!(route.pattern, "/api/incidents/deliveries");
 }
+
+#[test]
+fn the_scheduled_bodies_digest_and_deliver() {
+    use echopilot_core::scheduler::{AsyncJob, RunContext, SyncJob, Trigger};
+    let http = scripted(|r, _| happy(r));
+    let (env, _) = env_with_http(ALERT_VARS, &http);
+    incidents::raise(&env, new(Severity::Warning, "slo", "Burn rate 160%")).unwrap();
+    let run = RunContext {
+        slot: 1,
+        slot_start_ms: T0,
+        now_ms: T0,
+        trigger: Trigger::Http,
+        attempt: 1,
+        last_success_slot: None,
+        missed_slots: 0,
+    };
+    // The bodies have the scheduler's shapes.
+    let digest: SyncJob = incidents::digest_job;
+    let deliver: AsyncJob = incidents::deliver_job;
+    assert_eq!(
+        digest(&env, &run).unwrap(),
+        "1 warning(s) digested into 2 deliveries"
+    );
+    let summary = block_on(deliver(&env, &run)).unwrap();
+    assert!(
+        summary.starts_with("claimed 2, sent 2, retrying 0, failed 0"),
+        "{summary}"
+    );
+    assert_eq!(http.sent().len(), 2);
+}

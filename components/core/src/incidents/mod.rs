@@ -13,6 +13,8 @@
 //! - [`channels`]: Telegram and an HTTPS email API, and their variables.
 //! - [`silences`]: stop paging about a source or a fingerprint for a while.
 //! - [`api`]: the HTTP handlers and their [`api::ROUTES`].
+//! - [`digest_job`], [`deliver_job`]: the two scheduled bodies, in the
+//!   scheduler's [`crate::scheduler::JobFn`] shapes (not registered here).
 //!
 //! **Tenancy.** Incidents are operator-level: they describe the platform
 //! (a failing provider, a cost cap, a stuck queue), not one tenant's data,
@@ -40,3 +42,19 @@ pub use outbox::{deliver_due, enqueue, Delivery, DeliveryReport, DeliveryStatus}
 pub use routing::{digest, DigestReport};
 pub use silences::{NewSilence, Silence};
 pub use store::{acknowledge, get, list, raise, resolve, summary, Raised};
+
+use crate::error::Result;
+use crate::ports::Env;
+use crate::scheduler::RunContext;
+use futures::future::LocalBoxFuture;
+
+/// Scheduled body (`JobFn::Sync`): fold undigested warnings into one
+/// message per channel.
+pub fn digest_job(env: &Env, _run: &RunContext) -> Result<String> {
+    digest(env).map(|r| r.summary())
+}
+
+/// Scheduled body (`JobFn::Async`): send the due deliveries.
+pub fn deliver_job<'a>(env: &'a Env, _run: &'a RunContext) -> LocalBoxFuture<'a, Result<String>> {
+    Box::pin(async move { deliver_due(env).await.map(|r| r.summary()) })
+}
