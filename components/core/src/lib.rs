@@ -16,6 +16,7 @@
 //! | [`app`] | the request pipeline every HTTP component shares |
 //! | [`access`] | the access policy of every route, and the credential checks |
 //! | [`db`] | connection set-up, versioned migrations, transactions |
+//! | [`incidents`] | incidents (dedup, lifecycle, silences), routing by severity, the delivery outbox (Telegram, email) |
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
@@ -39,6 +40,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod http;
 pub mod identity;
+pub mod incidents;
 pub mod integrations;
 pub mod jobs;
 pub mod log;

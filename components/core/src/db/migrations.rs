@@ -13,7 +13,14 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[FOUNDATION, JOBS, IDENTITY, AUDIT_ANCHORS, TELEMETRY];
+pub const MIGRATIONS: &[Migration] = &[
+    FOUNDATION,
+    JOBS,
+    IDENTITY,
+    AUDIT_ANCHORS,
+    TELEMETRY,
+    INCIDENTS,
+];
 
 const FOUNDATION: Migration = Migration {
     version: 1,
@@ -440,5 +447,74 @@ const TELEMETRY: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS event_log_by_request ON event_log (request_id) WHERE request_id IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS event_log_by_time ON event_log (at_ms)",
+    ],
+};
+
+const INCIDENTS: Migration = Migration {
+    version: 6,
+    name: "incidents: incidents, their delivery outbox, silences",
+    statements: &[
+        // Platform-wide (operator-level): no tenant column.
+        "CREATE TABLE IF NOT EXISTS incidents (
+            id TEXT PRIMARY KEY,
+            severity TEXT NOT NULL CHECK (severity IN ('CRITICAL', 'WARNING', 'INFO')),
+            source TEXT NOT NULL,
+            message TEXT NOT NULL,
+            links TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            repeat_count INTEGER NOT NULL DEFAULT 0,
+            silence_id TEXT,
+            digest_state TEXT CHECK (digest_state IN ('pending', 'digested')),
+            digested_at INTEGER,
+            created_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            acknowledged_at INTEGER,
+            acknowledged_by TEXT,
+            resolved_at INTEGER,
+            resolved_by TEXT,
+            resolution_note TEXT,
+            build_sha TEXT NOT NULL
+        )",
+        // Dedup lookups and the count of unresolved incidents.
+        "CREATE INDEX IF NOT EXISTS incidents_unresolved
+            ON incidents (fingerprint, last_seen_at) WHERE status <> 'resolved'",
+        "CREATE INDEX IF NOT EXISTS incidents_by_last_seen ON incidents (last_seen_at)",
+        "CREATE INDEX IF NOT EXISTS incidents_digest_pending ON incidents (id) WHERE digest_state = 'pending'",
+        // The outbox: one row per message and channel.
+        "CREATE TABLE IF NOT EXISTS incident_deliveries (
+            id TEXT PRIMARY KEY,
+            incident_id TEXT,
+            channel TEXT NOT NULL CHECK (channel IN ('telegram', 'email')),
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            lease_owner TEXT,
+            lease_expires_at INTEGER,
+            last_error TEXT,
+            last_status_code INTEGER,
+            sent_at INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS incident_deliveries_due
+            ON incident_deliveries (next_attempt_at) WHERE status = 'pending'",
+        "CREATE INDEX IF NOT EXISTS incident_deliveries_by_incident
+            ON incident_deliveries (incident_id) WHERE incident_id IS NOT NULL",
+        "CREATE TABLE IF NOT EXISTS incident_silences (
+            id TEXT PRIMARY KEY,
+            matcher TEXT NOT NULL CHECK (matcher IN ('source', 'fingerprint')),
+            value TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            author TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            removed_at INTEGER,
+            removed_by TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS incident_silences_live
+            ON incident_silences (value, expires_at) WHERE removed_at IS NULL",
     ],
 };

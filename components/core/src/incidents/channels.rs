@@ -1,0 +1,585 @@
+//! The delivery channels: Telegram (Bot API `sendMessage`) and a generic
+//! HTTPS email endpoint. Each is configured by variables; an unconfigured
+//! channel is "not configured", never an error.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `telegram_bot_token` | (none) | the bot's token; never logged or returned |
+//! | `telegram_chat_id` | (none) | the chat that gets alerts |
+//! | `telegram_base_url` | `https://api.telegram.org` | the Bot API origin |
+//! | `email_api_url` | (none) | `POST` endpoint of an HTTPS email API |
+//! | `email_api_key` | (none) | sent as `Authorization: Bearer …` when set |
+//! | `alert_email_to` | (none) | comma-separated recipients |
+//! | `alert_email_from` | (none) | the sender address |
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::ports::{Config, HttpError, OutboundRequest, OutboundResponse};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Where a delivery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A Telegram chat through a bot.
+    Telegram,
+    /// Email through an HTTPS API.
+    Email,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 2] = [Channel::Telegram, Channel::Email];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Telegram => "telegram",
+            Channel::Email => "email",
+        }
+    }
+
+    /// Parse; 422 `invalid_channel` otherwise.
+    pub fn parse(s: &str) -> Result<Self> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                Error::unprocessable(
+                    "invalid_channel",
+                    "unknown channel; expected telegram or email",
+                )
+            })
+    }
+}
+
+/// The Telegram Bot API origin when `telegram_base_url` is not set.
+pub const TELEGRAM_DEFAULT_BASE_URL: &str = "https://api.telegram.org";
+/// Telegram refuses longer messages.
+const TELEGRAM_MAX_CHARS: usize = 4096;
+/// How long one send may take.
+const SEND_TIMEOUT_MS: u64 = 15_000;
+
+/// Telegram settings.
+#[derive(Clone, PartialEq)]
+pub struct Telegram {
+    /// The Bot API origin.
+    pub base_url: String,
+    /// The bot token (secret).
+    pub token: String,
+    /// The default chat.
+    pub chat_id: Option<String>,
+}
+
+/// Email settings.
+#[derive(Clone, PartialEq)]
+pub struct Email {
+    /// The endpoint.
+    pub url: String,
+    /// The bearer key (secret), if the endpoint needs one.
+    pub key: Option<String>,
+    /// The sender.
+    pub from: String,
+    /// The default recipients.
+    pub to: Vec<String>,
+}
+
+// Secrets stay out of debug output.
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telegram")
+            .field("base_url", &self.base_url)
+            .field("chat_id", &self.chat_id)
+            .finish_non_exhaustive()
+    }
+}
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("url", &self.url)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+fn recipients(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The Telegram settings, `None` when no bot token is set. A malformed
+/// `telegram_base_url` is an error naming the variable.
+pub fn telegram(c: &dyn Config) -> Result<Option<Telegram>> {
+    let Some(token) = config::text(c, "telegram_bot_token")? else {
+        return Ok(None);
+    };
+    Ok(Some(Telegram {
+        base_url: config::origin(c, "telegram_base_url", TELEGRAM_DEFAULT_BASE_URL)?,
+        token,
+        chat_id: config::text(c, "telegram_chat_id")?,
+    }))
+}
+
+/// The email settings, `None` when `email_api_url` or `alert_email_from` is
+/// not set. A URL that is not http(s) is an error naming the variable.
+pub fn email(c: &dyn Config) -> Result<Option<Email>> {
+    let (Some(url), Some(from)) = (
+        config::text(c, "email_api_url")?,
+        config::text(c, "alert_email_from")?,
+    ) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        return Err(Error::unavailable(
+            "invalid_configuration",
+            "variable `email_api_url` must be an http(s) URL like https://api.example.com/send",
+        ));
+    }
+    Ok(Some(Email {
+        url,
+        key: config::text(c, "email_api_key")?,
+        from,
+        to: recipients(&config::text(c, "alert_email_to")?.unwrap_or_default()),
+    }))
+}
+
+/// Whether `channel` can deliver `payload`: its variables are set and it
+/// has somewhere to send (the payload's `chat_id` / `to`, or the
+/// configured default). Only presence is checked; a malformed value fails
+/// the delivery when it is sent, never the caller.
+pub fn is_configured(c: &dyn Config, channel: Channel, payload: &Value) -> bool {
+    let set = |name: &str| config::text(c, name).ok().flatten().is_some();
+    match channel {
+        Channel::Telegram => {
+            set("telegram_bot_token")
+                && (set("telegram_chat_id") || payload.get("chat_id").is_some())
+        }
+        Channel::Email => {
+            set("email_api_url")
+                && set("alert_email_from")
+                && (config::text(c, "alert_email_to")
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| !recipients(&t).is_empty())
+                    || payload.get("to").is_some())
+        }
+    }
+}
+
+/// Check a payload for `channel`: an object with a non-empty `text`;
+/// email also needs a `subject`; optional `chat_id` (Telegram) or `to`
+/// (email: a list of addresses) override the configured destination.
+pub fn check_payload(channel: Channel, payload: &Value) -> Result<()> {
+    let bad = |m: &str| Err(Error::unprocessable("invalid_payload", m.to_string()));
+    let Some(obj) = payload.as_object() else {
+        return bad("a delivery payload is a JSON object");
+    };
+    let blank = |field: &str| {
+        obj.get(field)
+            .and_then(Value::as_str)
+            .is_none_or(|t| t.trim().is_empty())
+    };
+    if blank("text") {
+        return bad("a delivery payload needs a non-empty `text`");
+    }
+    match channel {
+        Channel::Telegram => {
+            if let Some(c) = obj.get("chat_id") {
+                if !(c.is_string() || c.is_i64()) {
+                    return bad("`chat_id` is a string or an integer");
+                }
+            }
+        }
+        Channel::Email => {
+            if blank("subject") {
+                return bad("an email payload needs a non-empty `subject`");
+            }
+            if let Some(to) = obj.get("to") {
+                let ok = to.as_array().is_some_and(|a| {
+                    !a.is_empty()
+                        && a.iter()
+                            .all(|v| v.as_str().is_some_and(|s| s.contains('@')))
+                });
+                if !ok {
+                    return bad("`to` is a non-empty list of email addresses");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A request ready to send, and the secrets to keep out of any error text.
+pub struct Prepared {
+    /// The request.
+    pub request: OutboundRequest,
+    /// Strings to redact from errors and response snippets.
+    pub secrets: Vec<String>,
+}
+
+/// Why a payload cannot be sent now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// The channel is not configured (the delivery is skipped).
+    NotConfigured,
+    /// The configuration is malformed (the delivery fails).
+    Invalid(String),
+}
+
+fn char_prefix(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Build the outbound request for `payload` on `channel`.
+pub fn prepare(
+    c: &dyn Config,
+    channel: Channel,
+    payload: &Value,
+) -> std::result::Result<Prepared, NotReady> {
+    let text = payload
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match channel {
+        Channel::Telegram => {
+            let s = telegram(c)
+                .map_err(|e| NotReady::Invalid(e.message))?
+                .ok_or(NotReady::NotConfigured)?;
+            let chat = match payload.get("chat_id") {
+                Some(v) => v.clone(),
+                None => Value::String(s.chat_id.clone().ok_or(NotReady::NotConfigured)?),
+            };
+            let body = serde_json::json!({
+                "chat_id": chat,
+                "text": char_prefix(text, TELEGRAM_MAX_CHARS),
+            });
+            Ok(Prepared {
+                request: OutboundRequest::new(
+                    "POST",
+                    format!("{}/bot{}/sendMessage", s.base_url, s.token),
+                )
+                .json(&body)
+                .timeout_ms(SEND_TIMEOUT_MS),
+                secrets: vec![s.token],
+            })
+        }
+        Channel::Email => {
+            let s = email(c)
+                .map_err(|e| NotReady::Invalid(e.message))?
+                .ok_or(NotReady::NotConfigured)?;
+            let to = match payload.get("to").and_then(Value::as_array) {
+                Some(list) => list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                None => s.to.clone(),
+            };
+            if to.is_empty() {
+                return Err(NotReady::NotConfigured);
+            }
+            let body = serde_json::json!({
+                "to": to,
+                "from": s.from,
+                "subject": payload.get("subject").and_then(Value::as_str).unwrap_or("EchoPilot"),
+                "text": text,
+            });
+            let mut request = OutboundRequest::new("POST", s.url.clone())
+                .json(&body)
+                .timeout_ms(SEND_TIMEOUT_MS);
+            let mut secrets = Vec::new();
+            if let Some(key) = s.key {
+                request = request.header("authorization", format!("Bearer {key}"));
+                secrets.push(key);
+            }
+            Ok(Prepared { request, secrets })
+        }
+    }
+}
+
+/// Remove every secret from `text`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
+}
+
+/// What one send came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted (2xx).
+    Sent {
+        /// The status.
+        status: u16,
+    },
+    /// May work later (network error, timeout, 408, 429, 5xx).
+    Retry {
+        /// The status, when one arrived.
+        status: Option<u16>,
+        /// What went wrong (secrets redacted).
+        error: String,
+        /// How long the other side asked us to wait, ms.
+        retry_after_ms: Option<i64>,
+    },
+    /// Will not work as sent (another 4xx, a refused destination, bad
+    /// configuration).
+    Fail {
+        /// The status, when one arrived.
+        status: Option<u16>,
+        /// What went wrong (secrets redacted).
+        error: String,
+    },
+    /// The channel is not configured.
+    Skip,
+}
+
+/// Retry-After as milliseconds: the header (seconds) or Telegram's
+/// `parameters.retry_after` in the body.
+fn retry_after_ms(resp: &OutboundResponse) -> Option<i64> {
+    let header = resp
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0);
+    let body = || {
+        serde_json::from_slice::<Value>(&resp.body)
+            .ok()?
+            .pointer("/parameters/retry_after")?
+            .as_f64()
+    };
+    header.or_else(body).map(|s| (s * 1000.0).ceil() as i64)
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let parsed = serde_json::from_str::<Value>(&text).ok();
+    let described = parsed.as_ref().and_then(|v| {
+        v.get("description")
+            .or_else(|| v.pointer("/error/message"))
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    char_prefix(described.as_deref().unwrap_or(text.trim()), 200)
+}
+
+/// Classify the answer (or failure) of a send.
+pub fn classify(
+    channel: Channel,
+    answer: std::result::Result<OutboundResponse, HttpError>,
+    secrets: &[String],
+) -> Outcome {
+    let name = channel.as_str();
+    match answer {
+        Ok(resp) if (200..300).contains(&resp.status) => Outcome::Sent {
+            status: resp.status,
+        },
+        Ok(resp) => {
+            let status = resp.status;
+            let error = redact(
+                &format!("{name} answered HTTP {status}: {}", snippet(&resp.body)),
+                secrets,
+            );
+            if status == 408 || status == 429 || status >= 500 {
+                Outcome::Retry {
+                    status: Some(status),
+                    error,
+                    retry_after_ms: retry_after_ms(&resp),
+                }
+            } else {
+                Outcome::Fail {
+                    status: Some(status),
+                    error,
+                }
+            }
+        }
+        // The URL carries the bot token: never repeat it.
+        Err(HttpError::NotAllowed(_)) => Outcome::Fail {
+            status: None,
+            error: format!(
+                "the {name} destination is not in allowed_outbound_hosts (check the {} variable)",
+                match channel {
+                    Channel::Telegram => "telegram_base_url",
+                    Channel::Email => "email_api_url",
+                }
+            ),
+        },
+        Err(HttpError::Timeout) => Outcome::Retry {
+            status: None,
+            error: format!("{name}: no answer within {} s", SEND_TIMEOUT_MS / 1000),
+            retry_after_ms: None,
+        },
+        Err(e) => Outcome::Retry {
+            status: None,
+            error: redact(&format!("{name}: {e}"), secrets),
+            retry_after_ms: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::native::MapConfig;
+
+    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> OutboundResponse {
+        OutboundResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn nothing_set_means_not_configured() {
+        let c = MapConfig::new(&[]);
+        let p = serde_json::json!({"text": "x", "subject": "s"});
+        for ch in Channel::ALL {
+            assert!(!is_configured(&c, ch, &p));
+            assert_eq!(prepare(&c, ch, &p).err(), Some(NotReady::NotConfigured));
+        }
+    }
+
+    #[test]
+    fn telegram_requests_carry_chat_and_text_and_hide_the_token() {
+        let c = MapConfig::new(&[
+            ("telegram_bot_token", "123:SECRET"),
+            ("telegram_chat_id", "-1001"),
+            ("telegram_base_url", "http://127.0.0.1:9/"),
+        ]);
+        let p = serde_json::json!({"text": "hello"});
+        assert!(is_configured(&c, Channel::Telegram, &p));
+        let prepared = prepare(&c, Channel::Telegram, &p).unwrap();
+        assert_eq!(
+            prepared.request.url,
+            "http://127.0.0.1:9/bot123:SECRET/sendMessage"
+        );
+        let body: Value = serde_json::from_slice(&prepared.request.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"chat_id": "-1001", "text": "hello"})
+        );
+        let denied = classify(
+            Channel::Telegram,
+            Err(HttpError::NotAllowed(prepared.request.url.clone())),
+            &prepared.secrets,
+        );
+        assert!(!format!("{denied:?}").contains("SECRET"));
+        let echoed = classify(
+            Channel::Telegram,
+            Ok(resp(500, &[], "token 123:SECRET is bad")),
+            &prepared.secrets,
+        );
+        assert!(!format!("{echoed:?}").contains("SECRET"), "{echoed:?}");
+        assert!(!format!("{:?}", telegram(&c).unwrap()).contains("SECRET"));
+    }
+
+    #[test]
+    fn email_requests_use_the_configured_addresses_and_bearer_key() {
+        let c = MapConfig::new(&[
+            ("email_api_url", "http://127.0.0.1:9/send"),
+            ("email_api_key", "ek_1"),
+            ("alert_email_to", "a@x.io, b@x.io"),
+            ("alert_email_from", "alerts@x.io"),
+        ]);
+        let p = serde_json::json!({"text": "body", "subject": "subj"});
+        let prepared = prepare(&c, Channel::Email, &p).unwrap();
+        assert_eq!(prepared.request.url, "http://127.0.0.1:9/send");
+        assert!(prepared
+            .request
+            .headers
+            .contains(&("authorization".into(), "Bearer ek_1".into())));
+        let body: Value = serde_json::from_slice(&prepared.request.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"to": ["a@x.io", "b@x.io"], "from": "alerts@x.io", "subject": "subj", "text": "body"})
+        );
+        let bad = MapConfig::new(&[("email_api_url", "ftp://x"), ("alert_email_from", "a@x.io")]);
+        assert!(matches!(
+            prepare(&bad, Channel::Email, &p),
+            Err(NotReady::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        let none: &[String] = &[];
+        assert_eq!(
+            classify(Channel::Email, Ok(resp(202, &[], "{}")), none),
+            Outcome::Sent { status: 202 }
+        );
+        match classify(
+            Channel::Email,
+            Ok(resp(429, &[("Retry-After", "7")], "")),
+            none,
+        ) {
+            Outcome::Retry {
+                status,
+                retry_after_ms,
+                ..
+            } => {
+                assert_eq!((status, retry_after_ms), (Some(429), Some(7000)))
+            }
+            other => panic!("{other:?}"),
+        }
+        let tg = r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":3}}"#;
+        match classify(Channel::Telegram, Ok(resp(429, &[], tg)), none) {
+            Outcome::Retry {
+                retry_after_ms,
+                error,
+                ..
+            } => {
+                assert_eq!(retry_after_ms, Some(3000));
+                assert!(error.contains("Too Many Requests"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(Channel::Email, Ok(resp(503, &[], "")), none),
+            Outcome::Retry {
+                status: Some(503),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(Channel::Email, Ok(resp(401, &[], "")), none),
+            Outcome::Fail {
+                status: Some(401),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(Channel::Email, Err(HttpError::Timeout), none),
+            Outcome::Retry { status: None, .. }
+        ));
+    }
+
+    #[test]
+    fn payloads_are_checked_per_channel() {
+        assert!(check_payload(Channel::Telegram, &serde_json::json!({"text": "a"})).is_ok());
+        assert!(check_payload(Channel::Telegram, &serde_json::json!({"text": " "})).is_err());
+        assert!(check_payload(Channel::Email, &serde_json::json!({"text": "a"})).is_err());
+        assert!(check_payload(
+            Channel::Email,
+            &serde_json::json!({"text": "a", "subject": "s", "to": ["x@y.z"]})
+        )
+        .is_ok());
+        assert!(check_payload(
+            Channel::Email,
+            &serde_json::json!({"text": "a", "subject": "s", "to": []})
+        )
+        .is_err());
+        assert!(check_payload(Channel::Email, &serde_json::json!("text")).is_err());
+    }
+}
