@@ -122,12 +122,24 @@ pub const POLICY: &[Policy] = &[
     // api-ops: telemetry and logs
     row(Get, "/metrics", Monitor),
     row(Get, "/api/logs", OPERATOR),
+    // api-ops: incidents (platform-wide: the handlers refuse other tenants)
+    row(Post, "/api/incidents/raise", OPERATOR),
+    row(Post, "/api/incidents/summary", VIEWER),
+    row(Get, "/api/incidents", VIEWER),
+    row(Get, "/api/incidents/silences", VIEWER),
+    row(Post, "/api/incidents/silences", OPERATOR),
+    row(Delete, "/api/incidents/silences/{id}", OPERATOR),
+    row(Get, "/api/incidents/deliveries", OPERATOR),
+    row(Get, "/api/incidents/{id}", VIEWER),
+    row(Post, "/api/incidents/{id}/acknowledge", OPERATOR),
+    row(Post, "/api/incidents/{id}/resolve", OPERATOR),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
     row(Post, "/api/internal/cron/heartbeat", Scheduler),
     row(Post, "/api/internal/cron/worker", Scheduler),
     row(Post, "/api/internal/cron/notion-sync", Scheduler),
+    row(Post, "/api/internal/cron/incidents", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -15,6 +15,7 @@ pub const APPS: &[&App] = &[
     &crate::ai::worker::APP,
     &crate::notion::APP,
     &crate::ops::api::APP,
+    &crate::incidents::APP,
 ];
 
 /// Every scheduled job.
@@ -22,6 +23,7 @@ pub const JOBS: &[&Job] = &[
     &crate::heartbeat::JOB,
     &crate::ai::worker::JOB,
     &crate::notion::JOB,
+    &crate::incidents::JOB,
 ];
 
 #[cfg(test)]

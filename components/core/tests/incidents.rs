@@ -31,7 +31,8 @@ const ALERT_VARS: &[(&str, &str)] = &[
     ("telegram_bot_token", TOKEN),
     ("telegram_chat_id", "-100200"),
     ("telegram_base_url", "http://tg.test"),
-    ("email_api_url", "http://mail.test/send"),
+    ("email_api_base_url", "http://mail.test"),
+    ("email_api_path", "/send"),
     ("email_api_key", EMAIL_KEY),
     ("alert_email_to", "ops@example.com, cto@example.com"),
     ("alert_email_from", "alerts@echopilot.test"),
@@ -863,7 +864,8 @@ fn a_429_waits_for_retry_after_when_it_is_longer_than_the_backoff() {
         _ => answer(202, &[], json!({"id": "msg_2"})),
     });
     let vars = &[
-        ("email_api_url", "http://mail.test/send"),
+        ("email_api_base_url", "http://mail.test"),
+        ("email_api_path", "/send"),
         ("alert_email_to", "ops@example.com"),
         ("alert_email_from", "alerts@echopilot.test"),
     ];
@@ -981,7 +983,7 @@ fn a_rejected_request_fails_at_once_and_a_refused_destination_names_the_variable
         .last_error
         .as_deref()
         .unwrap()
-        .contains("email_api_url"));
+        .contains("email_api_base_url"));
 }
 
 #[test]
@@ -1445,30 +1447,32 @@ fn every_route_is_listed_with_its_method() {
 }
 
 #[test]
-fn the_scheduled_bodies_digest_and_deliver() {
-    use echopilot_core::scheduler::{AsyncJob, RunContext, SyncJob, Trigger};
+fn the_scheduled_job_delivers_at_once_and_digests_warnings_after_five_minutes() {
+    use echopilot_core::scheduler::{JobFn, RunContext, Trigger};
     let http = scripted(|r, _| happy(r));
-    let (env, _) = env_with_http(ALERT_VARS, &http);
+    let (env, clock) = env_with_http(ALERT_VARS, &http);
     incidents::raise(&env, new(Severity::Warning, "slo", "Burn rate 160%")).unwrap();
-    let run = RunContext {
-        slot: 1,
-        slot_start_ms: T0,
-        now_ms: T0,
+    let run_at = |now_ms: i64| RunContext {
+        slot: now_ms / 30_000,
+        slot_start_ms: now_ms,
+        now_ms,
         trigger: Trigger::Http,
         attempt: 1,
         last_success_slot: None,
         missed_slots: 0,
     };
-    // The bodies have the scheduler's shapes.
-    let digest: SyncJob = incidents::digest_job;
-    let deliver: AsyncJob = incidents::deliver_job;
-    assert_eq!(
-        digest(&env, &run).unwrap(),
-        "1 warning(s) digested into 2 deliveries"
-    );
-    let summary = block_on(deliver(&env, &run)).unwrap();
+    let JobFn::Async(body) = incidents::JOB.body else {
+        panic!("the incidents job sends, so it is async")
+    };
+    // A fresh warning waits for its digest: nothing is sent yet.
+    let summary = block_on(body(&env, &run_at(T0 + 30_000))).unwrap();
+    assert!(summary.starts_with("claimed 0"), "{summary}");
+    assert!(http.sent().is_empty());
+    // Five minutes on, one digest per channel goes out in the same run.
+    clock.advance(incidents::DIGEST_EVERY_MS);
+    let summary = block_on(body(&env, &run_at(T0 + incidents::DIGEST_EVERY_MS))).unwrap();
     assert!(
-        summary.starts_with("claimed 2, sent 2, retrying 0, failed 0"),
+        summary.starts_with("1 warning(s) digested into 2 deliveries; claimed 2, sent 2"),
         "{summary}"
     );
     assert_eq!(http.sent().len(), 2);

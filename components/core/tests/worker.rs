@@ -241,6 +241,18 @@ fn server_errors_retry_with_backoff_until_the_job_is_dead() {
     assert!(j.dead_reason.as_deref().unwrap().contains("HTTP 503"));
     assert_eq!(j.source.as_str(), "api", "keeps where it came from");
     assert_eq!(store::attempts(&env, &j).unwrap().len(), 3);
+    // The death raised a WARNING linking the job.
+    let incident = env
+        .db
+        .query_one(
+            "SELECT severity, source, links, repeat_count FROM incidents",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(incident.text(0).unwrap(), "WARNING");
+    assert_eq!(incident.text(1).unwrap(), "queue");
+    let links: serde_json::Value = serde_json::from_str(&incident.text(2).unwrap()).unwrap();
+    assert_eq!(links["job_ids"], serde_json::json!([id]));
 }
 
 #[test]

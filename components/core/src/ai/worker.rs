@@ -119,6 +119,7 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
     let deadline = env.clock.monotonic_ms() + w.tick_budget_ms;
     let mut in_flight = FuturesUnordered::new();
     let mut queue_empty = false;
+    let mut dead = Vec::new();
     loop {
         while !queue_empty && in_flight.len() < w.concurrency && env.clock.monotonic_ms() < deadline
         {
@@ -127,7 +128,8 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
                     report.claimed += 1;
                     let (templates, owner) = (&templates, owner.as_str());
                     in_flight.push(async move {
-                        process::process(env, s, w, templates, &job, owner).await
+                        let outcome = process::process(env, s, w, templates, &job, owner).await;
+                        (job.id, outcome)
                     });
                     report.peak_in_flight = report.peak_in_flight.max(in_flight.len());
                 }
@@ -135,7 +137,10 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
             }
         }
         match in_flight.next().await {
-            Some(result) => {
+            Some((id, result)) => {
+                if matches!(result, Ok(Outcome::Dead)) {
+                    dead.push(id);
+                }
                 report.count(result);
                 // A slot freed up: new work may have arrived meanwhile.
                 queue_empty = false;
@@ -143,5 +148,27 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
             None => break,
         }
     }
+    raise_dead(env, &dead);
     Ok(report)
+}
+
+/// Jobs that died this tick raise one WARNING (its fingerprint does not
+/// depend on which jobs, so a stream of deaths is one incident counting
+/// repeats), linking the jobs. A failure to raise is logged, not fatal.
+fn raise_dead(env: &Env, dead: &[String]) {
+    if dead.is_empty() {
+        return;
+    }
+    let new = crate::incidents::NewIncident {
+        severity: crate::incidents::Severity::Warning,
+        source: "queue".into(),
+        message: "jobs died after their last attempt".into(),
+        links: serde_json::json!({ "job_ids": dead, "count": dead.len() }),
+    };
+    if let Err(e) = crate::incidents::raise(env, new) {
+        crate::log::warn(
+            "worker",
+            &format!("could not raise the dead-jobs incident: {e}"),
+        );
+    }
 }

@@ -146,6 +146,22 @@ impl Request {
         }
     }
 
+    /// The `cursor` query parameter of a paged list (an opaque id this API
+    /// issued: letters, digits, `_`, at most 64); 400 `invalid_cursor`
+    /// otherwise. Empty means none.
+    pub fn cursor_param(&self) -> Result<Option<String>> {
+        let cursor = self.query_param("cursor").filter(|c| !c.is_empty());
+        if let Some(c) = &cursor {
+            if c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(crate::Error::bad_request(
+                    "invalid_cursor",
+                    "the cursor is not one this API issued",
+                ));
+            }
+        }
+        Ok(cursor)
+    }
+
     /// Parse the body as JSON into `T` (see [`super::body::json`]).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         super::body::json(self)

@@ -38,6 +38,26 @@ pub struct Route {
     pub body_limit: usize,
 }
 
+/// `N` routes: those of `a`, then those of `b` (`N` must be the sum of
+/// their lengths), so a component can serve route tables that live in
+/// different modules: `const ALL: [Route; A.len() + B.len()] = concat(A, B);`
+pub const fn concat<const N: usize>(a: &[Route], b: &[Route]) -> [Route; N] {
+    assert!(a.len() + b.len() == N, "N must be a.len() + b.len()");
+    assert!(N > 0, "nothing to concatenate");
+    let mut out = [if a.is_empty() { b[0] } else { a[0] }; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[a.len() + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 impl Route {
     const fn make(method: Method, pattern: &'static str, handler: Handler) -> Self {
         Route {

@@ -10,9 +10,10 @@ use super::silences::{self, NewSilence};
 use super::store::{self, Filter};
 use crate::app::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::http::{Request, Response, Route};
+use crate::http::{Method, Request, Response, Route};
 use crate::identity::Credential;
 use crate::tenancy::DEFAULT_TENANT;
+use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -23,7 +24,7 @@ pub const SMALL_BODY_LIMIT: usize = 16 * 1024;
 
 /// The routes: pattern, method and handler of each.
 pub const ROUTES: &[Route] = &[
-    Route::post("/api/incidents/raise", raise).body_limit(RAISE_BODY_LIMIT),
+    Route::asynchronous(Method::Post, "/api/incidents/raise", raise).body_limit(RAISE_BODY_LIMIT),
     Route::post("/api/incidents/summary", summary).body_limit(SMALL_BODY_LIMIT),
     Route::get("/api/incidents", list),
     Route::get("/api/incidents/silences", list_silences),
@@ -61,26 +62,7 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Res
 }
 
 fn paging(req: &Request) -> Result<(Option<String>, usize)> {
-    let limit = match req.query_param("limit") {
-        None => 50,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                Error::bad_request("invalid_limit", "limit must be an integer from 1 to 200")
-            })?,
-    };
-    let cursor = req.query_param("cursor").filter(|c| !c.is_empty());
-    if let Some(c) = &cursor {
-        if c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this API issued",
-            ));
-        }
-    }
-    Ok((cursor, limit))
+    Ok((req.cursor_param()?, req.limit_param(50, 200)?))
 }
 
 #[derive(Deserialize)]
@@ -96,8 +78,27 @@ struct RaiseRequest {
 
 /// `POST /api/incidents/raise` `{"severity", "source", "message", "links"?}`:
 /// 201 with the new incident and its deliveries, or 200 with the existing
-/// incident when this raise repeats it (`"repeat": true`).
-pub fn raise(ctx: &Ctx, req: &Request) -> Result<Response> {
+/// incident when this raise repeats it (`"repeat": true`). A CRITICAL page
+/// is sent before the answer (the outbox retries what fails), so the
+/// deliveries in the answer show their first results.
+pub fn raise<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
+    Box::pin(async move {
+        let mut raised = raise_incident(ctx, req)?;
+        if !raised.deliveries.is_empty() {
+            if let Err(e) = outbox::deliver_due(ctx.env).await {
+                crate::log::warn("incidents", &format!("immediate delivery failed: {e}"));
+            }
+            raised.deliveries = outbox::for_incident(ctx.env, &raised.incident.id)?;
+        }
+        let status = if raised.repeat { 200 } else { 201 };
+        Ok(Response::data(status, &raised.view()).with_header(
+            "Location",
+            &format!("/api/incidents/{}", raised.incident.id),
+        ))
+    })
+}
+
+fn raise_incident(ctx: &Ctx, req: &Request) -> Result<store::Raised> {
     require_platform(ctx)?;
     let body: RaiseRequest = req.json()?;
     let severity = Severity::parse(body.severity.as_deref().ok_or_else(|| {
@@ -112,12 +113,7 @@ pub fn raise(ctx: &Ctx, req: &Request) -> Result<Response> {
         message: body.message.unwrap_or_default(),
         links: body.links.unwrap_or(Value::Null),
     };
-    let raised = store::raise(ctx.env, new)?;
-    let status = if raised.repeat { 200 } else { 201 };
-    Ok(Response::data(status, &raised.view()).with_header(
-        "Location",
-        &format!("/api/incidents/{}", raised.incident.id),
-    ))
+    store::raise(ctx.env, new)
 }
 
 #[derive(Deserialize, Default)]

@@ -7,7 +7,8 @@
 //! | `telegram_bot_token` | (none) | the bot's token; never logged or returned |
 //! | `telegram_chat_id` | (none) | the chat that gets alerts |
 //! | `telegram_base_url` | `https://api.telegram.org` | the Bot API origin |
-//! | `email_api_url` | (none) | `POST` endpoint of an HTTPS email API |
+//! | `email_api_base_url` | `https://api.resend.com` | origin of the HTTPS email API (also in `allowed_outbound_hosts`) |
+//! | `email_api_path` | `/emails` | the path that accepts `POST {from, to, subject, text}` |
 //! | `email_api_key` | (none) | sent as `Authorization: Bearer …` when set |
 //! | `alert_email_to` | (none) | comma-separated recipients |
 //! | `alert_email_from` | (none) | the sender address |
@@ -125,25 +126,26 @@ pub fn telegram(c: &dyn Config) -> Result<Option<Telegram>> {
     }))
 }
 
-/// The email settings, `None` when `email_api_url` or `alert_email_from` is
-/// not set. A URL that is not http(s) is an error naming the variable.
+/// The default email API: Resend's, whose `POST /emails` takes exactly
+/// this JSON; any API of that shape works through the two variables.
+pub const EMAIL_DEFAULT_BASE_URL: &str = "https://api.resend.com";
+
+/// The email settings, `None` when `alert_email_from` is not set. A
+/// malformed origin or path is an error naming the variable.
 pub fn email(c: &dyn Config) -> Result<Option<Email>> {
-    let (Some(url), Some(from)) = (
-        config::text(c, "email_api_url")?,
-        config::text(c, "alert_email_from")?,
-    ) else {
+    let Some(from) = config::text(c, "alert_email_from")? else {
         return Ok(None);
     };
-    if !(url.starts_with("https://") || url.starts_with("http://"))
-        || url.contains(char::is_whitespace)
-    {
+    let base = config::origin(c, "email_api_base_url", EMAIL_DEFAULT_BASE_URL)?;
+    let path = config::text_or(c, "email_api_path", "/emails")?;
+    if !path.starts_with('/') || path.contains(char::is_whitespace) || path.contains("//") {
         return Err(Error::unavailable(
             "invalid_configuration",
-            "variable `email_api_url` must be an http(s) URL like https://api.example.com/send",
+            "variable `email_api_path` must be a path like /emails",
         ));
     }
     Ok(Some(Email {
-        url,
+        url: format!("{base}{path}"),
         key: config::text(c, "email_api_key")?,
         from,
         to: recipients(&config::text(c, "alert_email_to")?.unwrap_or_default()),
@@ -162,8 +164,7 @@ pub fn is_configured(c: &dyn Config, channel: Channel, payload: &Value) -> bool 
                 && (set("telegram_chat_id") || payload.get("chat_id").is_some())
         }
         Channel::Email => {
-            set("email_api_url")
-                && set("alert_email_from")
+            set("alert_email_from")
                 && (config::text(c, "alert_email_to")
                     .ok()
                     .flatten()
@@ -408,7 +409,7 @@ pub fn classify(
                 "the {name} destination is not in allowed_outbound_hosts (check the {} variable)",
                 match channel {
                     Channel::Telegram => "telegram_base_url",
-                    Channel::Email => "email_api_url",
+                    Channel::Email => "email_api_base_url",
                 }
             ),
         },
@@ -488,7 +489,8 @@ mod tests {
     #[test]
     fn email_requests_use_the_configured_addresses_and_bearer_key() {
         let c = MapConfig::new(&[
-            ("email_api_url", "http://127.0.0.1:9/send"),
+            ("email_api_base_url", "http://127.0.0.1:9"),
+            ("email_api_path", "/send"),
             ("email_api_key", "ek_1"),
             ("alert_email_to", "a@x.io, b@x.io"),
             ("alert_email_from", "alerts@x.io"),
@@ -505,7 +507,10 @@ mod tests {
             body,
             serde_json::json!({"to": ["a@x.io", "b@x.io"], "from": "alerts@x.io", "subject": "subj", "text": "body"})
         );
-        let bad = MapConfig::new(&[("email_api_url", "ftp://x"), ("alert_email_from", "a@x.io")]);
+        let bad = MapConfig::new(&[
+            ("email_api_base_url", "ftp://x"),
+            ("alert_email_from", "a@x.io"),
+        ]);
         assert!(matches!(
             prepare(&bad, Channel::Email, &p),
             Err(NotReady::Invalid(_))

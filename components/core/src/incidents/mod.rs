@@ -13,8 +13,8 @@
 //! - [`channels`]: Telegram and an HTTPS email API, and their variables.
 //! - [`silences`]: stop paging about a source or a fingerprint for a while.
 //! - [`api`]: the HTTP handlers and their [`api::ROUTES`].
-//! - [`digest_job`], [`deliver_job`]: the two scheduled bodies, in the
-//!   scheduler's [`crate::scheduler::JobFn`] shapes (not registered here).
+//! - [`JOB`]: the `cron-incidents` job: deliveries every 30 seconds, the
+//!   warning digest every five minutes.
 //!
 //! **Tenancy.** Incidents are operator-level: they describe the platform
 //! (a failing provider, a cost cap, a stuck queue), not one tenant's data,
@@ -44,17 +44,52 @@ pub use silences::{NewSilence, Silence};
 pub use store::{acknowledge, get, list, raise, resolve, summary, Raised};
 
 use crate::error::Result;
-use crate::ports::Env;
-use crate::scheduler::RunContext;
+use crate::params;
+use crate::ports::{DbExt, Env};
+use crate::scheduler::{self, Job, JobFn, RunContext};
 use futures::future::LocalBoxFuture;
 
-/// Scheduled body (`JobFn::Sync`): fold undigested warnings into one
-/// message per channel.
-pub fn digest_job(env: &Env, _run: &RunContext) -> Result<String> {
-    digest(env).map(|r| r.summary())
+/// A warning waits at most this long for its digest.
+pub const DIGEST_EVERY_MS: i64 = 5 * 60_000;
+
+/// The incidents job (`cron-incidents`), every 30 seconds: send the due
+/// deliveries (first attempts of pages raised by other components, and
+/// retries with backoff), then fold pending warnings into one digest per
+/// channel once the oldest has waited [`DIGEST_EVERY_MS`], so warnings go
+/// out in batches at most about five minutes late.
+pub const JOB: Job = Job {
+    name: "incidents",
+    component: "cron-incidents",
+    schedule: "*/30 * * * * *",
+    period_secs: 30,
+    lease_secs: 25,
+    max_attempts: 3,
+    exclusive: true,
+    body: JobFn::Async(run),
+};
+
+scheduler::cron_http_app!("cron-incidents", "/api/internal/cron/incidents", JOB);
+
+/// Whether the oldest undigested warning has waited long enough.
+pub fn digest_due(env: &Env, now_ms: i64) -> Result<bool> {
+    let oldest = env
+        .db
+        .query_one(
+            "SELECT MIN(created_at) FROM incidents WHERE digest_state = 'pending'",
+            params![],
+        )?
+        .opt_i64(0)?;
+    Ok(oldest.is_some_and(|t| now_ms - t >= DIGEST_EVERY_MS))
 }
 
-/// Scheduled body (`JobFn::Async`): send the due deliveries.
-pub fn deliver_job<'a>(env: &'a Env, _run: &'a RunContext) -> LocalBoxFuture<'a, Result<String>> {
-    Box::pin(async move { deliver_due(env).await.map(|r| r.summary()) })
+fn run<'a>(env: &'a Env, ctx: &'a RunContext) -> LocalBoxFuture<'a, Result<String>> {
+    Box::pin(async move {
+        let mut summary = Vec::new();
+        if digest_due(env, ctx.now_ms)? {
+            summary.push(digest(env)?.summary());
+        }
+        // Deliver after digesting, so a digest goes out in the same run.
+        summary.push(deliver_due(env).await?.summary());
+        Ok(summary.join("; "))
+    })
 }

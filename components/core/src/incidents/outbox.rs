@@ -154,10 +154,23 @@ impl Delivery {
 }
 
 /// The delay before retry number `attempt` (1-based: after the first
-/// failed send): 30 s, 60 s, 120 s, 240 s, ...
-pub fn backoff_ms(attempt: i64) -> i64 {
+/// failed send) from a base of `base_ms`: by default 30 s, 60 s, 120 s,
+/// 240 s, ...
+pub fn backoff_ms(base_ms: i64, attempt: i64) -> i64 {
     let exp = (attempt - 1).clamp(0, 20) as u32;
-    BACKOFF_BASE_MS.saturating_mul(1i64 << exp)
+    base_ms.saturating_mul(1i64 << exp)
+}
+
+/// The first retry's delay: `alert_retry_base_ms` ([`BACKOFF_BASE_MS`] by
+/// default).
+pub fn backoff_base_ms(env: &Env) -> Result<i64> {
+    crate::config::int(
+        env.config.as_ref(),
+        "alert_retry_base_ms",
+        BACKOFF_BASE_MS,
+        100,
+        3_600_000,
+    )
 }
 
 /// Enqueue `payload` for `channel` (see [`channels::check_payload`] for
@@ -333,7 +346,7 @@ fn finish(env: &Env, d: &Delivery, owner: &str, outcome: &Outcome) -> Result<Opt
             let (state, next) = if d.attempts >= MAX_ATTEMPTS {
                 (DeliveryStatus::Failed, None)
             } else {
-                let wait = backoff_ms(d.attempts)
+                let wait = backoff_ms(backoff_base_ms(env)?, d.attempts)
                     .max(retry_after_ms.unwrap_or(0).min(MAX_RETRY_AFTER_MS));
                 (DeliveryStatus::Pending, Some(now + wait))
             };
@@ -495,10 +508,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_thirty_seconds() {
-        let waits: Vec<i64> = (1..=4).map(backoff_ms).collect();
+        let waits: Vec<i64> = (1..=4).map(|a| backoff_ms(BACKOFF_BASE_MS, a)).collect();
         assert_eq!(waits, vec![30_000, 60_000, 120_000, 240_000]);
-        assert_eq!(backoff_ms(0), 30_000);
-        assert!(backoff_ms(100) > 0);
+        assert_eq!(backoff_ms(BACKOFF_BASE_MS, 0), 30_000);
+        assert!(backoff_ms(BACKOFF_BASE_MS, 100) > 0);
     }
 
     #[test]

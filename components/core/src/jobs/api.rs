@@ -299,17 +299,7 @@ fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
 }
 
 fn paging(req: &Request) -> Result<(Option<String>, usize)> {
-    let limit = req.limit_param(50, 200)?;
-    let cursor = req.query_param("cursor").filter(|c| !c.is_empty());
-    if let Some(c) = &cursor {
-        if c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this API issued",
-            ));
-        }
-    }
-    Ok((cursor, limit))
+    Ok((req.cursor_param()?, req.limit_param(50, 200)?))
 }
 
 /// `GET /api/queue/status`.

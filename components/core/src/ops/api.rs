@@ -1,17 +1,26 @@
-//! The api-ops component: `GET /metrics` (Prometheus) and `GET /api/logs`.
+//! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
+//! and the incident routes of [`crate::incidents::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
+use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
+use crate::incidents;
 use crate::telemetry::{metrics, prometheus};
+
+/// Telemetry and logs.
+const OPS_ROUTES: &[Route] = &[
+    Route::get("/metrics", metrics_text),
+    Route::get("/api/logs", logs),
+];
+
+const ROUTES: [Route; OPS_ROUTES.len() + incidents::api::ROUTES.len()] =
+    concat(OPS_ROUTES, incidents::api::ROUTES);
 
 /// The api-ops component.
 pub const APP: App = App {
     component: "api-ops",
-    routes: &[
-        Route::get("/metrics", metrics_text),
-        Route::get("/api/logs", logs),
-    ],
+    routes: &ROUTES,
     stateless: false,
 };
 

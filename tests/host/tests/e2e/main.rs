@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod health;
 mod heartbeat;
+mod incidents;
 mod isolation;
 mod jobs;
 mod matrix;
@@ -36,6 +37,7 @@ fn main() {
         audit::SCENARIOS,
         matrix::SCENARIOS,
         ops::SCENARIOS,
+        incidents::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
