@@ -77,6 +77,7 @@ pub const POLICY: &[Policy] = &[
     // api-health
     row(Get, "/health", Public),
     row(Get, "/api/version", Public),
+    row(Get, "/healthz/strict", Public),
     row(Post, "/api/internal/cron/{job}", Scheduler),
     // api-jobs: intake and status
     row(Post, "/api/public/create-job", Public),
@@ -122,6 +123,10 @@ pub const POLICY: &[Policy] = &[
     // api-ops: telemetry and logs
     row(Get, "/metrics", Monitor),
     row(Get, "/api/logs", OPERATOR),
+    // api-ops: SLOs (platform-wide: the handlers refuse other tenants)
+    row(Get, "/api/slo/budget", VIEWER),
+    row(Post, "/api/slo/rebaseline", ADMIN),
+    row(Post, "/api/slo/deploy-gate/clear", OPERATOR),
     // api-ops: incidents (platform-wide: the handlers refuse other tenants)
     row(Post, "/api/incidents/raise", OPERATOR),
     row(Post, "/api/incidents/summary", VIEWER),
@@ -140,6 +145,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/worker", Scheduler),
     row(Post, "/api/internal/cron/notion-sync", Scheduler),
     row(Post, "/api/internal/cron/incidents", Scheduler),
+    row(Post, "/api/internal/cron/slo", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -46,6 +46,30 @@ pub struct Ctx<'a> {
     pub route: &'static str,
 }
 
+impl Ctx<'_> {
+    /// Refuse (403 `platform_only`) principals outside the default tenant,
+    /// for resources that describe the whole platform (`what`, e.g.
+    /// "incidents"). Schedulers pass.
+    pub fn require_platform(&self, what: &str) -> crate::Result<()> {
+        if self.principal.tenant.as_str() == crate::tenancy::DEFAULT_TENANT
+            || matches!(
+                self.principal.credential,
+                crate::identity::Credential::Scheduler
+            )
+        {
+            Ok(())
+        } else {
+            Err(Error::new(
+                Kind::Forbidden,
+                "platform_only",
+                format!(
+                    "{what} are platform-wide: only operators of the default tenant may use them"
+                ),
+            ))
+        }
+    }
+}
+
 /// A request that passed routing and the guard, waiting for its body.
 pub struct Pending {
     route: Route,

@@ -15,6 +15,7 @@ pub const APP: App = App {
     routes: &[
         Route::get("/health", health),
         Route::get("/api/version", version),
+        Route::get("/healthz/strict", crate::slo::api::strict),
         Route::post("/api/internal/cron/{job}", scheduler::unknown_job),
     ],
     stateless: false,
@@ -60,10 +61,11 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
             s,
             heartbeat::status(db, now)?,
             crate::integrations::all(db)?,
+            crate::slo::gate::state(db)?,
         ))
     });
-    let (store, heartbeat, integrations) = match checks {
-        Ok((s, h, i)) => (s, Some(h), i),
+    let (store, heartbeat, integrations, gate) = match checks {
+        Ok((s, h, i, g)) => (s, Some(h), i, Some(g)),
         Err(e) => {
             crate::log::error("health", &format!("data store check failed: {e}"));
             let s = Store {
@@ -73,7 +75,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
                 uptime_seconds: None,
                 error: Some(e.public_message().to_string()),
             };
-            (s, None, serde_json::Value::Null)
+            (s, None, serde_json::Value::Null, None)
         }
     };
     let status = match (&store.status, &heartbeat) {
@@ -93,6 +95,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
         "store": store,
         "heartbeat": heartbeat,
         "integrations": integrations,
+        "deploy_gate": gate,
     });
     let code = if status == "down" { 503 } else { 200 };
     Ok(Response::data(code, &body))

@@ -20,6 +20,7 @@
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
+//! | [`incidents`], [`slo`] | incidents, alert outbox, silences; SLOs, burn-rate alerts, the deploy gate |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
@@ -48,6 +49,7 @@ pub mod notion;
 pub mod ops;
 pub mod ports;
 pub mod scheduler;
+pub mod slo;
 pub mod static_files;
 pub mod telemetry;
 pub mod tenancy;

@@ -10,6 +10,7 @@ use crate::jobs::queue::{self, Finish};
 use crate::jobs::{Job, JobType};
 use crate::params;
 use crate::ports::{Db, DbExt, Env};
+use crate::telemetry::histogram;
 use crate::{build_info, log};
 
 /// How processing a job ended.
@@ -198,6 +199,46 @@ fn write_attempt(db: &dyn Db, now: i64, id: i64, r: &RoundRecord<'_>) -> Result<
     Ok(())
 }
 
+/// Add a finished round to `slo_minutes`: one job round (an error when the
+/// provider failed it; snoozes and cancellations are not outcomes), its QA
+/// verdict, and its latency (work plus grading) when a call answered.
+fn record_slo(db: &dyn Db, now: i64, r: &RoundRecord<'_>) -> Result<()> {
+    if matches!(r.status, "snoozed" | "cancelled") {
+        return Ok(());
+    }
+    let latency_ms = r
+        .work
+        .map(|w| w.latency_ms + r.graded.map(|g| g.latency_ms).unwrap_or(0.0));
+    let bucket = latency_ms.map(|ms| {
+        format!(
+            "jb{}",
+            histogram::bucket_index((ms * 1000.0).round() as i64)
+        )
+    });
+    let (col, update) = match &bucket {
+        Some(b) => (format!(", {b}"), format!(", {b} = {b} + 1")),
+        None => (String::new(), String::new()),
+    };
+    let one = if bucket.is_some() { ", 1" } else { "" };
+    db.exec(
+        &format!(
+            "INSERT INTO slo_minutes (minute, jobs, job_errors, qa_passed, qa_failed{col})
+             VALUES (?1, 1, ?2, ?3, ?4{one})
+             ON CONFLICT (minute) DO UPDATE SET jobs = jobs + 1,
+               job_errors = job_errors + excluded.job_errors,
+               qa_passed = qa_passed + excluded.qa_passed,
+               qa_failed = qa_failed + excluded.qa_failed{update}"
+        ),
+        params![
+            now.div_euclid(60_000),
+            r.status == "failed",
+            r.passed == Some(true),
+            r.passed == Some(false)
+        ],
+    )?;
+    Ok(())
+}
+
 /// Add a round's calls to `llm_usage_days`: the work model (with the QA
 /// verdict on its output) and the grading model, each under the model that
 /// actually answered and billed.
@@ -224,6 +265,7 @@ fn record_usage(db: &dyn Db, now: i64, s: &AiSettings, r: &RoundRecord<'_>) -> R
             ],
         )?;
     }
+    record_slo(db, now, r)?;
     if r.graded.is_some() || r.qa_cost > 0 {
         let model = r.graded.map(|g| g.model.as_str()).unwrap_or(&s.qa_model);
         db.exec(

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
     AUDIT_ANCHORS,
     TELEMETRY,
     INCIDENTS,
+    SLO,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -516,5 +517,59 @@ const INCIDENTS: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS incident_silences_live
             ON incident_silences (value, expires_at) WHERE removed_at IS NULL",
+    ],
+};
+
+const SLO: Migration = Migration {
+    version: 7,
+    name: "SLOs: platform-wide minute totals (requests, job rounds, QA verdicts, latencies), the deploy gate",
+    statements: &[
+        // Every request but health verdicts, summed per minute by telemetry
+        // compaction (b0..b11: request latency buckets); each finished job
+        // round adds its outcome, QA verdict and latency (jb0..jb11) as it
+        // is recorded. 30 days of windows read at most 43,200 rows.
+        "CREATE TABLE IF NOT EXISTS slo_minutes (
+            minute INTEGER PRIMARY KEY,
+            requests INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            b0 INTEGER NOT NULL DEFAULT 0, b1 INTEGER NOT NULL DEFAULT 0, b2 INTEGER NOT NULL DEFAULT 0,
+            b3 INTEGER NOT NULL DEFAULT 0, b4 INTEGER NOT NULL DEFAULT 0, b5 INTEGER NOT NULL DEFAULT 0,
+            b6 INTEGER NOT NULL DEFAULT 0, b7 INTEGER NOT NULL DEFAULT 0, b8 INTEGER NOT NULL DEFAULT 0,
+            b9 INTEGER NOT NULL DEFAULT 0, b10 INTEGER NOT NULL DEFAULT 0, b11 INTEGER NOT NULL DEFAULT 0,
+            qa_passed INTEGER NOT NULL DEFAULT 0,
+            qa_failed INTEGER NOT NULL DEFAULT 0,
+            jobs INTEGER NOT NULL DEFAULT 0,
+            job_errors INTEGER NOT NULL DEFAULT 0,
+            jb0 INTEGER NOT NULL DEFAULT 0, jb1 INTEGER NOT NULL DEFAULT 0, jb2 INTEGER NOT NULL DEFAULT 0,
+            jb3 INTEGER NOT NULL DEFAULT 0, jb4 INTEGER NOT NULL DEFAULT 0, jb5 INTEGER NOT NULL DEFAULT 0,
+            jb6 INTEGER NOT NULL DEFAULT 0, jb7 INTEGER NOT NULL DEFAULT 0, jb8 INTEGER NOT NULL DEFAULT 0,
+            jb9 INTEGER NOT NULL DEFAULT 0, jb10 INTEGER NOT NULL DEFAULT 0, jb11 INTEGER NOT NULL DEFAULT 0
+        )",
+        // The counters of the minute a rebaseline happened in, as they were
+        // then: reports subtract them, so what came before the rebaseline
+        // in that minute stops counting and what came after still counts.
+        "CREATE TABLE IF NOT EXISTS slo_baseline (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            minute INTEGER NOT NULL,
+            requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+            b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL,
+            b4 INTEGER NOT NULL, b5 INTEGER NOT NULL, b6 INTEGER NOT NULL, b7 INTEGER NOT NULL,
+            b8 INTEGER NOT NULL, b9 INTEGER NOT NULL, b10 INTEGER NOT NULL, b11 INTEGER NOT NULL,
+            qa_passed INTEGER NOT NULL, qa_failed INTEGER NOT NULL,
+            jobs INTEGER NOT NULL, job_errors INTEGER NOT NULL,
+            jb0 INTEGER NOT NULL, jb1 INTEGER NOT NULL, jb2 INTEGER NOT NULL, jb3 INTEGER NOT NULL,
+            jb4 INTEGER NOT NULL, jb5 INTEGER NOT NULL, jb6 INTEGER NOT NULL, jb7 INTEGER NOT NULL,
+            jb8 INTEGER NOT NULL, jb9 INTEGER NOT NULL, jb10 INTEGER NOT NULL, jb11 INTEGER NOT NULL
+        )",
+        // One row: up or down, since when, why, and who cleared it.
+        "CREATE TABLE IF NOT EXISTS deploy_gate (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            up INTEGER NOT NULL,
+            reason TEXT,
+            raised_at INTEGER,
+            cleared_at INTEGER,
+            cleared_by TEXT,
+            critical_since INTEGER
+        )",
     ],
 };

@@ -1,5 +1,6 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
-//! and the incident routes of [`crate::incidents::api`].
+//! the SLO routes of [`crate::slo::api`] and the incident routes of
+//! [`crate::incidents::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
@@ -14,8 +15,11 @@ const OPS_ROUTES: &[Route] = &[
     Route::get("/api/logs", logs),
 ];
 
-const ROUTES: [Route; OPS_ROUTES.len() + incidents::api::ROUTES.len()] =
-    concat(OPS_ROUTES, incidents::api::ROUTES);
+const OPS_AND_SLO: [Route; OPS_ROUTES.len() + crate::slo::api::ROUTES.len()] =
+    concat(OPS_ROUTES, crate::slo::api::ROUTES);
+
+const ROUTES: [Route; OPS_AND_SLO.len() + incidents::api::ROUTES.len()] =
+    concat(&OPS_AND_SLO, incidents::api::ROUTES);
 
 /// The api-ops component.
 pub const APP: App = App {

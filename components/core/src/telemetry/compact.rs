@@ -61,6 +61,22 @@ fn fold(db: &dyn Db, after: i64, upto: i64) -> Result<()> {
         ),
         params![after, upto],
     )?;
+    let exclude = crate::slo::EXCLUDED_ROUTES
+        .iter()
+        .map(|r| format!("'{r}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    db.exec(
+        &format!(
+            "INSERT INTO slo_minutes (minute, requests, errors, {buckets})
+             SELECT at_ms / 60000, COUNT(*), SUM(status >= 500), {sums}
+             FROM request_samples WHERE id > ?1 AND id <= ?2 AND route NOT IN ({exclude})
+             GROUP BY 1
+             ON CONFLICT (minute) DO UPDATE SET
+               requests = requests + excluded.requests, errors = errors + excluded.errors, {updates}"
+        ),
+        params![after, upto],
+    )?;
     db.exec(
         &format!(
             "INSERT INTO request_totals (component, route, method, status, n, sum_us, {buckets})
@@ -143,10 +159,12 @@ fn prune(env: &Env, now: i64) -> Result<i64> {
         if pruned > 0 {
             db.exec("DELETE FROM request_samples WHERE id <= ?1", params![cut])?;
         }
+        let old = now / 60_000 - MINUTES_KEPT_DAYS * 24 * 60;
         db.exec(
             "DELETE FROM request_minutes WHERE minute < ?1",
-            params![now / 60_000 - MINUTES_KEPT_DAYS * 24 * 60],
+            params![old],
         )?;
+        db.exec("DELETE FROM slo_minutes WHERE minute < ?1", params![old])?;
         Ok(pruned)
     })
 }

@@ -22,6 +22,15 @@ pub fn bucket_case(i: usize) -> String {
     }
 }
 
+/// The bucket of a latency in microseconds.
+pub fn bucket_index(latency_us: i64) -> usize {
+    let ms = latency_us as f64 / 1000.0;
+    BOUNDS_MS
+        .iter()
+        .position(|b| ms <= *b)
+        .unwrap_or(BUCKETS - 1)
+}
+
 /// Request counts per bucket (not cumulative) plus their count and sum.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Histogram {
@@ -36,12 +45,7 @@ pub struct Histogram {
 impl Histogram {
     /// Add one observation.
     pub fn observe(&mut self, latency_us: i64) {
-        let ms = latency_us as f64 / 1000.0;
-        let i = BOUNDS_MS
-            .iter()
-            .position(|b| ms <= *b)
-            .unwrap_or(BUCKETS - 1);
-        self.buckets[i] += 1;
+        self.buckets[bucket_index(latency_us)] += 1;
         self.count += 1;
         self.sum_us += latency_us;
     }

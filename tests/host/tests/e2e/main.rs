@@ -18,6 +18,7 @@ mod notion;
 mod ops;
 mod platform;
 mod queue;
+mod slo;
 mod static_files;
 mod support;
 mod tenancy;
@@ -38,6 +39,7 @@ fn main() {
         matrix::SCENARIOS,
         ops::SCENARIOS,
         incidents::SCENARIOS,
+        slo::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

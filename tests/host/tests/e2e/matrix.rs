@@ -143,7 +143,11 @@ pub(crate) fn expected(p: &Policy, who: Who) -> Class {
             // Creating tenants is for admins of the default tenant.
             Who::TenantAdmin if p.pattern == "/api/tenant/create" => Class::Role,
             // Incidents describe the platform, not a tenant.
-            Who::TenantAdmin if p.pattern.starts_with("/api/incidents") => Class::Platform,
+            Who::TenantAdmin
+                if p.pattern.starts_with("/api/incidents") || p.pattern.starts_with("/api/slo") =>
+            {
+                Class::Platform
+            }
             // Prompt templates are shared by every tenant.
             Who::TenantAdmin if p.pattern == "/api/prompts" && p.method == Method::Post => {
                 Class::Platform
