@@ -123,6 +123,8 @@ pub const POLICY: &[Policy] = &[
     // api-ops: telemetry and logs
     row(Get, "/metrics", Monitor),
     row(Get, "/api/logs", OPERATOR),
+    row(Get, "/api/ops/commands", ADMIN),
+    row(Post, "/api/ops/command", ADMIN),
     // api-ops: SLOs (platform-wide: the handlers refuse other tenants)
     row(Get, "/api/slo/budget", VIEWER),
     row(Post, "/api/slo/rebaseline", ADMIN),

@@ -61,11 +61,16 @@ pub struct TickReport {
     pub errors: usize,
     /// Most jobs in flight at once.
     pub peak_in_flight: usize,
+    /// The queue was paused by an operator: nothing was claimed.
+    pub paused: bool,
 }
 
 impl TickReport {
     /// One line for the scheduler's run record.
     pub fn summary(&self) -> String {
+        if self.paused {
+            return format!("queue paused; reaped {}", self.reaped);
+        }
         format!(
             "claimed {}, completed {}, qa_failed {}, retried {}, dead {}, failed {}, snoozed {}, lost {}, errors {}, reaped {}, peak in flight {}",
             self.claimed, self.completed, self.qa_failed, self.retried, self.dead, self.failed, self.snoozed,
@@ -103,6 +108,10 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
         reaped: queue::reap_expired(env)?.len(),
         ..Default::default()
     };
+    if queue::paused(env)?.is_some() {
+        report.paused = true;
+        return Ok(report);
+    }
     s.prices.record(env)?;
     crate::integrations::record(
         env,

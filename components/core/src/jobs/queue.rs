@@ -283,3 +283,44 @@ mod tests {
         assert_eq!(backoff_ms(200, 1000, 60_000, 0.5), 45_000);
     }
 }
+
+const PAUSE_KEY: &str = "queue.paused";
+
+/// Why and since when the queue is paused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pause {
+    /// Who paused it.
+    pub by: String,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// The pause in force, if any: while paused, workers claim nothing (jobs
+/// keep arriving and wait; leases of dead workers are still recovered).
+pub fn paused(env: &Env) -> Result<Option<Pause>> {
+    let row = env.db.query_opt(
+        "SELECT value FROM app_meta WHERE key = ?1",
+        params![PAUSE_KEY],
+    )?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(serde_json::from_str(&r.text(0)?).ok()),
+    }
+}
+
+/// Pause the queue (`Some`) or resume it (`None`).
+pub fn set_paused(env: &Env, pause: Option<&Pause>) -> Result<()> {
+    match pause {
+        Some(p) => env.db.exec(
+            "INSERT INTO app_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![PAUSE_KEY, serde_json::to_string(p)?],
+        )?,
+        None => env
+            .db
+            .exec("DELETE FROM app_meta WHERE key = ?1", params![PAUSE_KEY])?,
+    };
+    Ok(())
+}

@@ -13,6 +13,8 @@ use crate::telemetry::{metrics, prometheus};
 const OPS_ROUTES: &[Route] = &[
     Route::get("/metrics", metrics_text),
     Route::get("/api/logs", logs),
+    Route::get("/api/ops/commands", super::console::list),
+    Route::post("/api/ops/command", super::console::run).body_limit(16 * 1024),
 ];
 
 const OPS_AND_SLO: [Route; OPS_ROUTES.len() + crate::slo::api::ROUTES.len()] =

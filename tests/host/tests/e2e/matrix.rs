@@ -111,6 +111,16 @@ impl Class {
     }
 }
 
+/// Operations routes describe the whole platform: their handlers refuse
+/// principals of other tenants (403 `platform_only`) whatever their role.
+const PLATFORM_ROUTES: &[&str] = &[
+    "/api/incidents",
+    "/api/slo",
+    "/api/ops",
+    "/api/costs",
+    "/api/scale",
+];
+
 /// The class the permission table implies for `who` on row `p`. The
 /// partner key holds both scopes.
 pub(crate) fn expected(p: &Policy, who: Who) -> Class {
@@ -143,9 +153,7 @@ pub(crate) fn expected(p: &Policy, who: Who) -> Class {
             // Creating tenants is for admins of the default tenant.
             Who::TenantAdmin if p.pattern == "/api/tenant/create" => Class::Role,
             // Incidents describe the platform, not a tenant.
-            Who::TenantAdmin
-                if p.pattern.starts_with("/api/incidents") || p.pattern.starts_with("/api/slo") =>
-            {
+            Who::TenantAdmin if PLATFORM_ROUTES.iter().any(|r| p.pattern.starts_with(r)) => {
                 Class::Platform
             }
             // Prompt templates are shared by every tenant.

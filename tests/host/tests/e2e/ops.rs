@@ -18,6 +18,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     Scenario::host_only("metrics_token_opens_metrics_only", metrics_token),
     Scenario::new("logs_tie_a_request_id_to_its_request_and_events", logs),
+    Scenario::new("ops_console_dry_runs_executes_and_audits", console),
 ];
 
 /// One parsed sample: name, labels, value.
@@ -263,6 +264,70 @@ fn logs(env: &Env) -> Result<()> {
     check!(
         app.get("/api/logs").send()?.status == 401,
         "logs need a credential"
+    );
+    Ok(())
+}
+
+fn console(env: &Env) -> Result<()> {
+    let app = env.app()?;
+    let key = dash(&app);
+    let resp = app
+        .get("/api/ops/commands")
+        .header("X-Dash-Key", &key)
+        .send()?;
+    let body = expect_status(&resp, 200)?;
+    check!(
+        body["data"]["commands"]
+            .as_array()
+            .is_some_and(|c| c.len() >= 6),
+        "{body}"
+    );
+    let run = |body: serde_json::Value| -> Result<(u16, Value)> {
+        let resp = app
+            .post("/api/ops/command")
+            .header("X-Dash-Key", &key)
+            .json(&body)
+            .send()?;
+        Ok((resp.status, resp.json().unwrap_or(Value::Null)))
+    };
+    // A dry run by default; confirm executes; both audited.
+    let (status, body) =
+        run(serde_json::json!({"command": "pause_queue", "args": {"reason": "e2e"}}))?;
+    check!(status == 200 && body["data"]["dry_run"] == true, "{body}");
+    let (status, body) = run(
+        serde_json::json!({"command": "pause_queue", "args": {"reason": "e2e"}, "confirm": true}),
+    )?;
+    check!(
+        status == 200 && body["data"]["result"]["paused"]["reason"] == "e2e",
+        "{body}"
+    );
+    let (status, body) = run(serde_json::json!({"command": "resume_queue", "confirm": true}))?;
+    check!(
+        status == 200 && body["data"]["result"]["resumed"] == true,
+        "{body}"
+    );
+    let (status, body) = run(serde_json::json!({"command": "format_disk", "confirm": true}))?;
+    check!(
+        status == 422 && body["error"]["code"] == "unknown_command",
+        "{body}"
+    );
+    let resp = app
+        .get("/api/audit/chain?action=ops.command")
+        .header("X-Dash-Key", &key)
+        .send()?;
+    let chain = expect_status(&resp, 200)?;
+    let n = chain["data"]["entries"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    check!(n >= 4, "every call is audited: {n}");
+    check!(
+        app.post("/api/ops/command")
+            .json(&serde_json::json!({"command": "tail_logs"}))
+            .send()?
+            .status
+            == 401,
+        "admins only"
     );
     Ok(())
 }
