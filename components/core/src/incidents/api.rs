@@ -9,10 +9,8 @@ use super::outbox::{self, DeliveryStatus};
 use super::silences::{self, NewSilence};
 use super::store::{self, Filter};
 use crate::app::Ctx;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response, Route};
-use crate::identity::Credential;
-use crate::tenancy::DEFAULT_TENANT;
 use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,17 +37,10 @@ pub const ROUTES: &[Route] = &[
 /// Incidents are the platform's: only principals of the default tenant
 /// (and schedulers) see or change them.
 fn require_platform(ctx: &Ctx) -> Result<()> {
-    if ctx.principal.tenant.as_str() == DEFAULT_TENANT
-        || matches!(ctx.principal.credential, Credential::Scheduler)
-    {
-        Ok(())
-    } else {
-        Err(Error::new(
-            Kind::Forbidden,
-            "platform_only",
-            "incidents are platform-wide: only operators of the default tenant may use them",
-        ))
-    }
+    crate::tenancy::require_platform(
+        &ctx.principal,
+        "incidents are platform-wide: only operators of the default tenant may use them",
+    )
 }
 
 /// Parse the body as `T`, or `T::default()` when there is none.
