@@ -16,6 +16,7 @@ pub const APPS: &[&App] = &[
     &crate::notion::APP,
     &crate::ops::api::APP,
     &crate::incidents::APP,
+    &crate::costs::APP,
 ];
 
 /// Every scheduled job.
@@ -24,6 +25,7 @@ pub const JOBS: &[&Job] = &[
     &crate::ai::worker::JOB,
     &crate::notion::JOB,
     &crate::incidents::JOB,
+    &crate::costs::JOB,
 ];
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
-//! and the incident routes of [`crate::incidents::api`].
+//! the incident routes of [`crate::incidents::api`] and the cost routes of
+//! [`crate::costs::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
 use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
-use crate::incidents;
 use crate::telemetry::{metrics, prometheus};
+use crate::{costs, incidents};
 
 /// Telemetry and logs.
 const OPS_ROUTES: &[Route] = &[
@@ -14,8 +15,12 @@ const OPS_ROUTES: &[Route] = &[
     Route::get("/api/logs", logs),
 ];
 
-const ROUTES: [Route; OPS_ROUTES.len() + incidents::api::ROUTES.len()] =
-    concat(OPS_ROUTES, incidents::api::ROUTES);
+/// Incidents and costs: the platform-wide operations routes.
+const PLATFORM_ROUTES: [Route; incidents::api::ROUTES.len() + costs::api::ROUTES.len()] =
+    concat(incidents::api::ROUTES, costs::api::ROUTES);
+
+const ROUTES: [Route; OPS_ROUTES.len() + PLATFORM_ROUTES.len()] =
+    concat(OPS_ROUTES, &PLATFORM_ROUTES);
 
 /// The api-ops component.
 pub const APP: App = App {

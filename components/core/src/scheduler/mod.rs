@@ -56,7 +56,7 @@ pub(crate) use cron_http_app;
 
 /// Every scheduled job's name; `POST /api/internal/cron/{job}` answers 404
 /// for anything else. A test keeps it equal to the jobs in spin.toml.
-pub const JOB_NAMES: &[&str] = &["heartbeat", "worker", "notion-sync", "incidents"];
+pub const JOB_NAMES: &[&str] = &["heartbeat", "worker", "notion-sync", "incidents", "costs"];
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
