@@ -51,22 +51,10 @@ impl Ctx<'_> {
     /// for resources that describe the whole platform (`what`, e.g.
     /// "incidents"). Schedulers pass.
     pub fn require_platform(&self, what: &str) -> crate::Result<()> {
-        if self.principal.tenant.as_str() == crate::tenancy::DEFAULT_TENANT
-            || matches!(
-                self.principal.credential,
-                crate::identity::Credential::Scheduler
-            )
-        {
-            Ok(())
-        } else {
-            Err(Error::new(
-                Kind::Forbidden,
-                "platform_only",
-                format!(
-                    "{what} are platform-wide: only operators of the default tenant may use them"
-                ),
-            ))
-        }
+        crate::tenancy::require_platform(
+            &self.principal,
+            &format!("{what} are platform-wide: only operators of the default tenant may use them"),
+        )
     }
 }
 

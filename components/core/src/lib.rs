@@ -16,6 +16,7 @@
 //! | [`app`] | the request pipeline every HTTP component shares |
 //! | [`access`] | the access policy of every route, and the credential checks |
 //! | [`db`] | connection set-up, versioned migrations, transactions |
+//! | [`costs`] | cost guardrails: daily spend per model, caps, downgrades, the worker's guard, cost incidents |
 //! | [`incidents`] | incidents (dedup, lifecycle, silences), routing by severity, the delivery outbox (Telegram, email) |
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
@@ -33,6 +34,7 @@ pub mod audit;
 pub mod build_info;
 pub mod catalog;
 pub mod config;
+pub mod costs;
 pub mod db;
 pub mod error;
 pub mod events;

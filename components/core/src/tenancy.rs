@@ -2,7 +2,8 @@
 //! tenant-owned query in core takes a [`Scope`], so a query cannot forget
 //! whose data it reads.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use crate::identity::{Credential, Principal};
 use serde::Serialize;
 
 /// The tenant of single-tenant deployments and of unauthenticated public
@@ -76,6 +77,19 @@ impl Scope {
             Scope::Tenant(t) => t.0 == tenant,
             Scope::All => true,
         }
+    }
+}
+
+/// For platform-wide data (incidents, costs): only principals of the
+/// default tenant, and the scheduler, may see or change it; others get 403
+/// `platform_only` with `why`.
+pub fn require_platform(principal: &Principal, why: &str) -> Result<()> {
+    if principal.tenant.as_str() == DEFAULT_TENANT
+        || matches!(principal.credential, Credential::Scheduler)
+    {
+        Ok(())
+    } else {
+        Err(Error::new(Kind::Forbidden, "platform_only", why))
     }
 }
 

@@ -1,10 +1,13 @@
 //! Processing one claimed job: work, grade, retry with feedback on the
 //! failed criteria, record every round as an attempt, and finish the claim.
+//! The cost guard ([`crate::costs::guard`]) is asked before every work call
+//! (which model, or snooze) and before every grading (go, or snooze).
 
 use super::grader::{self, Grades, GRADER_VERSION};
 use super::prompts::Template;
 use super::provider::{self, AiError, Call, Completion, Message};
 use super::settings::{AiSettings, WorkerSettings};
+use crate::costs::guard::{self, Guard, Verdict, Wait};
 use crate::error::Result;
 use crate::jobs::queue::{self, Finish};
 use crate::jobs::{Job, JobType};
@@ -26,7 +29,8 @@ pub enum Outcome {
     Dead,
     /// A permanent failure: `failed`.
     Failed,
-    /// Rate limited: requeued later without spending an attempt.
+    /// Rate limited or held back by a cost cap: requeued later without
+    /// spending an attempt.
     Snoozed,
     /// The claim was lost (cancelled, or the lease expired) before the end.
     Lost,
@@ -112,12 +116,14 @@ async fn grade(
     Err(GradeFailure::Malformed("no answer".into(), spent.2))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_attempt(
     env: &Env,
     job: &Job,
     round: i64,
     owner: &str,
     s: &AiSettings,
+    model: &str,
     t: &Template,
     feedback: &str,
 ) -> Result<i64> {
@@ -134,7 +140,7 @@ fn start_attempt(
                 round,
                 owner,
                 s.provider.name(),
-                s.work_model.as_str(),
+                model,
                 s.qa_model.as_str(),
                 s.provider.name() == "simulated",
                 t.id.as_str(),
@@ -293,11 +299,13 @@ fn random_unit(env: &Env) -> f64 {
     u32::from_le_bytes(b) as f64 / u32::MAX as f64
 }
 
-/// Process `job`, claimed by `owner`, with the active `templates`.
+/// Process `job`, claimed by `owner`, with the active `templates`, within
+/// the cost caps `costs` keeps.
 pub async fn process(
     env: &Env,
     s: &AiSettings,
     w: &WorkerSettings,
+    costs: &Guard,
     templates: &[Template],
     job: &Job,
     owner: &str,
@@ -321,13 +329,20 @@ pub async fn process(
     let mut best: Option<(Completion, Graded, f64)> = None;
 
     for round in 0..=s.qa_max_retries {
-        let attempt = start_attempt(env, job, round, owner, s, template, &feedback)?;
+        let plan = match costs.before_work(env, job.priority, &s.work_model, &s.qa_model)? {
+            Verdict::Go(plan) => plan,
+            Verdict::Wait(wait) => return throttle(env, s, job, owner, None, wait, &totals),
+        };
+        let attempt = start_attempt(env, job, round, owner, s, &plan.model, template, &feedback)?;
+        if let Some(d) = &plan.downgrade {
+            guard::record_downgrade(env, job, attempt, d)?;
+        }
         let messages = [
             Message::system(template.system_prompt.clone()),
             Message::user(template.render(&job.brief, job.title.as_deref(), &feedback)),
         ];
         let call = Call {
-            model: &s.work_model,
+            model: &plan.model,
             messages: &messages,
             json: job.job_type == JobType::DataSync && s.provider.name() == "openai",
             timeout_ms: s.work_timeout_ms,
@@ -342,6 +357,15 @@ pub async fn process(
         totals.tokens_out += work.tokens_out;
         totals.cost += work_cost;
 
+        let unrecorded = (work.model.as_str(), work_cost);
+        if let Some(wait) = costs.before_grading(env, job.priority, &s.qa_model, unrecorded)? {
+            let ungraded = Ungraded {
+                attempt,
+                work: &work,
+                work_cost,
+            };
+            return throttle(env, s, job, owner, Some(ungraded), wait, &totals);
+        }
         let graded = match grade(env, s, &job.brief, &work.text).await {
             Ok(g) => g,
             Err(GradeFailure::Ai(e, qa_cost)) => {
@@ -532,6 +556,7 @@ async fn give_up(
                 reason: format!(
                     "rate limited by the AI provider; retrying after {retry_after_ms} ms"
                 ),
+                cost_micros: spent,
             },
             Outcome::Snoozed,
         ),
@@ -565,4 +590,49 @@ async fn give_up(
         }
     };
     finish(env, job, owner, &how, outcome)
+}
+
+/// A work answer whose grading a cost cap holds back.
+struct Ungraded<'a> {
+    attempt: i64,
+    work: &'a Completion,
+    work_cost: i64,
+}
+
+/// A cost cap stops the job before its next call: the open attempt (if
+/// any) is recorded as snoozed with what its work cost, and the job goes
+/// back to the queue until `wait.until` with the claim's costs, without
+/// spending an attempt.
+fn throttle(
+    env: &Env,
+    s: &AiSettings,
+    job: &Job,
+    owner: &str,
+    ungraded: Option<Ungraded<'_>>,
+    wait: Wait,
+    totals: &Totals,
+) -> Result<Outcome> {
+    if let Some(u) = ungraded {
+        finish_attempt(
+            env,
+            s,
+            u.attempt,
+            &RoundRecord {
+                status: "snoozed",
+                work: Some(u.work),
+                work_cost: u.work_cost,
+                graded: None,
+                qa_cost: 0,
+                score: None,
+                passed: None,
+                error: Some(wait.reason.clone()),
+            },
+        )?;
+    }
+    let how = Finish::Snooze {
+        until: wait.until,
+        reason: wait.reason,
+        cost_micros: totals.cost + totals.qa_cost,
+    };
+    finish(env, job, owner, &how, Outcome::Snoozed)
 }

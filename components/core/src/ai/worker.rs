@@ -52,7 +52,7 @@ pub struct TickReport {
     pub dead: usize,
     /// Permanent failures.
     pub failed: usize,
-    /// Snoozed (rate limits).
+    /// Snoozed (rate limits, cost caps).
     pub snoozed: usize,
     /// Lost their claim (cancelled meanwhile).
     pub lost: usize,
@@ -120,6 +120,8 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
         &format!("work model {}, grading model {}", s.work_model, s.qa_model),
     )?;
     let templates = prompts::active(env)?;
+    // Caps and policy once per tick; each decision re-reads today's spend.
+    let costs = crate::costs::Guard::load(env)?;
     let owner = ids::new_id("wrk_", env.clock.now_ms(), env.ids.as_ref())?;
     let policy = ClaimPolicy {
         lease_ms: w.lease_ms,
@@ -135,9 +137,10 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
             match queue::claim(env, &owner, policy)? {
                 Some(job) => {
                     report.claimed += 1;
-                    let (templates, owner) = (&templates, owner.as_str());
+                    let (templates, owner, costs) = (&templates, owner.as_str(), &costs);
                     in_flight.push(async move {
-                        let outcome = process::process(env, s, w, templates, &job, owner).await;
+                        let outcome =
+                            process::process(env, s, w, costs, templates, &job, owner).await;
                         (job.id, outcome)
                     });
                     report.peak_in_flight = report.peak_in_flight.max(in_flight.len());

@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[Migration] = &[
     TELEMETRY,
     INCIDENTS,
     SLO,
+    COSTS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -571,5 +572,36 @@ const SLO: Migration = Migration {
             cleared_by TEXT,
             critical_since INTEGER
         )",
+    ],
+};
+
+const COSTS: Migration = Migration {
+    version: 8,
+    name: "costs: daily cap overrides, downgrades of attempts",
+    statements: &[
+        // Caps set through POST /api/costs/set-cap; a row wins over the
+        // `cost_cap_daily_usd` / `model_caps` variables. `model` is '' for
+        // the global cap.
+        "CREATE TABLE IF NOT EXISTS cost_caps (
+            scope TEXT NOT NULL CHECK (scope IN ('global', 'model')),
+            model TEXT NOT NULL,
+            cap_micros INTEGER NOT NULL CHECK (cap_micros >= 0),
+            set_by TEXT NOT NULL,
+            set_at INTEGER NOT NULL,
+            PRIMARY KEY (scope, model)
+        ) WITHOUT ROWID",
+        // An attempt whose work ran on a cheaper model than requested
+        // because a cost cap was reached: what was asked for, what billed,
+        // and why.
+        "CREATE TABLE IF NOT EXISTS cost_downgrades (
+            attempt_id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            requested_model TEXT NOT NULL,
+            model TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS cost_downgrades_by_job ON cost_downgrades (job_id, attempt_id)",
     ],
 };

@@ -41,7 +41,7 @@ pub use model::{fingerprint, Actor, Incident, NewIncident, Routing, Severity, St
 pub use outbox::{deliver_due, enqueue, Delivery, DeliveryReport, DeliveryStatus};
 pub use routing::{digest, DigestReport};
 pub use silences::{NewSilence, Silence};
-pub use store::{acknowledge, get, list, raise, resolve, summary, Raised};
+pub use store::{acknowledge, get, last_seen_unresolved, list, raise, resolve, summary, Raised};
 
 use crate::error::Result;
 use crate::params;

@@ -123,6 +123,19 @@ pub fn raise(env: &Env, new: NewIncident) -> Result<Raised> {
     })
 }
 
+/// When the newest unresolved incident with `fingerprint` first raised at
+/// or after `since_ms` was last seen, if there is one (for raisers that
+/// want one incident per period rather than one per dedup window).
+pub fn last_seen_unresolved(env: &Env, fingerprint: &str, since_ms: i64) -> Result<Option<i64>> {
+    env.db
+        .query_one(
+            "SELECT MAX(last_seen_at) FROM incidents
+             WHERE fingerprint = ?1 AND status <> 'resolved' AND created_at >= ?2",
+            params![fingerprint, since_ms],
+        )?
+        .opt_i64(0)
+}
+
 /// An incident by id (404 otherwise).
 pub fn get(env: &Env, id: &str) -> Result<Incident> {
     env.db

@@ -153,13 +153,15 @@ pub enum Finish {
         /// Costs spent.
         cost_micros: i64,
     },
-    /// Not now (rate limit, budget): back to the queue at `until` without
+    /// Not now (rate limit, cost cap): back to the queue at `until` without
     /// spending an attempt.
     Snooze {
         /// When to try again (Unix ms).
         until: i64,
         /// Why.
         reason: String,
+        /// Costs this claim spent before it stopped.
+        cost_micros: i64,
     },
 }
 
@@ -247,13 +249,25 @@ pub fn finish(env: &Env, job: &Job, owner: &str, how: &Finish) -> Result<bool> {
             ),
             params![job.id.as_str(), owner, now, error.as_str(), *cost_micros],
         )?,
-        Finish::Snooze { until, reason } => env.db.query_opt(
+        Finish::Snooze {
+            until,
+            reason,
+            cost_micros,
+        } => env.db.query_opt(
             &format!(
                 "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), run_at = ?4,
-                    last_error = ?5, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?3
+                    last_error = ?5, cost_micros = cost_micros + ?6, lease_owner = NULL,
+                    lease_expires_at = NULL, updated_at = ?3
                  {guard}"
             ),
-            params![job.id.as_str(), owner, now, *until, reason.as_str()],
+            params![
+                job.id.as_str(),
+                owner,
+                now,
+                *until,
+                reason.as_str(),
+                *cost_micros
+            ],
         )?,
     };
     Ok(row.is_some())

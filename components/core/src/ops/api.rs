@@ -1,13 +1,13 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
-//! the SLO routes of [`crate::slo::api`] and the incident routes of
-//! [`crate::incidents::api`].
+//! the SLO routes of [`crate::slo::api`], the incident routes of
+//! [`crate::incidents::api`] and the cost routes of [`crate::costs::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
 use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
-use crate::incidents;
 use crate::telemetry::{metrics, prometheus};
+use crate::{costs, incidents};
 
 /// Telemetry and logs.
 const OPS_ROUTES: &[Route] = &[
@@ -17,11 +17,15 @@ const OPS_ROUTES: &[Route] = &[
     Route::post("/api/ops/command", super::console::run).body_limit(16 * 1024),
 ];
 
-const OPS_AND_SLO: [Route; OPS_ROUTES.len() + crate::slo::api::ROUTES.len()] =
-    concat(OPS_ROUTES, crate::slo::api::ROUTES);
+/// SLOs, incidents and costs: the platform-wide operations routes.
+const SLO_AND_INCIDENTS: [Route; crate::slo::api::ROUTES.len() + incidents::api::ROUTES.len()] =
+    concat(crate::slo::api::ROUTES, incidents::api::ROUTES);
 
-const ROUTES: [Route; OPS_AND_SLO.len() + incidents::api::ROUTES.len()] =
-    concat(&OPS_AND_SLO, incidents::api::ROUTES);
+const PLATFORM_ROUTES: [Route; SLO_AND_INCIDENTS.len() + costs::api::ROUTES.len()] =
+    concat(&SLO_AND_INCIDENTS, costs::api::ROUTES);
+
+const ROUTES: [Route; OPS_ROUTES.len() + PLATFORM_ROUTES.len()] =
+    concat(OPS_ROUTES, &PLATFORM_ROUTES);
 
 /// The api-ops component.
 pub const APP: App = App {

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod costs;
 mod health;
 mod heartbeat;
 mod incidents;
@@ -40,6 +41,7 @@ fn main() {
         ops::SCENARIOS,
         incidents::SCENARIOS,
         slo::SCENARIOS,
+        costs::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

@@ -1,0 +1,228 @@
+//! What was spent, read from what the worker records: today's spend per
+//! model from `llm_usage_days` (one primary-key range), the work models' QA
+//! pass rates over a few days (the same table), and the cost per passing
+//! output over a window of `job_attempts` (its `started_at` index).
+//!
+//! Providers answer with the snapshot they served (`gpt-4o-2024-08-06`),
+//! so figures are kept per model *family* ([`family`]): a snapshot counts
+//! against its family's cap and pass rate.
+
+use crate::error::Result;
+use crate::params;
+use crate::ports::{Db, DbExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One UTC day, in ms.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day number of `ms` (as `llm_usage_days.day` stores it).
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `suffix` is a snapshot date: `YYYY-MM-DD`, `YYYYMMDD` or `MMDD`.
+fn is_snapshot_date(suffix: &str) -> bool {
+    let b = suffix.as_bytes();
+    match b.len() {
+        10 => {
+            b[4] == b'-'
+                && b[7] == b'-'
+                && all_digits(&suffix[..4])
+                && all_digits(&suffix[5..7])
+                && all_digits(&suffix[8..])
+        }
+        8 | 4 => all_digits(suffix),
+        _ => false,
+    }
+}
+
+/// The family a model name bills under: the name without a trailing
+/// snapshot date (`gpt-4o-2024-08-06` → `gpt-4o`, `gpt-4-0613` → `gpt-4`,
+/// `claude-3-5-sonnet-20241022` → `claude-3-5-sonnet`); other names are
+/// their own family.
+pub fn family(model: &str) -> &str {
+    let dated = |len: usize| {
+        let cut = model.len().checked_sub(len + 1)?;
+        let (head, tail) = model.split_at_checked(cut)?;
+        (!head.is_empty() && tail.starts_with('-') && is_snapshot_date(&tail[1..])).then_some(head)
+    };
+    dated(10)
+        .or_else(|| dated(8))
+        .or_else(|| dated(4))
+        .unwrap_or(model)
+}
+
+/// One day's spend, micro-dollars, per model family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spend {
+    /// Family → spend (work and grading calls).
+    pub by_model: BTreeMap<String, i64>,
+    /// Every model together.
+    pub total: i64,
+}
+
+impl Spend {
+    /// What `model`'s family spent.
+    pub fn of(&self, model: &str) -> i64 {
+        self.by_model.get(family(model)).copied().unwrap_or(0)
+    }
+
+    /// Count `micros` more spent on `model`.
+    pub fn add(&mut self, model: &str, micros: i64) {
+        *self.by_model.entry(family(model).to_string()).or_default() += micros;
+        self.total += micros;
+    }
+}
+
+/// The spend of UTC day `day`: one range read of `llm_usage_days`'s
+/// primary key (rows = models used that day × 2 roles).
+pub fn on_day(db: &dyn Db, day: i64) -> Result<Spend> {
+    let rows = db.exec(
+        "SELECT model, SUM(cost_micros) FROM llm_usage_days WHERE day = ?1 GROUP BY model",
+        params![day],
+    )?;
+    let mut spend = Spend::default();
+    for r in &rows.rows {
+        spend.add(&r.text(0)?, r.i64(1)?);
+    }
+    Ok(spend)
+}
+
+/// How a work model's outputs fared with the grader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PassRate {
+    /// Outputs that passed QA.
+    pub passed: i64,
+    /// Outputs that failed QA.
+    pub failed: i64,
+}
+
+impl PassRate {
+    /// Outputs graded.
+    pub fn graded(&self) -> i64 {
+        self.passed + self.failed
+    }
+
+    /// `passed / graded`, or `None` when nothing was graded.
+    pub fn rate(&self) -> Option<f64> {
+        (self.graded() > 0).then(|| self.passed as f64 / self.graded() as f64)
+    }
+}
+
+/// Each work model family's QA verdicts over UTC days `from_day..=to_day`
+/// (a primary-key range of `llm_usage_days`).
+pub fn pass_rates(db: &dyn Db, from_day: i64, to_day: i64) -> Result<BTreeMap<String, PassRate>> {
+    let rows = db.exec(
+        "SELECT model, SUM(qa_passed), SUM(qa_failed) FROM llm_usage_days
+         WHERE day BETWEEN ?1 AND ?2 AND role = 'work' GROUP BY model",
+        params![from_day, to_day],
+    )?;
+    let mut rates: BTreeMap<String, PassRate> = BTreeMap::new();
+    for r in &rows.rows {
+        let rate = rates.entry(family(&r.text(0)?).to_string()).or_default();
+        rate.passed += r.i64(1)?;
+        rate.failed += r.i64(2)?;
+    }
+    Ok(rates)
+}
+
+/// What a work model's finished attempts cost over a window, and how many
+/// outputs passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputCost {
+    /// Finished attempts (every round, retries included).
+    pub attempts: i64,
+    /// Attempts whose output was graded.
+    pub graded: i64,
+    /// Attempts whose output passed QA.
+    pub passed: i64,
+    /// Work plus grading cost of those attempts, micro-dollars.
+    pub cost_micros: i64,
+}
+
+impl OutputCost {
+    /// Cost per passing output, micro-dollars (rounded up), or `None` when
+    /// nothing passed.
+    pub fn per_passing_output(&self) -> Option<i64> {
+        (self.passed > 0).then(|| (self.cost_micros + self.passed - 1) / self.passed)
+    }
+
+    /// `passed / graded`, or `None` when nothing was graded.
+    pub fn pass_rate(&self) -> Option<f64> {
+        PassRate {
+            passed: self.passed,
+            failed: self.graded - self.passed,
+        }
+        .rate()
+    }
+}
+
+/// Per work model family: every attempt finished since `since_ms` (work
+/// and grading cost, failed rounds and retries included) against the
+/// outputs that passed.
+pub fn output_costs(db: &dyn Db, since_ms: i64) -> Result<BTreeMap<String, OutputCost>> {
+    let rows = db.exec(
+        "SELECT model, COUNT(*), COUNT(qa_passed), COALESCE(SUM(qa_passed), 0),
+                SUM(cost_micros + qa_cost_micros)
+         FROM job_attempts
+         WHERE started_at >= ?1 AND model IS NOT NULL AND status <> 'running'
+         GROUP BY model",
+        params![since_ms],
+    )?;
+    let mut costs: BTreeMap<String, OutputCost> = BTreeMap::new();
+    for r in &rows.rows {
+        let c = costs.entry(family(&r.text(0)?).to_string()).or_default();
+        c.attempts += r.i64(1)?;
+        c.graded += r.i64(2)?;
+        c.passed += r.i64(3)?;
+        c.cost_micros += r.i64(4)?;
+    }
+    Ok(costs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_bill_under_their_family() {
+        assert_eq!(family("gpt-4o-2024-08-06"), "gpt-4o");
+        assert_eq!(family("gpt-4o-mini-2024-07-18"), "gpt-4o-mini");
+        assert_eq!(family("gpt-4-0613"), "gpt-4");
+        assert_eq!(family("claude-3-5-sonnet-20241022"), "claude-3-5-sonnet");
+        for same in [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1-nano",
+            "o4-mini",
+            "simulated",
+            "-2024",
+            "é-12",
+        ] {
+            assert_eq!(family(same), same);
+        }
+    }
+
+    #[test]
+    fn rates_and_costs_per_output() {
+        let r = PassRate {
+            passed: 3,
+            failed: 1,
+        };
+        assert_eq!((r.graded(), r.rate()), (4, Some(0.75)));
+        assert_eq!(PassRate::default().rate(), None);
+        let c = OutputCost {
+            attempts: 3,
+            graded: 3,
+            passed: 2,
+            cost_micros: 1001,
+        };
+        assert_eq!(c.per_passing_output(), Some(501), "rounded up");
+        assert_eq!(OutputCost::default().per_passing_output(), None);
+    }
+}
