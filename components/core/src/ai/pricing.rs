@@ -107,8 +107,10 @@ impl PriceTable {
         Ok(table)
     }
 
-    /// The price of `model` (the fallback model's for unknown ones; free for
-    /// platform-hosted models, which bill nothing per token).
+    /// The price of `model`: its own row, else its family's (a dated
+    /// snapshot such as `gpt-4o-mini-2024-07-18` bills as `gpt-4o-mini`),
+    /// else free for platform-hosted models (nothing per token), else the
+    /// fallback model's.
     pub fn price(&self, model: &str) -> Price {
         let find = |m: &str| {
             self.models
@@ -117,6 +119,7 @@ impl PriceTable {
                 .map(|(_, p)| *p)
         };
         find(model)
+            .or_else(|| find(super::models::family(model)))
             .or_else(|| {
                 model.starts_with("spin:").then_some(Price {
                     input: 0,
@@ -164,6 +167,13 @@ impl PriceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_are_priced_as_their_family() {
+        let t = PriceTable::builtin();
+        assert_eq!(t.price("gpt-4o-mini-2024-07-18"), t.price("gpt-4o-mini"));
+        assert_ne!(t.price("gpt-4o-mini-2024-07-18"), t.price("gpt-4o"));
+    }
 
     #[test]
     fn costs_are_exact_micro_dollars_rounded_up() {

@@ -7,7 +7,7 @@
 //! removed (`cap_usd: null`). A cap of 0 is reached at once: nothing of
 //! that scope may be spent.
 
-use super::spend::family;
+use crate::ai::models::family;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::incidents::Actor;

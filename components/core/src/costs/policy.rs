@@ -18,7 +18,8 @@
 //! outputs, the floor applies.
 
 use super::caps::model_name;
-use super::spend::{family, PassRate};
+use super::spend::PassRate;
+use crate::ai::models::family;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::ports::Config;

@@ -78,7 +78,7 @@ impl CapUsage {
     /// `model`'s family's usage, if it has a cap.
     pub fn of_model(caps: &Caps, spend: &Spend, model: &str) -> Option<CapUsage> {
         caps.model(model).map(|cap| CapUsage {
-            model: Some(spend::family(model).to_string()),
+            model: Some(crate::ai::models::family(model).to_string()),
             cap,
             spent: spend.of(model),
         })
