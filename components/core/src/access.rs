@@ -138,6 +138,9 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/incidents/{id}", VIEWER),
     row(Post, "/api/incidents/{id}/acknowledge", OPERATOR),
     row(Post, "/api/incidents/{id}/resolve", OPERATOR),
+    // api-ops: autoscaling (platform-wide: the handlers refuse other tenants)
+    row(Get, "/api/scale/status", VIEWER),
+    row(Post, "/api/scale/apply", ADMIN),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
@@ -146,6 +149,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/notion-sync", Scheduler),
     row(Post, "/api/internal/cron/incidents", Scheduler),
     row(Post, "/api/internal/cron/slo", Scheduler),
+    row(Post, "/api/internal/cron/autoscale", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -17,6 +17,7 @@ pub const APPS: &[&App] = &[
     &crate::ops::api::APP,
     &crate::incidents::APP,
     &crate::slo::APP,
+    &crate::scale::APP,
 ];
 
 /// Every scheduled job.
@@ -26,6 +27,7 @@ pub const JOBS: &[&Job] = &[
     &crate::notion::JOB,
     &crate::incidents::JOB,
     &crate::slo::JOB,
+    &crate::scale::JOB,
 ];
 
 #[cfg(test)]

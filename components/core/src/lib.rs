@@ -21,6 +21,7 @@
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
 //! | [`incidents`], [`slo`] | incidents, alert outbox, silences; SLOs, burn-rate alerts, the deploy gate |
+//! | [`scale`] | autoscaling the worker's concurrency: signals, forecast, rules, state, `/api/scale/*`, `cron-autoscale` |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
@@ -48,6 +49,7 @@ pub mod log;
 pub mod notion;
 pub mod ops;
 pub mod ports;
+pub mod scale;
 pub mod scheduler;
 pub mod slo;
 pub mod static_files;

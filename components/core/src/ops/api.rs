@@ -1,6 +1,6 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
-//! the SLO routes of [`crate::slo::api`] and the incident routes of
-//! [`crate::incidents::api`].
+//! the SLO routes of [`crate::slo::api`], the incident routes of
+//! [`crate::incidents::api`] and the scaling routes of [`crate::scale::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
@@ -18,8 +18,11 @@ const OPS_ROUTES: &[Route] = &[
 const OPS_AND_SLO: [Route; OPS_ROUTES.len() + crate::slo::api::ROUTES.len()] =
     concat(OPS_ROUTES, crate::slo::api::ROUTES);
 
-const ROUTES: [Route; OPS_AND_SLO.len() + incidents::api::ROUTES.len()] =
+const OPS_SLO_INCIDENTS: [Route; OPS_AND_SLO.len() + incidents::api::ROUTES.len()] =
     concat(&OPS_AND_SLO, incidents::api::ROUTES);
+
+const ROUTES: [Route; OPS_SLO_INCIDENTS.len() + crate::scale::api::ROUTES.len()] =
+    concat(&OPS_SLO_INCIDENTS, crate::scale::api::ROUTES);
 
 /// The api-ops component.
 pub const APP: App = App {

@@ -56,7 +56,14 @@ pub(crate) use cron_http_app;
 
 /// Every scheduled job's name; `POST /api/internal/cron/{job}` answers 404
 /// for anything else. A test keeps it equal to the jobs in spin.toml.
-pub const JOB_NAMES: &[&str] = &["heartbeat", "worker", "notion-sync", "incidents", "slo"];
+pub const JOB_NAMES: &[&str] = &[
+    "heartbeat",
+    "worker",
+    "notion-sync",
+    "incidents",
+    "slo",
+    "autoscale",
+];
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
