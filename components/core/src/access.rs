@@ -150,6 +150,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/incidents", Scheduler),
     row(Post, "/api/internal/cron/slo", Scheduler),
     row(Post, "/api/internal/cron/autoscale", Scheduler),
+    row(Post, "/api/internal/cron/anomaly", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

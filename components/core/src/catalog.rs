@@ -18,6 +18,7 @@ pub const APPS: &[&App] = &[
     &crate::incidents::APP,
     &crate::slo::APP,
     &crate::scale::APP,
+    &crate::anomaly::APP,
 ];
 
 /// Every scheduled job.
@@ -28,6 +29,7 @@ pub const JOBS: &[&Job] = &[
     &crate::incidents::JOB,
     &crate::slo::JOB,
     &crate::scale::JOB,
+    &crate::anomaly::JOB,
 ];
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ pub const JOB_NAMES: &[&str] = &[
     "incidents",
     "slo",
     "autoscale",
+    "anomaly",
 ];
 
 /// How a run was started.
