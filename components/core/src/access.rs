@@ -143,6 +143,9 @@ pub const POLICY: &[Policy] = &[
     // api-ops: cost guardrails (platform-wide: the handlers refuse other tenants)
     row(Get, "/api/costs/status", ANALYST),
     row(Post, "/api/costs/set-cap", ADMIN),
+    // api-ops: autoscaling (platform-wide: the handlers refuse other tenants)
+    row(Get, "/api/scale/status", VIEWER),
+    row(Post, "/api/scale/apply", ADMIN),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
@@ -152,6 +155,8 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/incidents", Scheduler),
     row(Post, "/api/internal/cron/slo", Scheduler),
     row(Post, "/api/internal/cron/costs", Scheduler),
+    row(Post, "/api/internal/cron/autoscale", Scheduler),
+    row(Post, "/api/internal/cron/anomaly", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

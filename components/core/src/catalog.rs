@@ -18,6 +18,8 @@ pub const APPS: &[&App] = &[
     &crate::incidents::APP,
     &crate::slo::APP,
     &crate::costs::APP,
+    &crate::scale::APP,
+    &crate::anomaly::APP,
 ];
 
 /// Every scheduled job.
@@ -28,6 +30,8 @@ pub const JOBS: &[&Job] = &[
     &crate::incidents::JOB,
     &crate::slo::JOB,
     &crate::costs::JOB,
+    &crate::scale::JOB,
+    &crate::anomaly::JOB,
 ];
 
 #[cfg(test)]

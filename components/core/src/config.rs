@@ -54,6 +54,16 @@ pub fn float(config: &dyn Config, name: &str, default: f64, min: f64, max: f64) 
     }
 }
 
+/// `true` or `false` (any case), or `default`.
+pub fn flag(config: &dyn Config, name: &str, default: bool) -> Result<bool> {
+    match text(config, name)? {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(invalid(name, "true or false", &v)),
+    }
+}
+
 /// An origin (`scheme://host[:port]`, no path), trailing `/` removed: the
 /// form Spin's `allowed_outbound_hosts` accepts, so the same variable can
 /// feed both.
@@ -87,6 +97,7 @@ mod tests {
             ("f", "0.5"),
             ("o", "http://127.0.0.1:9/"),
             ("p", "https://a.b/v1"),
+            ("yes", "TRUE"),
         ]);
         assert_eq!(int(&c, "n", 1, 0, 10).unwrap(), 7);
         assert_eq!(int(&c, "missing", 3, 0, 10).unwrap(), 3);
@@ -109,5 +120,12 @@ mod tests {
             "https://api.openai.com"
         );
         assert!(origin(&c, "p", "https://x.y").is_err());
+        assert!(flag(&c, "yes", false).unwrap());
+        assert!(!flag(&c, "missing", false).unwrap());
+        assert!(flag(&c, "empty", true).unwrap());
+        assert_eq!(
+            flag(&c, "bad", true).unwrap_err().code,
+            "invalid_configuration"
+        );
     }
 }

@@ -53,6 +53,8 @@ fn store(db: &dyn Db, now: i64) -> Result<Store> {
 
 /// `GET /health`: 200 while the data store answers (status `ok`, or
 /// `degraded` when the heartbeat is stale or missing), 503 when it does not.
+/// `uptime_30d` is [`heartbeat::uptime`]: minutes with a heartbeat over the
+/// last 30 days.
 fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
     let now = ctx.env.clock.now_ms();
     let db = ctx.env.db.as_ref();
@@ -62,10 +64,11 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
             heartbeat::status(db, now)?,
             crate::integrations::all(db)?,
             crate::slo::gate::state(db)?,
+            heartbeat::uptime(db, now)?,
         ))
     });
-    let (store, heartbeat, integrations, gate) = match checks {
-        Ok((s, h, i, g)) => (s, Some(h), i, Some(g)),
+    let (store, heartbeat, integrations, gate, uptime) = match checks {
+        Ok((s, h, i, g, u)) => (s, Some(h), i, Some(g), Some(u)),
         Err(e) => {
             crate::log::error("health", &format!("data store check failed: {e}"));
             let s = Store {
@@ -75,7 +78,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
                 uptime_seconds: None,
                 error: Some(e.public_message().to_string()),
             };
-            (s, None, serde_json::Value::Null, None)
+            (s, None, serde_json::Value::Null, None, None)
         }
     };
     let status = match (&store.status, &heartbeat) {
@@ -94,6 +97,7 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
         "time": crate::time::rfc3339(now),
         "store": store,
         "heartbeat": heartbeat,
+        "uptime_30d": uptime,
         "integrations": integrations,
         "deploy_gate": gate,
     });

@@ -48,6 +48,67 @@ fn beat(env: &Env, run: &RunContext) -> Result<String> {
     ))
 }
 
+/// The uptime window: 30 days of minutes.
+pub const UPTIME_MINUTES: i64 = 30 * 1440;
+
+/// Uptime over the last 30 days, from the heartbeats: the share of whole
+/// minutes with a heartbeat, since the first heartbeat or 30 days ago,
+/// whichever is later. The minute in progress is left out (its beat may
+/// not be due yet).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Uptime {
+    /// Minutes with a heartbeat over minutes expected, percent (3
+    /// decimals); `null` before a whole minute has passed.
+    pub pct: Option<f64>,
+    /// The same as a ratio (0..1).
+    pub ratio: Option<f64>,
+    /// Whole minutes in the window.
+    pub minutes_expected: i64,
+    /// Of which had a heartbeat.
+    pub minutes_up: i64,
+    /// Of which had none.
+    pub missed_minutes: i64,
+    /// Where the window starts, RFC 3339 (`null`: no heartbeat yet).
+    pub since: Option<String>,
+}
+
+/// Uptime at `now_ms`: two reads of the `heartbeats_by_time` index (the
+/// first beat, and the distinct minutes of at most 43,200 entries).
+pub fn uptime(db: &dyn Db, now_ms: i64) -> Result<Uptime> {
+    let now_min = now_ms.div_euclid(60_000);
+    let first = db
+        .query_one("SELECT MIN(at) FROM heartbeats", &[])?
+        .opt_i64(0)?;
+    let Some(first) = first else {
+        return Ok(Uptime {
+            pct: None,
+            ratio: None,
+            minutes_expected: 0,
+            minutes_up: 0,
+            missed_minutes: 0,
+            since: None,
+        });
+    };
+    let from_min = first.div_euclid(60_000).max(now_min - UPTIME_MINUTES);
+    let expected = (now_min - from_min).max(0);
+    let up = db
+        .query_one(
+            "SELECT COUNT(DISTINCT at / 60000) FROM heartbeats WHERE at >= ?1 AND at < ?2",
+            params![from_min * 60_000, now_min * 60_000],
+        )?
+        .i64(0)?
+        .min(expected);
+    let ratio = (expected > 0).then(|| up as f64 / expected as f64);
+    Ok(Uptime {
+        pct: ratio.map(|r| (r * 100_000.0).round() / 1000.0),
+        ratio,
+        minutes_expected: expected,
+        minutes_up: up,
+        missed_minutes: expected - up,
+        since: Some(crate::time::rfc3339(from_min * 60_000)),
+    })
+}
+
 /// The latest heartbeat, as `/health` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Status {

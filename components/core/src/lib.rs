@@ -22,6 +22,8 @@
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
 //! | [`incidents`], [`slo`] | incidents, alert outbox, silences; SLOs, burn-rate alerts, the deploy gate |
+//! | [`scale`] | autoscaling the worker's concurrency: signals, forecast, rules, state, `/api/scale/*`, `cron-autoscale` |
+//! | [`anomaly`] | the latency anomaly guard (rolling 3σ over 50 samples), `cron-anomaly` |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
@@ -29,6 +31,7 @@
 pub mod access;
 pub mod adapters;
 pub mod ai;
+pub mod anomaly;
 pub mod app;
 pub mod audit;
 pub mod build_info;
@@ -50,6 +53,7 @@ pub mod log;
 pub mod notion;
 pub mod ops;
 pub mod ports;
+pub mod scale;
 pub mod scheduler;
 pub mod slo;
 pub mod static_files;

@@ -130,7 +130,8 @@ fn chat_path(c: &dyn Config) -> Result<String> {
 /// Settings for the worker's ticks.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
-    /// Jobs in flight at once in one tick.
+    /// Jobs in flight at once in one tick, per autoscaler worker
+    /// (`worker_concurrency`; [`super::worker::drain`] multiplies it).
     pub concurrency: usize,
     /// Stop claiming new jobs after this long (in-flight jobs finish).
     pub tick_budget_ms: f64,

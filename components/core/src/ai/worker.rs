@@ -1,8 +1,8 @@
 //! The worker job: each tick recovers expired leases, then claims and
-//! processes jobs with up to `worker_concurrency` in flight at once, until
-//! the queue is empty or the tick's time budget is spent. Throughput is
-//! bounded by the model's latency times the concurrency, not by one call at
-//! a time.
+//! processes jobs with up to workers × `worker_concurrency` in flight at
+//! once (workers: the autoscaler's count, [`crate::scale`]), until the
+//! queue is empty or the tick's time budget is spent. Throughput is bounded
+//! by the model's latency times the concurrency, not by one call at a time.
 
 use super::process::{self, Outcome};
 use super::prompts;
@@ -95,10 +95,13 @@ impl TickReport {
     }
 }
 
-/// One tick's work with the configured settings.
+/// One tick's work with the configured settings: the concurrency is
+/// `worker_concurrency` times the workers the autoscaler has in force
+/// (read once, here).
 pub async fn drain(env: &Env) -> Result<TickReport> {
     let s = AiSettings::load(env.config.as_ref())?;
-    let w = WorkerSettings::load(env.config.as_ref())?;
+    let mut w = WorkerSettings::load(env.config.as_ref())?;
+    w.concurrency = crate::scale::effective_concurrency(env, w.concurrency)?;
     drain_with(env, &s, &w).await
 }
 

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
     INCIDENTS,
     SLO,
     COSTS,
+    SCALE,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -603,5 +604,28 @@ const COSTS: Migration = Migration {
             created_at INTEGER NOT NULL
         )",
         "CREATE INDEX IF NOT EXISTS cost_downgrades_by_job ON cost_downgrades (job_id, attempt_id)",
+    ],
+};
+
+const SCALE: Migration = Migration {
+    version: 9,
+    name:
+        "autoscaling: applied worker changes (the latest row is the state); jobs by creation time",
+    statements: &[
+        // One row per applied change, newest last: the latest row holds the
+        // current workers (none yet: `scale_min`). Dry runs are not stored
+        // (the scheduler's run summaries keep them).
+        "CREATE TABLE IF NOT EXISTS scale_changes (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            workers INTEGER NOT NULL CHECK (workers >= 1),
+            previous INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            request_id TEXT
+        )",
+        // Arrivals per minute (the autoscaler's rate and forecast) read a
+        // range of this index instead of scanning the jobs table.
+        "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at)",
     ],
 };

@@ -38,22 +38,33 @@ pub struct Route {
     pub body_limit: usize,
 }
 
-/// `N` routes: those of `a`, then those of `b` (`N` must be the sum of
-/// their lengths), so a component can serve route tables that live in
-/// different modules: `const ALL: [Route; A.len() + B.len()] = concat(A, B);`
-pub const fn concat<const N: usize>(a: &[Route], b: &[Route]) -> [Route; N] {
-    assert!(a.len() + b.len() == N, "N must be a.len() + b.len()");
-    assert!(N > 0, "nothing to concatenate");
-    let mut out = [if a.is_empty() { b[0] } else { a[0] }; N];
-    let mut i = 0;
-    while i < a.len() {
-        out[i] = a[i];
-        i += 1;
+/// The routes of every table in `parts`, in order, as one array (`N` must
+/// be the sum of their lengths), so a component can serve route tables that
+/// live in different modules:
+/// `const ALL: [Route; A.len() + B.len()] = concat(&[A, B]);`
+pub const fn concat<const N: usize>(parts: &[&[Route]]) -> [Route; N] {
+    let mut total = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        total += parts[p].len();
+        p += 1;
     }
-    let mut j = 0;
-    while j < b.len() {
-        out[a.len() + j] = b[j];
-        j += 1;
+    assert!(total == N, "N must be the sum of the parts' lengths");
+    assert!(N > 0, "nothing to concatenate");
+    let mut first = 0;
+    while parts[first].is_empty() {
+        first += 1;
+    }
+    let mut out = [parts[first][0]; N];
+    let (mut i, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut j = 0;
+        while j < parts[p].len() {
+            out[i] = parts[p][j];
+            i += 1;
+            j += 1;
+        }
+        p += 1;
     }
     out
 }

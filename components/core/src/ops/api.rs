@@ -1,15 +1,16 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
-//! the SLO routes of [`crate::slo::api`], the incident routes of
-//! [`crate::incidents::api`] and the cost routes of [`crate::costs::api`].
+//! the operator console, and the platform-wide operations routes of
+//! [`crate::slo::api`], [`crate::incidents::api`], [`crate::costs::api`]
+//! and [`crate::scale::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
 use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
 use crate::telemetry::{metrics, prometheus};
-use crate::{costs, incidents};
+use crate::{costs, incidents, scale, slo};
 
-/// Telemetry and logs.
+/// Telemetry, logs and the operator console.
 const OPS_ROUTES: &[Route] = &[
     Route::get("/metrics", metrics_text),
     Route::get("/api/logs", logs),
@@ -17,15 +18,18 @@ const OPS_ROUTES: &[Route] = &[
     Route::post("/api/ops/command", super::console::run).body_limit(16 * 1024),
 ];
 
-/// SLOs, incidents and costs: the platform-wide operations routes.
-const SLO_AND_INCIDENTS: [Route; crate::slo::api::ROUTES.len() + incidents::api::ROUTES.len()] =
-    concat(crate::slo::api::ROUTES, incidents::api::ROUTES);
-
-const PLATFORM_ROUTES: [Route; SLO_AND_INCIDENTS.len() + costs::api::ROUTES.len()] =
-    concat(&SLO_AND_INCIDENTS, costs::api::ROUTES);
-
-const ROUTES: [Route; OPS_ROUTES.len() + PLATFORM_ROUTES.len()] =
-    concat(OPS_ROUTES, &PLATFORM_ROUTES);
+const ROUTES: [Route;
+    OPS_ROUTES.len()
+        + slo::api::ROUTES.len()
+        + incidents::api::ROUTES.len()
+        + costs::api::ROUTES.len()
+        + scale::api::ROUTES.len()] = concat(&[
+    OPS_ROUTES,
+    slo::api::ROUTES,
+    incidents::api::ROUTES,
+    costs::api::ROUTES,
+    scale::api::ROUTES,
+]);
 
 /// The api-ops component.
 pub const APP: App = App {

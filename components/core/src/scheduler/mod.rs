@@ -63,6 +63,8 @@ pub const JOB_NAMES: &[&str] = &[
     "incidents",
     "slo",
     "costs",
+    "autoscale",
+    "anomaly",
 ];
 
 /// How a run was started.

@@ -164,7 +164,7 @@ struct Pass {
     job_hour: Histogram,
 }
 
-fn histogram_at(row: &crate::ports::Row, at: usize) -> Result<Histogram> {
+pub(crate) fn histogram_at(row: &crate::ports::Row, at: usize) -> Result<Histogram> {
     let mut h = Histogram::default();
     for b in 0..BUCKETS {
         h.buckets[b] = row.i64(at + b)?;

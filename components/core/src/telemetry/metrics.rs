@@ -264,5 +264,16 @@ fn heartbeat(env: &Env, e: &mut Exposition) -> Result<()> {
         &[],
         hb.age_seconds.map(|a| a as f64).unwrap_or(f64::NAN),
     );
+    let up = crate::heartbeat::uptime(env.db.as_ref(), env.clock.now_ms())?;
+    e.family(
+        "echopilot_uptime_ratio_30d",
+        Kind::Gauge,
+        "Share of the whole minutes of the last 30 days (since the first heartbeat, if later) with a heartbeat (NaN before the first whole minute).",
+    );
+    e.sample(
+        "echopilot_uptime_ratio_30d",
+        &[],
+        up.ratio.unwrap_or(f64::NAN),
+    );
     Ok(())
 }

@@ -19,6 +19,7 @@ mod notion;
 mod ops;
 mod platform;
 mod queue;
+mod scale;
 mod slo;
 mod static_files;
 mod support;
@@ -42,6 +43,7 @@ fn main() {
         incidents::SCENARIOS,
         slo::SCENARIOS,
         costs::SCENARIOS,
+        scale::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

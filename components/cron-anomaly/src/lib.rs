@@ -1,0 +1,32 @@
+//! cron-anomaly: the latency anomaly guard (`echopilot_core::anomaly::JOB`):
+//! every 5 minutes, compares each new request sample with the mean and
+//! standard deviation of the 50 before it and raises one WARNING incident
+//! when any is more than 3σ above.
+//!
+//! One component, two entry points: the trigger-cron plugin calls
+//! `handle-cron-event` under `spin up`, and the HTTP trigger routes
+//! `POST /api/internal/cron/anomaly` here for platforms that drive
+//! schedules from outside. Both run the same job through the same runner.
+
+#[cfg(target_arch = "wasm32")]
+mod cron {
+    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
+
+    use echopilot_core::anomaly::JOB;
+
+    struct Component;
+
+    impl Guest for Component {
+        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
+            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
+        }
+    }
+
+    export!(Component);
+}
+
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
+    echopilot_core::adapters::spin::serve_http(&echopilot_core::anomaly::APP, req, out).await
+}
