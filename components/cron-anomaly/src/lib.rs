@@ -1,32 +1,5 @@
-//! cron-anomaly: the latency anomaly guard (`echopilot_core::anomaly::JOB`):
-//! every 5 minutes, compares each new request sample with the mean and
-//! standard deviation of the 50 before it and raises one WARNING incident
-//! when any is more than 3σ above.
-//!
-//! One component, two entry points: the trigger-cron plugin calls
-//! `handle-cron-event` under `spin up`, and the HTTP trigger routes
-//! `POST /api/internal/cron/anomaly` here for platforms that drive
-//! schedules from outside. Both run the same job through the same runner.
+//! cron-anomaly: request latency anomalies every 5 minutes (`echopilot_core::anomaly::JOB`), from the trigger-cron
+//! plugin under `spin up` and from `POST /api/internal/cron/anomaly` for
+//! platforms that drive schedules from outside.
 
-#[cfg(target_arch = "wasm32")]
-mod cron {
-    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
-
-    use echopilot_core::anomaly::JOB;
-
-    struct Component;
-
-    impl Guest for Component {
-        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
-            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
-        }
-    }
-
-    export!(Component);
-}
-
-#[cfg(target_arch = "wasm32")]
-#[spin_sdk::http_component]
-async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    echopilot_core::adapters::spin::serve_http(&echopilot_core::anomaly::APP, req, out).await
-}
+echopilot_core::cron_component!(echopilot_core::anomaly::JOB, echopilot_core::anomaly::APP);

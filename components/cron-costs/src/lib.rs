@@ -1,31 +1,5 @@
-//! cron-costs: the hourly cost check (`echopilot_core::costs::JOB`):
-//! compares today's spend with the daily caps and raises a WARNING at 90 %
-//! and a CRITICAL at 100 % of a cap.
-//!
-//! One component, two entry points: the trigger-cron plugin calls
-//! `handle-cron-event` under `spin up`, and the HTTP trigger routes
-//! `POST /api/internal/cron/costs` here for platforms that drive schedules
-//! from outside. Both run the same job through the same runner.
+//! cron-costs: spend against the cost caps every hour (`echopilot_core::costs::JOB`), from the trigger-cron
+//! plugin under `spin up` and from `POST /api/internal/cron/costs` for
+//! platforms that drive schedules from outside.
 
-#[cfg(target_arch = "wasm32")]
-mod cron {
-    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
-
-    use echopilot_core::costs::JOB;
-
-    struct Component;
-
-    impl Guest for Component {
-        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
-            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
-        }
-    }
-
-    export!(Component);
-}
-
-#[cfg(target_arch = "wasm32")]
-#[spin_sdk::http_component]
-async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    echopilot_core::adapters::spin::serve_http(&echopilot_core::costs::APP, req, out).await
-}
+echopilot_core::cron_component!(echopilot_core::costs::JOB, echopilot_core::costs::APP);

@@ -1,29 +1,8 @@
-//! cron-heartbeat: the heartbeat job (`echopilot_core::heartbeat::JOB`).
-//!
-//! One component, two entry points: the trigger-cron plugin calls
-//! `handle-cron-event` every minute under `spin up`, and the HTTP trigger
-//! routes `POST /api/internal/cron/heartbeat` here for platforms that drive
-//! schedules from outside. Both run the same job through the same runner.
+//! cron-heartbeat: the heartbeat job: a row a minute, telemetry folding, audit anchors (`echopilot_core::heartbeat::JOB`), from the trigger-cron
+//! plugin under `spin up` and from `POST /api/internal/cron/heartbeat` for
+//! platforms that drive schedules from outside.
 
-#[cfg(target_arch = "wasm32")]
-mod cron {
-    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
-
-    use echopilot_core::heartbeat::JOB;
-
-    struct Component;
-
-    impl Guest for Component {
-        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
-            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
-        }
-    }
-
-    export!(Component);
-}
-
-#[cfg(target_arch = "wasm32")]
-#[spin_sdk::http_component]
-async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    echopilot_core::adapters::spin::serve_http(&echopilot_core::heartbeat::APP, req, out).await
-}
+echopilot_core::cron_component!(
+    echopilot_core::heartbeat::JOB,
+    echopilot_core::heartbeat::APP
+);

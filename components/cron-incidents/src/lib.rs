@@ -1,31 +1,8 @@
-//! cron-incidents: the incidents job (`echopilot_core::incidents::JOB`):
-//! sends due alert deliveries every 30 seconds and the warning digest every
-//! five minutes.
-//!
-//! One component, two entry points: the trigger-cron plugin calls
-//! `handle-cron-event` under `spin up`, and the HTTP trigger routes
-//! `POST /api/internal/cron/incidents` here for platforms that drive
-//! schedules from outside. Both run the same job through the same runner.
+//! cron-incidents: alert deliveries every 30 seconds, the warning digest every 5 minutes (`echopilot_core::incidents::JOB`), from the trigger-cron
+//! plugin under `spin up` and from `POST /api/internal/cron/incidents` for
+//! platforms that drive schedules from outside.
 
-#[cfg(target_arch = "wasm32")]
-mod cron {
-    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
-
-    use echopilot_core::incidents::JOB;
-
-    struct Component;
-
-    impl Guest for Component {
-        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
-            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
-        }
-    }
-
-    export!(Component);
-}
-
-#[cfg(target_arch = "wasm32")]
-#[spin_sdk::http_component]
-async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    echopilot_core::adapters::spin::serve_http(&echopilot_core::incidents::APP, req, out).await
-}
+echopilot_core::cron_component!(
+    echopilot_core::incidents::JOB,
+    echopilot_core::incidents::APP
+);

@@ -1,31 +1,5 @@
-//! cron-slo: the SLO job (`echopilot_core::slo::JOB`): every 15 minutes,
-//! evaluates the burn-rate alerts, moves the deploy gate and raises
-//! incidents.
-//!
-//! One component, two entry points: the trigger-cron plugin calls
-//! `handle-cron-event` under `spin up`, and the HTTP trigger routes
-//! `POST /api/internal/cron/slo` here for platforms that drive
-//! schedules from outside. Both run the same job through the same runner.
+//! cron-slo: SLO burn-rate alerts, the deploy gate and SLO incidents every 15 minutes (`echopilot_core::slo::JOB`), from the trigger-cron
+//! plugin under `spin up` and from `POST /api/internal/cron/slo` for
+//! platforms that drive schedules from outside.
 
-#[cfg(target_arch = "wasm32")]
-mod cron {
-    wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
-
-    use echopilot_core::slo::JOB;
-
-    struct Component;
-
-    impl Guest for Component {
-        fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
-            echopilot_core::adapters::spin::run_cron(&JOB, metadata.timestamp).map_err(Error::Other)
-        }
-    }
-
-    export!(Component);
-}
-
-#[cfg(target_arch = "wasm32")]
-#[spin_sdk::http_component]
-async fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    echopilot_core::adapters::spin::serve_http(&echopilot_core::slo::APP, req, out).await
-}
+echopilot_core::cron_component!(echopilot_core::slo::JOB, echopilot_core::slo::APP);

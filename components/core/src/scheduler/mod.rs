@@ -54,6 +54,46 @@ macro_rules! cron_http_app {
 }
 pub(crate) use cron_http_app;
 
+/// The whole of a cron component's crate: the trigger-cron export (the
+/// plugin calls `handle-cron-event` on schedule under `spin up`) and the
+/// HTTP export (`POST /api/internal/cron/{job}` for platforms that drive
+/// schedules from outside), both running `$job` through the runner. The
+/// crate needs `spin-sdk` and `wit-bindgen` (wasm32 only) and lives in
+/// `components/`, so `../../wit` is the vendored cron world.
+///
+/// ```ignore
+/// echopilot_core::cron_component!(echopilot_core::slo::JOB, echopilot_core::slo::APP);
+/// ```
+#[macro_export]
+macro_rules! cron_component {
+    ($job:path, $app:path) => {
+        #[cfg(target_arch = "wasm32")]
+        mod cron {
+            wit_bindgen::generate!({ world: "spin-cron", path: "../../wit" });
+
+            struct Component;
+
+            impl Guest for Component {
+                fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
+                    $crate::adapters::spin::run_cron(&$job, metadata.timestamp)
+                        .map_err(Error::Other)
+                }
+            }
+
+            export!(Component);
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[spin_sdk::http_component]
+        async fn handle(
+            req: spin_sdk::http::IncomingRequest,
+            out: spin_sdk::http::ResponseOutparam,
+        ) {
+            $crate::adapters::spin::serve_http(&$app, req, out).await
+        }
+    };
+}
+
 /// Every scheduled job's name; `POST /api/internal/cron/{job}` answers 404
 /// for anything else. A test keeps it equal to the jobs in spin.toml.
 pub const JOB_NAMES: &[&str] = &[
