@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::params;
-use crate::ports::{DbExt, Env, Value};
+use crate::ports::{DbExt, Env};
 use crate::time::rfc3339;
 use serde::Serialize;
 
@@ -197,53 +197,30 @@ pub struct Stored {
 /// Events matching `f`, newest first; the second value is the next page's
 /// cursor.
 pub fn query(env: &Env, f: &Filter) -> Result<(Vec<Stored>, Option<i64>)> {
-    let mut level_cond = None;
+    let mut c = crate::db::Conditions::new();
+    c.add_opt("request_id = ?", f.request_id.as_deref())
+        .add_opt("component = ?", f.component.as_deref())
+        .add_opt("at_ms >= ?", f.since_ms)
+        .add_opt("at_ms < ?", f.until_ms)
+        .add_opt("id < ?", f.before_id);
     if let Some(l) = f.min_level {
-        let levels: Vec<&str> = Level::ALL
+        // The level names are this module's constants, not input.
+        let levels: Vec<String> = Level::ALL
             .into_iter()
             .filter(|x| *x >= l)
-            .map(Level::as_str)
+            .map(|x| format!("'{}'", x.as_str()))
             .collect();
-        level_cond = Some(format!(
-            "level IN ({})",
-            levels
-                .iter()
-                .map(|x| format!("'{x}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        c.add_sql(format!("level IN ({})", levels.join(", ")));
     }
-    let mut cond = vec!["1 = 1".to_string()];
-    let mut p: Vec<Value> = Vec::new();
-    let mut push = |sql: &str, v: Value| {
-        p.push(v);
-        cond.push(sql.replace('?', &format!("?{}", p.len())));
-    };
-    if let Some(r) = &f.request_id {
-        push("request_id = ?", Value::from(r.as_str()));
-    }
-    if let Some(c) = &f.component {
-        push("component = ?", Value::from(c.as_str()));
-    }
-    if let Some(s) = f.since_ms {
-        push("at_ms >= ?", Value::from(s));
-    }
-    if let Some(u) = f.until_ms {
-        push("at_ms < ?", Value::from(u));
-    }
-    if let Some(b) = f.before_id {
-        push("id < ?", Value::from(b));
-    }
-    cond.extend(level_cond);
     let limit = f.limit.clamp(1, 500);
     let rows = env.db.exec(
         &format!(
             "SELECT id, at_ms, level, component, area, message, request_id, tenant_id, fields
              FROM event_log WHERE {} ORDER BY id DESC LIMIT {}",
-            cond.join(" AND "),
+            c.sql(),
             limit + 1
         ),
-        &p,
+        &c.params_with([]),
     )?;
     let mut out = Vec::with_capacity(limit);
     for r in rows.rows.iter().take(limit) {

@@ -20,8 +20,11 @@
 //! jittered, growing sleeps, up to [`LOCK_WAIT_MS`] in all. On Spin the sleep
 //! is a WASI clock wait, so it holds no host thread.
 
+mod conditions;
 pub mod migrate;
 pub mod migrations;
+
+pub use conditions::Conditions;
 
 use crate::error::Result;
 use crate::ports::{Db, DbError, Rows, Value};

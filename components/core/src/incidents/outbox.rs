@@ -444,37 +444,19 @@ pub struct Page {
 /// Deliveries, newest first, `limit` (1 to 200) at a time after `cursor`
 /// (the last id of the previous page).
 pub fn list(env: &Env, filter: &Filter, cursor: Option<&str>, limit: usize) -> Result<Page> {
-    let mut conds: Vec<String> = Vec::new();
-    let mut p: Vec<SqlValue> = Vec::new();
-    let mut add = |cond: &str, v: SqlValue, p: &mut Vec<SqlValue>| {
-        p.push(v);
-        conds.push(cond.replace('?', &format!("?{}", p.len())));
-    };
-    if let Some(s) = filter.status {
-        add("status = ?", SqlValue::from(s.as_str()), &mut p);
-    }
-    if let Some(c) = filter.channel {
-        add("channel = ?", SqlValue::from(c.as_str()), &mut p);
-    }
-    if let Some(i) = &filter.incident_id {
-        add("incident_id = ?", SqlValue::from(i.as_str()), &mut p);
-    }
-    if let Some(c) = cursor {
-        add("id < ?", SqlValue::from(c), &mut p);
-    }
+    let mut c = crate::db::Conditions::new();
+    c.add_opt("status = ?", filter.status.map(|s| s.as_str()))
+        .add_opt("channel = ?", filter.channel.map(|ch| ch.as_str()))
+        .add_opt("incident_id = ?", filter.incident_id.as_deref())
+        .add_opt("id < ?", cursor);
     let limit = limit.clamp(1, 200);
-    p.push(SqlValue::from(limit + 1));
-    let filter = if conds.is_empty() {
-        "1 = 1".to_string()
-    } else {
-        conds.join(" AND ")
-    };
     let rows = env.db.exec(
         &format!(
-            "SELECT {COLUMNS} FROM incident_deliveries WHERE {filter} ORDER BY id DESC LIMIT ?{}",
-            p.len()
+            "SELECT {COLUMNS} FROM incident_deliveries WHERE {} ORDER BY id DESC LIMIT {}",
+            c.sql(),
+            c.next_placeholder()
         ),
-        &p,
+        &c.params_with([SqlValue::from(limit + 1)]),
     )?;
     let mut deliveries = rows
         .rows

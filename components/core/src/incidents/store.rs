@@ -250,40 +250,20 @@ pub struct Page {
 /// Incidents, newest first, `limit` (1 to 200) at a time after `cursor`
 /// (the last id of the previous page: ids sort by creation time).
 pub fn list(env: &Env, filter: &Filter, cursor: Option<&str>, limit: usize) -> Result<Page> {
-    let mut conds: Vec<String> = Vec::new();
-    let mut p: Vec<Value> = Vec::new();
-    let mut add = |cond: &str, v: Value, p: &mut Vec<Value>| {
-        p.push(v);
-        conds.push(cond.replace('?', &format!("?{}", p.len())));
-    };
-    if let Some(s) = filter.status {
-        add("status = ?", Value::from(s.as_str()), &mut p);
-    }
-    if let Some(s) = filter.severity {
-        add("severity = ?", Value::from(s.as_str()), &mut p);
-    }
-    if let Some(s) = &filter.source {
-        add("source = ?", Value::from(s.as_str()), &mut p);
-    }
-    if let Some(t) = filter.since {
-        add("last_seen_at >= ?", Value::from(t), &mut p);
-    }
-    if let Some(c) = cursor {
-        add("id < ?", Value::from(c), &mut p);
-    }
+    let mut c = crate::db::Conditions::new();
+    c.add_opt("status = ?", filter.status.map(|s| s.as_str()))
+        .add_opt("severity = ?", filter.severity.map(|s| s.as_str()))
+        .add_opt("source = ?", filter.source.as_deref())
+        .add_opt("last_seen_at >= ?", filter.since)
+        .add_opt("id < ?", cursor);
     let limit = limit.clamp(1, 200);
-    p.push(Value::from(limit + 1));
-    let filter = if conds.is_empty() {
-        "1 = 1".to_string()
-    } else {
-        conds.join(" AND ")
-    };
     let rows = env.db.exec(
         &format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {filter} ORDER BY id DESC LIMIT ?{}",
-            p.len()
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {} ORDER BY id DESC LIMIT {}",
+            c.sql(),
+            c.next_placeholder()
         ),
-        &p,
+        &c.params_with([Value::from(limit + 1)]),
     )?;
     let mut incidents = rows
         .rows
