@@ -123,6 +123,7 @@ pub const POLICY: &[Policy] = &[
     // api-ops: telemetry and logs
     row(Get, "/metrics", Monitor),
     row(Get, "/api/logs", OPERATOR),
+    row(Get, "/api/reports/daily", VIEWER),
     row(Get, "/api/ops/commands", ADMIN),
     row(Post, "/api/ops/command", ADMIN),
     // api-ops: SLOs (platform-wide: the handlers refuse other tenants)
@@ -157,6 +158,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/costs", Scheduler),
     row(Post, "/api/internal/cron/autoscale", Scheduler),
     row(Post, "/api/internal/cron/anomaly", Scheduler),
+    row(Post, "/api/internal/cron/reports", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -20,6 +20,7 @@ pub const APPS: &[&App] = &[
     &crate::costs::APP,
     &crate::scale::APP,
     &crate::anomaly::APP,
+    &crate::reports::APP,
 ];
 
 /// Every scheduled job.
@@ -32,6 +33,7 @@ pub const JOBS: &[&Job] = &[
     &crate::costs::JOB,
     &crate::scale::JOB,
     &crate::anomaly::JOB,
+    &crate::reports::JOB,
 ];
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 //! | [`incidents`], [`slo`] | incidents, alert outbox, silences; SLOs, burn-rate alerts, the deploy gate |
 //! | [`scale`] | autoscaling the worker's concurrency: signals, forecast, rules, state, `/api/scale/*`, `cron-autoscale` |
 //! | [`anomaly`] | the latency anomaly guard (rolling 3σ over 50 samples), `cron-anomaly` |
+//! | [`reports`] | the daily operator report: figures, comparison, LLM summary, email |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
@@ -53,6 +54,7 @@ pub mod log;
 pub mod notion;
 pub mod ops;
 pub mod ports;
+pub mod reports;
 pub mod scale;
 pub mod scheduler;
 pub mod slo;

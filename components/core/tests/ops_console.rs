@@ -65,6 +65,7 @@ fn the_allow_list_is_listed_and_anything_else_is_refused() {
             "retry_dead_jobs",
             "rebaseline_slo",
             "clear_deploy_gate",
+            "run_daily_report",
             "tail_logs"
         ]
     );

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     SLO,
     COSTS,
     SCALE,
+    REPORTS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -628,4 +629,18 @@ const SCALE: Migration = Migration {
         // range of this index instead of scanning the jobs table.
         "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at)",
     ],
+};
+
+const REPORTS: Migration = Migration {
+    version: 10,
+    name: "daily reports: figures, the summary job, delivery",
+    statements: &["CREATE TABLE IF NOT EXISTS daily_reports (
+            day INTEGER PRIMARY KEY,
+            report TEXT NOT NULL,
+            summary_job_id TEXT,
+            state TEXT NOT NULL CHECK (state IN ('summarizing', 'sent')),
+            emailed_at INTEGER,
+            delivery_id TEXT,
+            created_at INTEGER NOT NULL
+        )"],
 };

@@ -53,8 +53,9 @@ use futures::future::LocalBoxFuture;
 pub const DIGEST_EVERY_MS: i64 = 5 * 60_000;
 
 /// The incidents job (`cron-incidents`), every 30 seconds: send the due
-/// deliveries (first attempts of pages raised by other components, and
-/// retries with backoff), then fold pending warnings into one digest per
+/// deliveries (first attempts of pages raised by other components, daily
+/// reports whose summary is written, and retries with backoff), then fold
+/// pending warnings into one digest per
 /// channel once the oldest has waited [`DIGEST_EVERY_MS`], so warnings go
 /// out in batches at most about five minutes late.
 pub const JOB: Job = Job {
@@ -88,7 +89,12 @@ fn run<'a>(env: &'a Env, ctx: &'a RunContext) -> LocalBoxFuture<'a, Result<Strin
         if digest_due(env, ctx.now_ms)? {
             summary.push(digest(env)?.summary());
         }
-        // Deliver after digesting, so a digest goes out in the same run.
+        let reports = crate::reports::deliver_ready(env)?;
+        if reports > 0 {
+            summary.push(format!("{reports} daily report(s) queued for email"));
+        }
+        // Deliver after digesting, so a digest and a report go out in the
+        // same run.
         summary.push(deliver_due(env).await?.summary());
         Ok(summary.join("; "))
     })

@@ -1,14 +1,14 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
 //! the operator console, and the platform-wide operations routes of
 //! [`crate::slo::api`], [`crate::incidents::api`], [`crate::costs::api`]
-//! and [`crate::scale::api`].
+//! [`crate::scale::api`] and [`crate::reports::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
 use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
 use crate::telemetry::{metrics, prometheus};
-use crate::{costs, incidents, scale, slo};
+use crate::{costs, incidents, reports, scale, slo};
 
 /// Telemetry, logs and the operator console.
 const OPS_ROUTES: &[Route] = &[
@@ -23,12 +23,14 @@ const ROUTES: [Route;
         + slo::api::ROUTES.len()
         + incidents::api::ROUTES.len()
         + costs::api::ROUTES.len()
-        + scale::api::ROUTES.len()] = concat(&[
+        + scale::api::ROUTES.len()
+        + reports::api::ROUTES.len()] = concat(&[
     OPS_ROUTES,
     slo::api::ROUTES,
     incidents::api::ROUTES,
     costs::api::ROUTES,
     scale::api::ROUTES,
+    reports::api::ROUTES,
 ]);
 
 /// The api-ops component.

@@ -66,6 +66,12 @@ pub const COMMANDS: &[Command] = &[
         run: clear_gate,
     },
     Command {
+        name: "run_daily_report",
+        summary: "Store a day's report and submit its LLM summary (emailed when done); once per day.",
+        args: "date?: YYYY-MM-DD (yesterday)",
+        run: daily_report,
+    },
+    Command {
         name: "tail_logs",
         summary: "The latest events (read-only; runs even without confirm).",
         args: "level?: debug|info|warn|error, component?: string, limit?: 1..200",
@@ -199,6 +205,34 @@ fn clear_gate(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
     }
     slo::gate::clear(ctx.env, &ctx.principal.actor(), ctx.env.clock.now_ms())?;
     Ok(json!({ "gate": slo::gate::state(ctx.env.db.as_ref())? }))
+}
+
+fn daily_report(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
+    only(args, &["date"])?;
+    let today = ctx
+        .env
+        .clock
+        .now_ms()
+        .div_euclid(crate::reports::figures::DAY_MS);
+    let day = match arg_str(args, "date", 10)? {
+        None => today - 1,
+        Some(d) => crate::time::parse_rfc3339(&format!("{d}T00:00:00Z"))
+            .map_err(|_| Error::unprocessable("invalid_args", "`args.date` is YYYY-MM-DD"))?
+            .div_euclid(crate::reports::figures::DAY_MS),
+    };
+    if day > today {
+        return Err(Error::unprocessable(
+            "invalid_args",
+            "`args.date` is in the future",
+        ));
+    }
+    if !confirm {
+        let stored = crate::reports::stored(ctx.env, day)?;
+        return Ok(
+            json!({ "would": "store the report and submit its summary job", "date": crate::time::date(day * crate::reports::figures::DAY_MS), "already_stored": stored.is_some() }),
+        );
+    }
+    Ok(json!({ "report": crate::reports::generate(ctx.env, day)? }))
 }
 
 fn tail_logs(ctx: &Ctx, args: &Value, _confirm: bool) -> Result<Value> {

@@ -105,6 +105,7 @@ pub const JOB_NAMES: &[&str] = &[
     "costs",
     "autoscale",
     "anomaly",
+    "reports",
 ];
 
 /// How a run was started.

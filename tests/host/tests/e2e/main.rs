@@ -19,6 +19,7 @@ mod notion;
 mod ops;
 mod platform;
 mod queue;
+mod reports;
 mod scale;
 mod slo;
 mod static_files;
@@ -44,6 +45,7 @@ fn main() {
         slo::SCENARIOS,
         costs::SCENARIOS,
         scale::SCENARIOS,
+        reports::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

@@ -119,6 +119,7 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/ops",
     "/api/costs",
     "/api/scale",
+    "/api/reports",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The
