@@ -34,14 +34,7 @@ struct Store {
 fn store(db: &dyn Db, now: i64) -> Result<Store> {
     crate::db::migrate::ensure_current(db)?;
     let schema_version = crate::db::migrate::current_version(db)?;
-    let initialized = db
-        .query_opt(
-            "SELECT value FROM app_meta WHERE key = 'initialized_at'",
-            &[],
-        )?
-        .map(|r| r.text(0))
-        .transpose()?
-        .and_then(|v| v.parse::<i64>().ok());
+    let initialized = crate::db::meta::get_i64(db, "initialized_at")?;
     Ok(Store {
         status: "ok",
         schema_version: Some(schema_version),

@@ -78,26 +78,12 @@ fn excluded() -> String {
 
 /// The last sample id examined (0 before the first run).
 pub fn watermark(db: &dyn Db) -> Result<i64> {
-    Ok(db
-        .query_opt(
-            "SELECT value FROM app_meta WHERE key = ?1",
-            params![WATERMARK],
-        )?
-        .map(|r| r.text(0))
-        .transpose()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    Ok(crate::db::meta::get_i64(db, WATERMARK)?.unwrap_or(0))
 }
 
 /// Move the watermark forward to `upto` (never back).
 pub fn advance(db: &dyn Db, upto: i64) -> Result<()> {
-    db.exec(
-        "INSERT INTO app_meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value
-         WHERE CAST(app_meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-        params![WATERMARK, upto.to_string()],
-    )?;
-    Ok(())
+    crate::db::meta::raise_i64(db, WATERMARK, upto)
 }
 
 fn id_bounds(db: &dyn Db) -> Result<(i64, i64)> {

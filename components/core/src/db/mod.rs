@@ -21,6 +21,7 @@
 //! is a WASI clock wait, so it holds no host thread.
 
 mod conditions;
+pub mod meta;
 pub mod migrate;
 pub mod migrations;
 

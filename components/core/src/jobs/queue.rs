@@ -314,27 +314,14 @@ pub struct Pause {
 /// The pause in force, if any: while paused, workers claim nothing (jobs
 /// keep arriving and wait; leases of dead workers are still recovered).
 pub fn paused(env: &Env) -> Result<Option<Pause>> {
-    let row = env.db.query_opt(
-        "SELECT value FROM app_meta WHERE key = ?1",
-        params![PAUSE_KEY],
-    )?;
-    match row {
-        None => Ok(None),
-        Some(r) => Ok(serde_json::from_str(&r.text(0)?).ok()),
-    }
+    Ok(crate::db::meta::get(env.db.as_ref(), PAUSE_KEY)?
+        .and_then(|v| serde_json::from_str(&v).ok()))
 }
 
 /// Pause the queue (`Some`) or resume it (`None`).
 pub fn set_paused(env: &Env, pause: Option<&Pause>) -> Result<()> {
     match pause {
-        Some(p) => env.db.exec(
-            "INSERT INTO app_meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![PAUSE_KEY, serde_json::to_string(p)?],
-        )?,
-        None => env
-            .db
-            .exec("DELETE FROM app_meta WHERE key = ?1", params![PAUSE_KEY])?,
-    };
-    Ok(())
+        Some(p) => crate::db::meta::set(env.db.as_ref(), PAUSE_KEY, &serde_json::to_string(p)?),
+        None => crate::db::meta::remove(env.db.as_ref(), PAUSE_KEY),
+    }
 }

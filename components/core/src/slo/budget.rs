@@ -107,15 +107,7 @@ pub struct Report {
 }
 
 fn baseline(env: &Env) -> Result<Option<i64>> {
-    Ok(env
-        .db
-        .query_opt(
-            "SELECT value FROM app_meta WHERE key = ?1",
-            params![BASELINE_KEY],
-        )?
-        .map(|r| r.text(0))
-        .transpose()?
-        .and_then(|v| v.parse().ok()))
+    crate::db::meta::get_i64(env.db.as_ref(), BASELINE_KEY)
 }
 
 /// The counter columns of `slo_minutes` (and `slo_baseline`).
@@ -135,11 +127,7 @@ pub fn rebaseline(env: &Env, at_ms: i64) -> Result<()> {
     let cols = counter_columns().join(", ");
     let minute = at_ms.div_euclid(60_000);
     crate::db::transaction(env.db.as_ref(), |db| {
-        db.exec(
-            "INSERT INTO app_meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![BASELINE_KEY, at_ms.to_string()],
-        )?;
+        crate::db::meta::set(db, BASELINE_KEY, &at_ms.to_string())?;
         db.exec("DELETE FROM slo_baseline", params![])?;
         let zeros = vec!["0"; counter_columns().len()].join(", ");
         db.exec(

@@ -92,15 +92,7 @@ fn fold(db: &dyn Db, after: i64, upto: i64) -> Result<()> {
 }
 
 fn watermark(db: &dyn Db) -> Result<i64> {
-    Ok(db
-        .query_opt(
-            "SELECT value FROM app_meta WHERE key = ?1",
-            params![WATERMARK],
-        )?
-        .map(|r| r.text(0))
-        .transpose()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    Ok(crate::db::meta::get_i64(db, WATERMARK)?.unwrap_or(0))
 }
 
 /// Fold every sample recorded since the last call into the rollups, prune
@@ -119,11 +111,7 @@ pub fn compact(env: &Env) -> Result<Compacted> {
             }
             let upto = last.min(after + BATCH);
             fold(db, after, upto)?;
-            db.exec(
-                "INSERT INTO app_meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![WATERMARK, upto.to_string()],
-            )?;
+            crate::db::meta::set(db, WATERMARK, &upto.to_string())?;
             Ok(Some(upto - after))
         })?;
         match step {
