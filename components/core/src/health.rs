@@ -5,7 +5,7 @@ use crate::build_info;
 use crate::error::Result;
 use crate::heartbeat;
 use crate::http::{Request, Response, Route};
-use crate::ports::{Db, DbExt};
+use crate::ports::Db;
 use crate::scheduler;
 use serde::Serialize;
 
