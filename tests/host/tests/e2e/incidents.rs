@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::auth::kit::expect_error;
 use crate::support::dash;
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -266,17 +267,7 @@ fn digest_and_silences(env: &Env) -> Result<()> {
             .header("X-Dash-Key", &key)
             .json(&body)
             .send()?;
-        check!(
-            resp.status == 422,
-            "{body}: {} {}",
-            resp.status,
-            resp.text()
-        );
-        let got = resp.json()?["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        check!(got == code, "{body}: expected {code}, got {got}");
+        expect_error(&resp, 422, code, &body.to_string())?;
     }
     let active = get(&app, "/api/incidents/silences")?;
     check!(
@@ -348,17 +339,7 @@ fn bad_input(env: &Env) -> Result<()> {
             .header("X-Dash-Key", &key)
             .json(&body)
             .send()?;
-        check!(
-            resp.status == 422,
-            "{body}: {} {}",
-            resp.status,
-            resp.text()
-        );
-        let got = resp.json()?["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        check!(got == code, "{body}: expected {code}, got {got}");
+        expect_error(&resp, 422, code, &body.to_string())?;
     }
     let resp = app
         .post("/api/incidents/raise")
