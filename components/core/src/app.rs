@@ -206,15 +206,24 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         origin,
     } = *pending;
     let extra = admission.headers.clone();
-    if req.body_too_large {
-        let e = Error::new(
+    // Refusals after admission: a body over the route's limit, then
+    // screened input.
+    let refused = if req.body_too_large {
+        Err(Error::new(
             Kind::PayloadTooLarge,
             "payload_too_large",
             format!(
                 "the request body is larger than this endpoint's limit of {} bytes",
                 route.body_limit
             ),
-        );
+        ))
+    } else if app.stateless {
+        Ok(())
+    } else {
+        let named: Vec<(&str, &str)> = params.iter().collect();
+        guard::screen(env, &req, &named, &admission.principal, &request_id)
+    };
+    if let Err(e) = refused {
         return render_error(
             app,
             env,
@@ -224,20 +233,6 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
             origin.as_deref(),
             &extra,
         );
-    }
-    if !app.stateless {
-        let named: Vec<(&str, &str)> = params.iter().collect();
-        if let Err(e) = guard::screen(env, &req, &named, &admission.principal, &request_id) {
-            return render_error(
-                app,
-                env,
-                &e,
-                &request_id,
-                req.method,
-                origin.as_deref(),
-                &extra,
-            );
-        }
     }
     let ctx = Ctx {
         env,
