@@ -37,15 +37,7 @@ fn steady(n: usize) -> Vec<i64> {
 }
 
 fn run(now_ms: i64) -> RunContext {
-    RunContext {
-        slot: now_ms / 300_000,
-        slot_start_ms: now_ms,
-        now_ms,
-        trigger: Trigger::Cron,
-        attempt: 1,
-        last_success_slot: None,
-        missed_slots: 0,
-    }
+    run_context(&echopilot_core::anomaly::JOB, now_ms, Trigger::Cron)
 }
 
 fn guard(env: &Env, clock: &ManualClock) -> String {

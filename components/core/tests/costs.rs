@@ -798,15 +798,7 @@ fn with_the_simulated_provider_and_no_spend_nothing_is_held_back() {
 // ------------------------------------------------------------------ the hourly job
 
 fn run_ctx(now_ms: i64) -> RunContext {
-    RunContext {
-        slot: now_ms / 3_600_000,
-        slot_start_ms: now_ms,
-        now_ms,
-        trigger: Trigger::Http,
-        attempt: 1,
-        last_success_slot: None,
-        missed_slots: 0,
-    }
+    run_context(&echopilot_core::costs::JOB, now_ms, Trigger::Http)
 }
 
 #[test]

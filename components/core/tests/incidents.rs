@@ -1448,19 +1448,11 @@ fn every_route_is_listed_with_its_method() {
 
 #[test]
 fn the_scheduled_job_delivers_at_once_and_digests_warnings_after_five_minutes() {
-    use echopilot_core::scheduler::{JobFn, RunContext, Trigger};
+    use echopilot_core::scheduler::{JobFn, Trigger};
     let http = scripted(|r, _| happy(r));
     let (env, clock) = env_with_http(ALERT_VARS, &http);
     incidents::raise(&env, new(Severity::Warning, "slo", "Burn rate 160%")).unwrap();
-    let run_at = |now_ms: i64| RunContext {
-        slot: now_ms / 30_000,
-        slot_start_ms: now_ms,
-        now_ms,
-        trigger: Trigger::Http,
-        attempt: 1,
-        last_success_slot: None,
-        missed_slots: 0,
-    };
+    let run_at = |now_ms: i64| support::run_context(&incidents::JOB, now_ms, Trigger::Http);
     let JobFn::Async(body) = incidents::JOB.body else {
         panic!("the incidents job sends, so it is async")
     };

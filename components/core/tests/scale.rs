@@ -111,15 +111,7 @@ fn set_workers(env: &Env, clock: &ManualClock, workers: i64) {
 }
 
 fn run(now_ms: i64) -> RunContext {
-    RunContext {
-        slot: now_ms / 600_000,
-        slot_start_ms: now_ms,
-        now_ms,
-        trigger: Trigger::Cron,
-        attempt: 1,
-        last_success_slot: None,
-        missed_slots: 0,
-    }
+    run_context(&echopilot_core::scale::JOB, now_ms, Trigger::Cron)
 }
 
 #[test]

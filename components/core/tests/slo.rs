@@ -52,15 +52,7 @@ fn traffic(
 }
 
 fn run(now_ms: i64) -> RunContext {
-    RunContext {
-        slot: now_ms / 900_000,
-        slot_start_ms: now_ms,
-        now_ms,
-        trigger: Trigger::Http,
-        attempt: 1,
-        last_success_slot: None,
-        missed_slots: 0,
-    }
+    run_context(&echopilot_core::slo::JOB, now_ms, Trigger::Http)
 }
 
 #[test]

@@ -5,6 +5,7 @@ use echopilot_core::adapters::native::{self, ManualClock, ScriptedHttp, SqliteDb
 use echopilot_core::app::{serve, App};
 use echopilot_core::http::{Method, Request, Response};
 use echopilot_core::ports::{Env, HttpError, OutboundRequest, OutboundResponse};
+use echopilot_core::scheduler::{Job, RunContext, Trigger};
 use futures::executor::block_on;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -144,5 +145,19 @@ impl echopilot_core::ports::HttpClient for SharedHttp {
         req: OutboundRequest,
     ) -> futures::future::LocalBoxFuture<'_, Result<OutboundResponse, HttpError>> {
         self.0.send(req)
+    }
+}
+
+/// What the scheduler tells `job` about a first, on-time run at `now_ms`
+/// (the slot from the job's period).
+pub fn run_context(job: &Job, now_ms: i64, trigger: Trigger) -> RunContext {
+    RunContext {
+        slot: now_ms / (job.period_secs * 1000),
+        slot_start_ms: now_ms,
+        now_ms,
+        trigger,
+        attempt: 1,
+        last_success_slot: None,
+        missed_slots: 0,
     }
 }
