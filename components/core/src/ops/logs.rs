@@ -51,7 +51,9 @@ pub fn filter(req: &Request) -> Result<Filter> {
     })
 }
 
-/// The requests recorded under `request_id` (normally one).
+/// The requests recorded under `request_id` (normally one). Samples are
+/// kept an hour and have no request-id index (recording stays one append),
+/// so this scans that hour: an operator's lookup, never a request's cost.
 pub fn requests(env: &Env, request_id: &str) -> Result<Vec<serde_json::Value>> {
     let rows = env.db.exec(
         "SELECT at_ms, component, route, method, status, latency_us, tenant_id

@@ -18,6 +18,13 @@
 //!     --var rate_limit_ip_per_minute=10000000 --connections 32 --seconds 10
 //! ```
 //!
+//! `--rate N` drives an open loop instead: N requests per second in all,
+//! spread evenly over the connections, each latency counted from when the
+//! request was *due* (so a stall shows in the figures instead of silently
+//! slowing the load: no coordinated omission). Use it to measure what a cost
+//! adds to a request below saturation, where a closed loop would mostly
+//! measure queueing.
+//!
 //! The generator runs on one thread of its own; on a 2-core machine it shares the cores with the host, as it would
 //! with a real `spin up`.
 
@@ -37,6 +44,7 @@ struct Args {
     body: Option<String>,
     headers: Vec<(String, String)>,
     vars: Vec<(String, String)>,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -50,6 +58,7 @@ fn parse_args() -> Result<Args> {
         body: None,
         headers: Vec::new(),
         vars: Vec::new(),
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +69,7 @@ fn parse_args() -> Result<Args> {
             "--seconds" | "-d" => a.seconds = value()?.parse()?,
             "--warmup" => a.warmup = value()?.parse()?,
             "--base-url" => a.base_url = Some(value()?),
+            "--rate" => a.rate = Some(value()?.parse()?),
             "--method" => a.method = value()?,
             "--body" => a.body = Some(value()?),
             "--header" => {
@@ -73,7 +83,7 @@ fn parse_args() -> Result<Args> {
                 a.vars.push((k.to_string(), v.to_string()));
             }
             "--help" | "-h" => {
-                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--body JSON] [--header name:value] [--var name=value] [--base-url URL]");
+                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--body JSON] [--header name:value] [--var name=value] [--rate requests/s] [--base-url URL]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -81,6 +91,9 @@ fn parse_args() -> Result<Args> {
     }
     if a.connections == 0 || a.seconds == 0 {
         bail!("--connections and --seconds must be positive");
+    }
+    if a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of requests per second");
     }
     Ok(a)
 }
@@ -102,8 +115,26 @@ struct Shape {
     headers: Vec<(String, String)>,
 }
 
-async fn worker(authority: String, shape: Shape, start_recording: Instant, end: Instant) -> Tally {
+/// When a connection sends: as soon as it can (closed loop), or every
+/// `every`, from `first` (open loop).
+#[derive(Clone, Copy)]
+enum Pace {
+    Closed,
+    Open { first: Instant, every: Duration },
+}
+
+async fn worker(
+    authority: String,
+    shape: Shape,
+    pace: Pace,
+    start_recording: Instant,
+    end: Instant,
+) -> Tally {
     let mut t = Tally::default();
+    let mut due = match pace {
+        Pace::Closed => None,
+        Pace::Open { first, .. } => Some(first),
+    };
     'reconnect: while Instant::now() < end {
         let Ok(stream) = tokio::net::TcpStream::connect(&authority).await else {
             t.errors += 1;
@@ -132,7 +163,14 @@ async fn worker(authority: String, shape: Shape, start_recording: Instant, end: 
             let req = req
                 .body(Full::new(shape.body.clone().unwrap_or_default()))
                 .expect("a valid request");
-            let began = Instant::now();
+            if let Some(at) = due {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            // Open loop: latency runs from when the request was due.
+            let began = due.unwrap_or_else(Instant::now);
+            if let (Some(at), Pace::Open { every, .. }) = (due, pace) {
+                due = Some(at + every);
+            }
             let result = async {
                 let resp = sender.send_request(req).await?;
                 let status = resp.status();
@@ -204,7 +242,19 @@ fn main() -> Result<()> {
     let end = start_recording + Duration::from_secs(args.seconds);
     let tallies = rt.block_on(async {
         let mut tasks = Vec::new();
-        for _ in 0..args.connections {
+        for i in 0..args.connections {
+            let pace = match args.rate {
+                None => Pace::Closed,
+                Some(rate) => {
+                    // Each connection sends every connections/rate seconds,
+                    // the connections staggered evenly.
+                    let every = Duration::from_secs_f64(args.connections as f64 / rate);
+                    Pace::Open {
+                        first: now + every.mul_f64(i as f64 / args.connections as f64),
+                        every,
+                    }
+                }
+            };
             let shape = Shape {
                 path: args.path.clone(),
                 method: args.method.clone(),
@@ -214,6 +264,7 @@ fn main() -> Result<()> {
             tasks.push(tokio::spawn(worker(
                 authority.clone(),
                 shape,
+                pace,
                 start_recording,
                 end,
             )));
@@ -235,7 +286,7 @@ fn main() -> Result<()> {
     let n = all.latencies_us.len();
     let rps = n as f64 / args.seconds as f64;
     println!(
-        "{} {} against {} ({} connections, {} s after {} s warm-up)",
+        "{} {} against {} ({} connections{}, {} s after {} s warm-up)",
         args.method,
         args.path,
         if host.is_some() {
@@ -244,6 +295,9 @@ fn main() -> Result<()> {
             base.as_str()
         },
         args.connections,
+        args.rate
+            .map(|r| format!(", open loop at {r} requests/s"))
+            .unwrap_or_default(),
         args.seconds,
         args.warmup
     );
