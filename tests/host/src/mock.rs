@@ -762,6 +762,100 @@ pub fn email() -> Result<MockServer> {
     })
 }
 
+// ------------------------------------------------------------------ Gmail --
+
+/// The OAuth client id the Gmail mock accepts.
+pub const GMAIL_CLIENT_ID: &str = "e2e-client.apps.googleusercontent.com";
+/// The OAuth client secret the Gmail mock accepts.
+pub const GMAIL_CLIENT_SECRET: &str = "e2e-client-secret";
+/// The refresh token the Gmail mock accepts (any other is revoked).
+pub const GMAIL_REFRESH_TOKEN: &str = "1//e2e-refresh-token";
+
+/// Start a mock of Google's OAuth token endpoint (`POST /token`, the
+/// refresh-token grant, form-encoded) and the Gmail API
+/// (`POST /gmail/v1/users/me/messages/send` with `{raw}`), as Google
+/// answers: an unknown client or refresh token is `400 invalid_grant`, a
+/// send without an access token this mock issued is `401`, a `raw` that is
+/// not base64url of a message with From and To is `400`.
+pub fn gmail() -> Result<MockServer> {
+    let issued = Arc::new(Mutex::new(Vec::<String>::new()));
+    MockServer::start("gmail", move |req| {
+        match (req.method.as_str(), req.path_only()) {
+            ("POST", "/token") => {
+                let form = req.form();
+                let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+                let form_encoded = req
+                    .header("content-type")
+                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+                if !form_encoded || field("grant_type") != "refresh_token" {
+                    return Reply::json(
+                        400,
+                        &json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type: "}),
+                    );
+                }
+                if field("client_id") != GMAIL_CLIENT_ID
+                    || field("client_secret") != GMAIL_CLIENT_SECRET
+                {
+                    return Reply::json(
+                        401,
+                        &json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
+                    );
+                }
+                if field("refresh_token") != GMAIL_REFRESH_TOKEN {
+                    return Reply::json(
+                        400,
+                        &json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+                    );
+                }
+                let token = next_id("ya29.e2e-");
+                issued.lock().unwrap().push(token.clone());
+                Reply::json(
+                    200,
+                    &json!({"access_token": token, "expires_in": 3599,
+                            "scope": "https://www.googleapis.com/auth/gmail.send",
+                            "token_type": "Bearer"}),
+                )
+            }
+            ("POST", "/gmail/v1/users/me/messages/send") => {
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                if !issued.lock().unwrap().iter().any(|t| t == bearer) {
+                    return Reply::json(
+                        401,
+                        &json!({"error": {"code": 401, "status": "UNAUTHENTICATED",
+                                "message": "Request had invalid authentication credentials."}}),
+                    );
+                }
+                let mime = gmail_message(req).unwrap_or_default();
+                if !(mime.contains("\r\nTo: ") && mime.starts_with("From: ")) {
+                    return Reply::json(
+                        400,
+                        &json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                "message": "Invalid To header"}}),
+                    );
+                }
+                Reply::json(
+                    200,
+                    &json!({"id": next_id("18c"), "threadId": next_id("18c"), "labelIds": ["SENT"]}),
+                )
+            }
+            _ => not_found(req),
+        }
+    })
+}
+
+/// The RFC 2822 message a Gmail send carried in `raw`, decoded.
+pub fn gmail_message(req: &Recorded) -> Option<String> {
+    let raw = req.json()["raw"]
+        .as_str()?
+        .trim_end_matches('=')
+        .to_string();
+    let bytes = echopilot_core::identity::base64url::decode(&raw)?;
+    String::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

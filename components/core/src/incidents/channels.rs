@@ -1,9 +1,11 @@
-//! The delivery channels: Telegram (Bot API `sendMessage`) and a generic
-//! HTTPS email endpoint. Each is configured by variables; an unconfigured
-//! channel is "not configured", never an error.
+//! The delivery channels: Telegram (Bot API `sendMessage`) and email,
+//! through a generic HTTPS email API or the Gmail API ([`super::gmail`]).
+//! Each is configured by variables; an unconfigured channel is "not
+//! configured", never an error.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
+//! | `email_provider` | `https` | `https` (the generic API below) or `gmail` (OAuth, [`super::gmail`]) |
 //! | `telegram_bot_token` | (none) | the bot's token; never logged or returned |
 //! | `telegram_chat_id` | (none) | the chat that gets alerts |
 //! | `telegram_base_url` | `https://api.telegram.org` | the Bot API origin |
@@ -13,9 +15,10 @@
 //! | `alert_email_to` | (none) | comma-separated recipients |
 //! | `alert_email_from` | (none) | the sender address |
 
+use super::gmail::{self, Gmail};
 use crate::config;
 use crate::error::{Error, Result};
-use crate::ports::{Config, HttpError, OutboundRequest, OutboundResponse};
+use crate::ports::{Config, HttpClient, HttpError, OutboundRequest, OutboundResponse};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -73,13 +76,25 @@ pub struct Telegram {
     pub chat_id: Option<String>,
 }
 
+/// How email leaves.
+#[derive(Clone, PartialEq)]
+pub enum Transport {
+    /// A generic HTTPS API taking `POST {from, to, subject, text}`.
+    Https {
+        /// The endpoint.
+        url: String,
+        /// The bearer key (secret), if the endpoint needs one.
+        key: Option<String>,
+    },
+    /// The Gmail API with an OAuth refresh token.
+    Gmail(Gmail),
+}
+
 /// Email settings.
 #[derive(Clone, PartialEq)]
 pub struct Email {
-    /// The endpoint.
-    pub url: String,
-    /// The bearer key (secret), if the endpoint needs one.
-    pub key: Option<String>,
+    /// How it is sent.
+    pub transport: Transport,
     /// The sender.
     pub from: String,
     /// The default recipients.
@@ -97,8 +112,12 @@ impl std::fmt::Debug for Telegram {
 }
 impl std::fmt::Debug for Email {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match &self.transport {
+            Transport::Https { url, .. } => format!("https {url}"),
+            Transport::Gmail(g) => format!("{g:?}"),
+        };
         f.debug_struct("Email")
-            .field("url", &self.url)
+            .field("transport", &transport)
             .field("from", &self.from)
             .field("to", &self.to)
             .finish_non_exhaustive()
@@ -131,11 +150,31 @@ pub fn telegram(c: &dyn Config) -> Result<Option<Telegram>> {
 pub const EMAIL_DEFAULT_BASE_URL: &str = "https://api.resend.com";
 
 /// The email settings, `None` when `alert_email_from` is not set. A
-/// malformed origin or path is an error naming the variable.
+/// malformed origin or path, an unknown provider or a missing Gmail
+/// variable is an error naming the variable.
 pub fn email(c: &dyn Config) -> Result<Option<Email>> {
     let Some(from) = config::text(c, "alert_email_from")? else {
         return Ok(None);
     };
+    let to = recipients(&config::text(c, "alert_email_to")?.unwrap_or_default());
+    let transport = match config::text_or(c, "email_provider", "https")?.as_str() {
+        "https" => https_transport(c)?,
+        "gmail" => Transport::Gmail(gmail::settings(c)?),
+        other => {
+            return Err(Error::unavailable(
+                "invalid_configuration",
+                format!("variable `email_provider` is {other:?}; expected https or gmail"),
+            ))
+        }
+    };
+    Ok(Some(Email {
+        transport,
+        from,
+        to,
+    }))
+}
+
+fn https_transport(c: &dyn Config) -> Result<Transport> {
     let base = config::origin(c, "email_api_base_url", EMAIL_DEFAULT_BASE_URL)?;
     let path = config::text_or(c, "email_api_path", "/emails")?;
     if !path.starts_with('/') || path.contains(char::is_whitespace) || path.contains("//") {
@@ -144,12 +183,10 @@ pub fn email(c: &dyn Config) -> Result<Option<Email>> {
             "variable `email_api_path` must be a path like /emails",
         ));
     }
-    Ok(Some(Email {
+    Ok(Transport::Https {
         url: format!("{base}{path}"),
         key: config::text(c, "email_api_key")?,
-        from,
-        to: recipients(&config::text(c, "alert_email_to")?.unwrap_or_default()),
-    }))
+    })
 }
 
 /// Whether `channel` can deliver `payload`: its variables are set and it
@@ -223,6 +260,11 @@ pub struct Prepared {
     pub request: OutboundRequest,
     /// Strings to redact from errors and response snippets.
     pub secrets: Vec<String>,
+    /// An OAuth token request to make first; its access token authorizes
+    /// `request` (Gmail).
+    pub authorize: Option<OutboundRequest>,
+    /// The variable naming `request`'s origin, for a refused destination.
+    pub origin_variable: &'static str,
 }
 
 /// Why a payload cannot be sent now.
@@ -269,6 +311,8 @@ pub fn prepare(
                 .json(&body)
                 .timeout_ms(SEND_TIMEOUT_MS),
                 secrets: vec![s.token],
+                authorize: None,
+                origin_variable: "telegram_base_url",
             })
         }
         Channel::Email => {
@@ -286,22 +330,76 @@ pub fn prepare(
             if to.is_empty() {
                 return Err(NotReady::NotConfigured);
             }
-            let body = serde_json::json!({
-                "to": to,
-                "from": s.from,
-                "subject": payload.get("subject").and_then(Value::as_str).unwrap_or("EchoPilot"),
-                "text": text,
-            });
-            let mut request = OutboundRequest::new("POST", s.url.clone())
-                .json(&body)
-                .timeout_ms(SEND_TIMEOUT_MS);
-            let mut secrets = Vec::new();
-            if let Some(key) = s.key {
-                request = request.header("authorization", format!("Bearer {key}"));
-                secrets.push(key);
+            let subject = payload
+                .get("subject")
+                .and_then(Value::as_str)
+                .unwrap_or("EchoPilot");
+            match s.transport {
+                Transport::Https { url, key } => {
+                    let body = serde_json::json!({
+                        "to": to,
+                        "from": s.from,
+                        "subject": subject,
+                        "text": text,
+                    });
+                    let mut request = OutboundRequest::new("POST", url)
+                        .json(&body)
+                        .timeout_ms(SEND_TIMEOUT_MS);
+                    let mut secrets = Vec::new();
+                    if let Some(key) = key {
+                        request = request.header("authorization", format!("Bearer {key}"));
+                        secrets.push(key);
+                    }
+                    Ok(Prepared {
+                        request,
+                        secrets,
+                        authorize: None,
+                        origin_variable: "email_api_base_url",
+                    })
+                }
+                Transport::Gmail(g) => {
+                    let raw = gmail::message(&s.from, &to, subject, text)
+                        .map_err(|e| NotReady::Invalid(format!("email: {e}")))?;
+                    Ok(Prepared {
+                        request: gmail::send_request(&g, &raw, SEND_TIMEOUT_MS),
+                        secrets: g.secrets(),
+                        authorize: Some(gmail::token_request(&g, SEND_TIMEOUT_MS)),
+                        origin_variable: "gmail_api_base_url",
+                    })
+                }
             }
-            Ok(Prepared { request, secrets })
         }
+    }
+}
+
+/// Send a prepared request (after its OAuth exchange, if any) and classify
+/// the answer.
+pub async fn send(http: &dyn HttpClient, channel: Channel, p: Prepared) -> Outcome {
+    let Prepared {
+        mut request,
+        mut secrets,
+        authorize,
+        origin_variable,
+    } = p;
+    if let Some(token_request) = authorize {
+        match gmail::access_token(http.send(token_request).await, &secrets) {
+            Ok(token) => {
+                request = request.header("authorization", format!("Bearer {token}"));
+                secrets.push(token);
+            }
+            Err(outcome) => return outcome,
+        }
+    }
+    match http.send(request).await {
+        // The URL may carry a token (Telegram's): never repeat it.
+        Err(HttpError::NotAllowed(_)) => Outcome::Fail {
+            status: None,
+            error: format!(
+                "the {} destination is not in allowed_outbound_hosts (check the {origin_variable} variable)",
+                channel.as_str()
+            ),
+        },
+        answer => classify(channel, answer, &secrets),
     }
 }
 
@@ -513,6 +611,102 @@ mod tests {
         ]);
         assert!(matches!(
             prepare(&bad, Channel::Email, &p),
+            Err(NotReady::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn gmail_sends_exchange_the_refresh_token_then_send_raw_mime() {
+        use crate::adapters::native::ScriptedHttp;
+        let c = MapConfig::new(&[
+            ("email_provider", "gmail"),
+            ("gmail_client_id", "cid"),
+            ("gmail_client_secret", "CSECRET"),
+            ("gmail_refresh_token", "1//REFRESH"),
+            ("gmail_oauth_base_url", "http://127.0.0.1:9"),
+            ("gmail_api_base_url", "http://127.0.0.1:9"),
+            ("alert_email_to", "ops@x.io"),
+            ("alert_email_from", "alerts@x.io"),
+        ]);
+        let p = serde_json::json!({"text": "disk full", "subject": "CRITICAL"});
+        assert!(is_configured(&c, Channel::Email, &p));
+        let http = ScriptedHttp::new(|r| {
+            Ok(if r.url.ends_with("/token") {
+                resp(
+                    200,
+                    &[],
+                    r#"{"access_token":"ya29.TOKEN","expires_in":3599}"#,
+                )
+            } else {
+                resp(200, &[], r#"{"id":"m1","threadId":"t1"}"#)
+            })
+        });
+        let prepared = prepare(&c, Channel::Email, &p).unwrap();
+        let outcome = futures::executor::block_on(send(&http, Channel::Email, prepared));
+        assert_eq!(outcome, Outcome::Sent { status: 200 });
+        let sent = http.sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].url, "http://127.0.0.1:9/token");
+        assert!(String::from_utf8_lossy(&sent[0].body).contains("refresh_token=1%2F%2FREFRESH"));
+        assert_eq!(
+            sent[1].url,
+            "http://127.0.0.1:9/gmail/v1/users/me/messages/send"
+        );
+        assert!(sent[1]
+            .headers
+            .contains(&("authorization".into(), "Bearer ya29.TOKEN".into())));
+        let body: Value = serde_json::from_slice(&sent[1].body).unwrap();
+        let mime = crate::identity::base64url::decode(body["raw"].as_str().unwrap()).unwrap();
+        let mime = String::from_utf8(mime).unwrap();
+        assert!(
+            mime.starts_with("From: alerts@x.io\r\nTo: ops@x.io\r\n"),
+            "{mime}"
+        );
+
+        // A revoked refresh token fails the delivery (no retry), and no
+        // secret shows in the error.
+        let revoked = ScriptedHttp::new(|r| {
+            Ok(resp(
+                400,
+                &[],
+                &format!(
+                    r#"{{"error":"invalid_grant","error_description":"Token 1//REFRESH has been expired or revoked. {}"}}"#,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ))
+        });
+        let prepared = prepare(&c, Channel::Email, &p).unwrap();
+        match futures::executor::block_on(send(&revoked, Channel::Email, prepared)) {
+            Outcome::Fail {
+                status: Some(400),
+                error,
+            } => {
+                assert!(error.contains("invalid_grant"), "{error}");
+                assert!(
+                    !error.contains("REFRESH") && !error.contains("CSECRET"),
+                    "{error}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(revoked.sent().len(), 1, "no send without a token");
+
+        // Gmail selected but a variable missing: a clear configuration
+        // error for the delivery (callers only check that email has a
+        // sender and recipients, like for the HTTPS API's key).
+        let partial = MapConfig::new(&[
+            ("email_provider", "gmail"),
+            ("gmail_client_id", "cid"),
+            ("alert_email_to", "ops@x.io"),
+            ("alert_email_from", "alerts@x.io"),
+        ]);
+        match prepare(&partial, Channel::Email, &p) {
+            Err(NotReady::Invalid(m)) => assert!(m.contains("gmail_client_secret"), "{m}"),
+            _ => panic!("expected a configuration error"),
+        }
+        let unknown = MapConfig::new(&[("email_provider", "smtp"), ("alert_email_from", "a@x.io")]);
+        assert!(matches!(
+            prepare(&unknown, Channel::Email, &p),
             Err(NotReady::Invalid(_))
         ));
     }

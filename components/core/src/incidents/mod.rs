@@ -10,7 +10,9 @@
 //! - [`outbox`]: deliveries with atomic claims, retries with backoff and
 //!   Retry-After, visible results; [`enqueue`] is public so that daily
 //!   reports can use it too. [`deliver_due`] sends.
-//! - [`channels`]: Telegram and an HTTPS email API, and their variables.
+//! - [`channels`]: Telegram and email (a generic HTTPS API, or
+//!   [`gmail`]: the Gmail API with an OAuth refresh token), and their
+//!   variables.
 //! - [`silences`]: stop paging about a source or a fingerprint for a while.
 //! - [`api`]: the HTTP handlers and their [`api::ROUTES`].
 //! - [`JOB`]: the `cron-incidents` job: deliveries every 30 seconds, the
@@ -30,6 +32,7 @@
 
 pub mod api;
 pub mod channels;
+pub mod gmail;
 pub mod model;
 pub mod outbox;
 pub mod routing;

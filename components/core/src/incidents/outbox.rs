@@ -315,10 +315,7 @@ async fn send(env: &Env, d: &Delivery) -> Outcome {
             status: None,
             error: message,
         },
-        Ok(p) => {
-            let answer = env.http.send(p.request).await;
-            channels::classify(d.channel, answer, &p.secrets)
-        }
+        Ok(p) => channels::send(env.http.as_ref(), d.channel, p).await,
     }
 }
 

@@ -44,11 +44,35 @@ impl OutboundRequest {
         self.header("content-type", "application/json")
     }
 
+    /// Set an `application/x-www-form-urlencoded` body.
+    pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.body = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+            .into_bytes();
+        self.header("content-type", "application/x-www-form-urlencoded")
+    }
+
     /// Set the timeout.
     pub fn timeout_ms(mut self, ms: u64) -> Self {
         self.timeout_ms = ms;
         self
     }
+}
+
+/// `v` percent-encoded for a form or query value (everything but RFC 3986's
+/// unreserved characters).
+pub fn form_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// An outbound response.

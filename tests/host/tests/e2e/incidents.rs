@@ -1,8 +1,9 @@
 //! Incidents through api-ops and cron-incidents, with the mock Telegram and
 //! email APIs: a CRITICAL pages once at once, repeats are counted and not
 //! re-sent, a failing Telegram is retried with backoff until it answers,
-//! warnings wait for the digest, silences need an author and a comment, and
-//! a job that dies raises a warning.
+//! warnings wait for the digest, silences need an author and a comment, a
+//! job that dies raises a warning, and email can go through the Gmail API
+//! (OAuth refresh token, mock Google endpoints).
 
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
@@ -25,6 +26,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "incident_warnings_wait_for_the_digest_and_silences_are_strict",
         digest_and_silences,
     ),
+    Scenario::host_only("incident_email_goes_through_gmail_oauth", gmail),
     Scenario::new("incident_routes_refuse_bad_input", bad_input),
 ];
 
@@ -43,6 +45,92 @@ fn alerting(env: &Env, tg: &MockServer, mail: &MockServer, retry_ms: &str) -> Re
             .variable("alert_email_to", "ops@echopilot.test")
             .variable("alert_retry_base_ms", retry_ms)
     })
+}
+
+/// A host whose email goes to the Gmail mock with `refresh_token`.
+fn gmail_app(env: &Env, google: &MockServer, refresh_token: &str) -> Result<App> {
+    env.app_with(|b| {
+        b.variable("email_provider", "gmail")
+            .variable("gmail_client_id", mock::GMAIL_CLIENT_ID)
+            .variable("gmail_client_secret", mock::GMAIL_CLIENT_SECRET)
+            .variable("gmail_refresh_token", refresh_token)
+            .variable("gmail_oauth_base_url", google.url())
+            .variable("gmail_api_base_url", google.url())
+            .variable("alert_email_from", "alerts@echopilot.test")
+            .variable("alert_email_to", "ops@echopilot.test, cto@echopilot.test")
+    })
+}
+
+/// The email delivery among an incident's deliveries.
+fn email_delivery(data: &Value) -> Value {
+    data["deliveries"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["channel"] == "email").cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn gmail(env: &Env) -> Result<()> {
+    let google = mock::gmail()?;
+    let app = gmail_app(env, &google, mock::GMAIL_REFRESH_TOKEN)?;
+    let (status, body) = raise(&app, "CRITICAL", "queue", "Queue stalled — café")?;
+    check!(status == 201, "raise: {status} {body}");
+    let email = email_delivery(&body["data"]);
+    check!(
+        email["channel"] == "email" && email["status"] == "sent",
+        "the page went out by email at once: {}",
+        body["data"]["deliveries"]
+    );
+    let tokens = google.requests_to("/token");
+    check!(tokens.len() == 1, "one token exchange: {}", tokens.len());
+    let form = tokens[0].form();
+    check!(
+        form.get("grant_type").map(String::as_str) == Some("refresh_token")
+            && form.get("refresh_token").map(String::as_str) == Some(mock::GMAIL_REFRESH_TOKEN),
+        "a refresh-token grant: {form:?}"
+    );
+    let sends = google.requests_to("/gmail/v1/users/me/messages/send");
+    check!(sends.len() == 1, "one send: {}", sends.len());
+    check!(
+        sends[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer ya29.e2e-")),
+        "authorized by the exchanged access token"
+    );
+    let mime = mock::gmail_message(&sends[0]).unwrap_or_default();
+    check!(
+        mime.starts_with(
+            "From: alerts@echopilot.test\r\nTo: ops@echopilot.test, cto@echopilot.test\r\nSubject: =?UTF-8?B?"
+        ),
+        "an RFC 2822 message to both recipients: {mime}"
+    );
+
+    // A revoked refresh token: the delivery fails for good (a retry cannot
+    // help), says why, and never shows a secret.
+    let google = mock::gmail()?;
+    let app = gmail_app(env, &google, "1//revoked-token")?;
+    let (status, body) = raise(&app, "CRITICAL", "queue", "Queue stalled again")?;
+    check!(status == 201, "raise: {status} {body}");
+    let email = email_delivery(&body["data"]);
+    check!(
+        email["status"] == "failed"
+            && email["last_status_code"] == 400
+            && email["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("invalid_grant")),
+        "a refused grant fails the delivery: {email}"
+    );
+    let shown = body.to_string();
+    check!(
+        !shown.contains("revoked-token") && !shown.contains(mock::GMAIL_CLIENT_SECRET),
+        "no secret in the view: {shown}"
+    );
+    check!(
+        google
+            .requests_to("/gmail/v1/users/me/messages/send")
+            .is_empty(),
+        "nothing sent without a token"
+    );
+    Ok(())
 }
 
 fn raise(app: &App, severity: &str, source: &str, message: &str) -> Result<(u16, Value)> {
