@@ -18,6 +18,9 @@
 //!     --var rate_limit_ip_per_minute=10000000 --connections 32 --seconds 10
 //! ```
 //!
+//! `--data-dir DIR` runs the host on an existing data directory (a prepared
+//! database) instead of a fresh one.
+//!
 //! `--rate N` drives an open loop instead: N requests per second in all,
 //! spread evenly over the connections, each latency counted from when the
 //! request was *due* (so a stall shows in the figures instead of silently
@@ -45,6 +48,7 @@ struct Args {
     headers: Vec<(String, String)>,
     vars: Vec<(String, String)>,
     rate: Option<f64>,
+    data_dir: Option<String>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Args> {
         headers: Vec::new(),
         vars: Vec::new(),
         rate: None,
+        data_dir: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +75,7 @@ fn parse_args() -> Result<Args> {
             "--warmup" => a.warmup = value()?.parse()?,
             "--base-url" => a.base_url = Some(value()?),
             "--rate" => a.rate = Some(value()?.parse()?),
+            "--data-dir" => a.data_dir = Some(value()?),
             "--method" => a.method = value()?,
             "--body" => a.body = Some(value()?),
             "--header" => {
@@ -83,7 +89,7 @@ fn parse_args() -> Result<Args> {
                 a.vars.push((k.to_string(), v.to_string()));
             }
             "--help" | "-h" => {
-                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--body JSON] [--header name:value] [--var name=value] [--rate requests/s] [--base-url URL]");
+                println!("bench [--path /health] [--connections 32] [--seconds 10] [--warmup 1] [--method GET] [--body JSON] [--header name:value] [--var name=value] [--rate requests/s] [--data-dir DIR] [--base-url URL]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -222,6 +228,9 @@ fn main() -> Result<()> {
                 .variable("cron_token", "bench");
             for (k, v) in &args.vars {
                 builder = builder.variable(k, v.clone());
+            }
+            if let Some(dir) = &args.data_dir {
+                builder = builder.data_dir(dir);
             }
             let host = builder.start()?;
             eprintln!(
