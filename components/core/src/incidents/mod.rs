@@ -52,15 +52,28 @@ use crate::ports::{DbExt, Env};
 use crate::scheduler::{self, Job, JobFn, RunContext};
 use futures::future::LocalBoxFuture;
 
-/// A warning waits at most this long for its digest.
+/// A warning waits at most this long for its digest, by default
+/// (`alert_digest_minutes`).
 pub const DIGEST_EVERY_MS: i64 = 5 * 60_000;
+
+/// How long the oldest warning waits for its digest: `alert_digest_minutes`
+/// (0 to 60, default 5; 0 sends the digest on every run, 30 s apart).
+pub fn digest_wait_ms(env: &Env) -> Result<i64> {
+    Ok(crate::config::int(
+        env.config.as_ref(),
+        "alert_digest_minutes",
+        DIGEST_EVERY_MS / 60_000,
+        0,
+        60,
+    )? * 60_000)
+}
 
 /// The incidents job (`cron-incidents`), every 30 seconds: send the due
 /// deliveries (first attempts of pages raised by other components, daily
 /// reports whose summary is written, and retries with backoff), then fold
 /// pending warnings into one digest per
-/// channel once the oldest has waited [`DIGEST_EVERY_MS`], so warnings go
-/// out in batches at most about five minutes late.
+/// channel once the oldest has waited [`digest_wait_ms`] (five minutes by
+/// default), so warnings go out in batches at most that late.
 pub const JOB: Job = Job {
     name: "incidents",
     component: "cron-incidents",
@@ -83,7 +96,8 @@ pub fn digest_due(env: &Env, now_ms: i64) -> Result<bool> {
             params![],
         )?
         .opt_i64(0)?;
-    Ok(oldest.is_some_and(|t| now_ms - t >= DIGEST_EVERY_MS))
+    let wait = digest_wait_ms(env)?;
+    Ok(oldest.is_some_and(|t| now_ms - t >= wait))
 }
 
 fn run<'a>(env: &'a Env, ctx: &'a RunContext) -> LocalBoxFuture<'a, Result<String>> {

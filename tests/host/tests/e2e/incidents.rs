@@ -6,9 +6,9 @@
 //! (OAuth refresh token, mock Google endpoints).
 
 use anyhow::{Context, Result};
-use echopilot_e2e::check;
 use echopilot_e2e::mock::{self, MockServer, Reply};
 use echopilot_e2e::scenario::{expect_status, wait_for, App, Env, Scenario};
+use echopilot_e2e::{check, HostBuilder};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,17 +34,20 @@ const TOKEN: &str = "123456:e2e-bot-token";
 
 /// A host whose alerts go to the mocks.
 fn alerting(env: &Env, tg: &MockServer, mail: &MockServer, retry_ms: &str) -> Result<App> {
-    env.app_with(|b| {
-        b.variable("telegram_bot_token", TOKEN)
-            .variable("telegram_chat_id", "4242")
-            .variable("telegram_base_url", tg.url())
-            .variable("email_api_base_url", mail.url())
-            .variable("email_api_path", "/send")
-            .variable("email_api_key", "e2e-mail-key")
-            .variable("alert_email_from", "alerts@echopilot.test")
-            .variable("alert_email_to", "ops@echopilot.test")
-            .variable("alert_retry_base_ms", retry_ms)
-    })
+    env.app_with(|b| alert_vars(b, tg, mail, retry_ms))
+}
+
+/// The variables that send alerts to the mocks.
+fn alert_vars(b: HostBuilder, tg: &MockServer, mail: &MockServer, retry_ms: &str) -> HostBuilder {
+    b.variable("telegram_bot_token", TOKEN)
+        .variable("telegram_chat_id", "4242")
+        .variable("telegram_base_url", tg.url())
+        .variable("email_api_base_url", mail.url())
+        .variable("email_api_path", "/send")
+        .variable("email_api_key", "e2e-mail-key")
+        .variable("alert_email_from", "alerts@echopilot.test")
+        .variable("alert_email_to", "ops@echopilot.test")
+        .variable("alert_retry_base_ms", retry_ms)
 }
 
 /// A host whose email goes to the Gmail mock with `refresh_token`.
@@ -150,14 +153,17 @@ fn get(app: &App, target: &str) -> Result<Value> {
     Ok(expect_status(&resp, 200)?["data"].clone())
 }
 
+fn unix_now() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
+}
+
 /// Run cron-incidents once, in a slot of its own (30-second slots).
 fn tick(app: &App) -> Result<()> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let host = app.host().context("host only")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let ts = now + 30 * NEXT.fetch_add(1, Ordering::SeqCst);
+    let ts = unix_now()? + 30 * NEXT.fetch_add(1, Ordering::SeqCst);
     host.tick_at("cron-incidents", ts)?
         .map_err(|e| anyhow::anyhow!("incidents tick failed: {e}"))
 }
@@ -385,6 +391,48 @@ fn digest_and_silences(env: &Env) -> Result<()> {
     check!(
         tg.requests().is_empty(),
         "a fresh warning waits for its digest"
+    );
+    // Once the oldest warning has waited `alert_digest_minutes` (a second
+    // host on the same data with 0), a run sends one digest per channel
+    // with the warning in it (and not the INFO, which is only recorded).
+    let data = app.host().context("host only")?.data_dir().to_path_buf();
+    let eager = env.app_with(|b| {
+        alert_vars(b, &tg, &mail, "30000")
+            .variable("alert_digest_minutes", "0")
+            .data_dir(&data)
+    })?;
+    eager
+        .host()
+        .context("host only")?
+        .tick_at("cron-incidents", unix_now()? + 600)?
+        .map_err(|e| anyhow::anyhow!("incidents tick failed: {e}"))?;
+    let digests = tg.requests();
+    check!(digests.len() == 1, "one Telegram digest: {}", digests.len());
+    let text = digests[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    check!(
+        text.contains("digest: 1 incident") && text.contains("Queue depth above 1000"),
+        "the digest lists the warning: {text}"
+    );
+    check!(
+        !text.contains("Build abc deployed"),
+        "INFO is not in it: {text}"
+    );
+    let mails = mail.requests_to("/send");
+    check!(
+        mails.len() == 1
+            && mails[0].json()["subject"]
+                .as_str()
+                .is_some_and(|s| s.contains("digest")),
+        "one email digest: {:?}",
+        mails.iter().map(|m| m.json()).collect::<Vec<_>>()
+    );
+    let listed = get(&app, "/api/incidents?severity=WARNING")?;
+    check!(
+        listed.to_string().contains("digested"),
+        "the warning is marked digested: {listed}"
     );
 
     // The silence is in the audit chain; removing it is too.
