@@ -390,17 +390,7 @@ pub async fn send(http: &dyn HttpClient, channel: Channel, p: Prepared) -> Outco
             Err(outcome) => return outcome,
         }
     }
-    match http.send(request).await {
-        // The URL may carry a token (Telegram's): never repeat it.
-        Err(HttpError::NotAllowed(_)) => Outcome::Fail {
-            status: None,
-            error: format!(
-                "the {} destination is not in allowed_outbound_hosts (check the {origin_variable} variable)",
-                channel.as_str()
-            ),
-        },
-        answer => classify(channel, answer, &secrets),
-    }
+    classify(channel, http.send(request).await, &secrets, origin_variable)
 }
 
 /// Remove every secret from `text`.
@@ -470,11 +460,18 @@ fn snippet(body: &[u8]) -> String {
     char_prefix(described.as_deref().unwrap_or(text.trim()), 200)
 }
 
-/// Classify the answer (or failure) of a send.
+/// Whether an answer with `status` may succeed later (408, 429, 5xx).
+pub fn retryable(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+/// Classify the answer (or failure) of a send to the origin that the
+/// variable `origin_variable` names.
 pub fn classify(
     channel: Channel,
     answer: std::result::Result<OutboundResponse, HttpError>,
     secrets: &[String],
+    origin_variable: &str,
 ) -> Outcome {
     let name = channel.as_str();
     match answer {
@@ -487,7 +484,7 @@ pub fn classify(
                 &format!("{name} answered HTTP {status}: {}", snippet(&resp.body)),
                 secrets,
             );
-            if status == 408 || status == 429 || status >= 500 {
+            if retryable(status) {
                 Outcome::Retry {
                     status: Some(status),
                     error,
@@ -500,15 +497,11 @@ pub fn classify(
                 }
             }
         }
-        // The URL carries the bot token: never repeat it.
+        // The URL may carry a token (Telegram's): never repeat it.
         Err(HttpError::NotAllowed(_)) => Outcome::Fail {
             status: None,
             error: format!(
-                "the {name} destination is not in allowed_outbound_hosts (check the {} variable)",
-                match channel {
-                    Channel::Telegram => "telegram_base_url",
-                    Channel::Email => "email_api_base_url",
-                }
+                "the {name} destination is not in allowed_outbound_hosts (check the {origin_variable} variable)"
             ),
         },
         Err(HttpError::Timeout) => Outcome::Retry {
@@ -573,12 +566,14 @@ mod tests {
             Channel::Telegram,
             Err(HttpError::NotAllowed(prepared.request.url.clone())),
             &prepared.secrets,
+            "telegram_base_url",
         );
         assert!(!format!("{denied:?}").contains("SECRET"));
         let echoed = classify(
             Channel::Telegram,
             Ok(resp(500, &[], "token 123:SECRET is bad")),
             &prepared.secrets,
+            "telegram_base_url",
         );
         assert!(!format!("{echoed:?}").contains("SECRET"), "{echoed:?}");
         assert!(!format!("{:?}", telegram(&c).unwrap()).contains("SECRET"));
@@ -715,13 +710,19 @@ mod tests {
     fn answers_are_classified() {
         let none: &[String] = &[];
         assert_eq!(
-            classify(Channel::Email, Ok(resp(202, &[], "{}")), none),
+            classify(
+                Channel::Email,
+                Ok(resp(202, &[], "{}")),
+                none,
+                "email_api_base_url"
+            ),
             Outcome::Sent { status: 202 }
         );
         match classify(
             Channel::Email,
             Ok(resp(429, &[("Retry-After", "7")], "")),
             none,
+            "email_api_base_url",
         ) {
             Outcome::Retry {
                 status,
@@ -733,7 +734,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let tg = r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":3}}"#;
-        match classify(Channel::Telegram, Ok(resp(429, &[], tg)), none) {
+        match classify(
+            Channel::Telegram,
+            Ok(resp(429, &[], tg)),
+            none,
+            "telegram_base_url",
+        ) {
             Outcome::Retry {
                 retry_after_ms,
                 error,
@@ -745,21 +751,36 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            classify(Channel::Email, Ok(resp(503, &[], "")), none),
+            classify(
+                Channel::Email,
+                Ok(resp(503, &[], "")),
+                none,
+                "email_api_base_url"
+            ),
             Outcome::Retry {
                 status: Some(503),
                 ..
             }
         ));
         assert!(matches!(
-            classify(Channel::Email, Ok(resp(401, &[], "")), none),
+            classify(
+                Channel::Email,
+                Ok(resp(401, &[], "")),
+                none,
+                "email_api_base_url"
+            ),
             Outcome::Fail {
                 status: Some(401),
                 ..
             }
         ));
         assert!(matches!(
-            classify(Channel::Email, Err(HttpError::Timeout), none),
+            classify(
+                Channel::Email,
+                Err(HttpError::Timeout),
+                none,
+                "email_api_base_url"
+            ),
             Outcome::Retry { status: None, .. }
         ));
     }

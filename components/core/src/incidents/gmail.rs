@@ -32,6 +32,9 @@ pub const OAUTH_DEFAULT_BASE_URL: &str = "https://oauth2.googleapis.com";
 /// The Gmail API origin.
 pub const API_DEFAULT_BASE_URL: &str = "https://gmail.googleapis.com";
 
+/// The variable naming the token endpoint's origin.
+const TOKEN_ORIGIN_VARIABLE: &str = "gmail_oauth_base_url";
+
 /// The Gmail settings.
 #[derive(Clone, PartialEq)]
 pub struct Gmail {
@@ -82,7 +85,7 @@ pub fn settings(c: &dyn Config) -> Result<Gmail> {
     Ok(Gmail {
         token_url: format!(
             "{}/token",
-            config::origin(c, "gmail_oauth_base_url", OAUTH_DEFAULT_BASE_URL)?
+            config::origin(c, TOKEN_ORIGIN_VARIABLE, OAUTH_DEFAULT_BASE_URL)?
         ),
         send_url: format!(
             "{}/gmail/v1/users/me/messages/send",
@@ -130,9 +133,12 @@ pub fn access_token(
                 )
             })
         }
-        Ok(resp) if resp.status == 408 || resp.status == 429 || resp.status >= 500 => {
-            Err(channels::classify(Channel::Email, Ok(resp), secrets))
-        }
+        Ok(resp) if channels::retryable(resp.status) => Err(channels::classify(
+            Channel::Email,
+            Ok(resp),
+            secrets,
+            TOKEN_ORIGIN_VARIABLE,
+        )),
         Ok(resp) => {
             let body = serde_json::from_slice::<Value>(&resp.body).unwrap_or(Value::Null);
             let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
@@ -143,11 +149,12 @@ pub fn access_token(
             };
             Err(refused(Some(resp.status), why))
         }
-        Err(HttpError::NotAllowed(_)) => Err(Outcome::Fail {
-            status: None,
-            error: "the gmail OAuth endpoint is not in allowed_outbound_hosts (check the gmail_oauth_base_url variable)".into(),
-        }),
-        Err(e) => Err(channels::classify(Channel::Email, Err(e), secrets)),
+        Err(e) => Err(channels::classify(
+            Channel::Email,
+            Err(e),
+            secrets,
+            TOKEN_ORIGIN_VARIABLE,
+        )),
     }
 }
 
