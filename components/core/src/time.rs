@@ -49,6 +49,22 @@ pub fn date(ms: i64) -> String {
     rfc3339(ms)[..10].to_string()
 }
 
+/// One UTC day, in ms.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day number of `ms` (days since 1970-01-01).
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+/// The UTC day number of a `YYYY-MM-DD` date; `None` for anything else.
+pub fn parse_day(text: &str) -> Option<i64> {
+    if text.len() != 10 {
+        return None;
+    }
+    parse_rfc3339(&format!("{text}T00:00:00Z")).ok().map(day_of)
+}
+
 fn digits(s: &str, what: &str) -> Result<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::bad_request(
@@ -129,6 +145,25 @@ pub fn parse_rfc3339(s: &str) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_parse_and_number_from_the_epoch() {
+        assert_eq!(parse_day("1970-01-02"), Some(1));
+        assert_eq!(
+            parse_day("2026-11-22"),
+            Some(day_of(parse_rfc3339("2026-11-22T13:00:00Z").unwrap()))
+        );
+        for bad in [
+            "2026-11-2",
+            "2026-13-01",
+            "2026-11-22T00:00:00Z",
+            "",
+            "yesterday",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
+        assert_eq!(day_of(-1), -1);
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -9,8 +9,9 @@ use echopilot_core::incidents::{self, NewIncident, Severity};
 use echopilot_core::jobs::model::{Brief, JobType, NewJob};
 use echopilot_core::jobs::store;
 use echopilot_core::ports::DbExt;
-use echopilot_core::reports::{self, figures::DAY_MS};
+use echopilot_core::reports;
 use echopilot_core::tenancy::TenantId;
+use echopilot_core::time::DAY_MS;
 use futures::executor::block_on;
 use support::*;
 

@@ -14,13 +14,8 @@ use crate::ports::{Db, DbExt};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One UTC day, in ms.
-pub const DAY_MS: i64 = 86_400_000;
-
-/// The UTC day number of `ms` (as `llm_usage_days.day` stores it).
-pub fn day_of(ms: i64) -> i64 {
-    ms.div_euclid(DAY_MS)
-}
+// `llm_usage_days.day` is the UTC day number.
+pub use crate::time::{day_of, DAY_MS};
 
 /// One day's spend, micro-dollars, per model family.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -209,16 +209,11 @@ fn clear_gate(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
 
 fn daily_report(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
     only(args, &["date"])?;
-    let today = ctx
-        .env
-        .clock
-        .now_ms()
-        .div_euclid(crate::reports::figures::DAY_MS);
+    let today = crate::time::day_of(ctx.env.clock.now_ms());
     let day = match arg_str(args, "date", 10)? {
         None => today - 1,
-        Some(d) => crate::time::parse_rfc3339(&format!("{d}T00:00:00Z"))
-            .map_err(|_| Error::unprocessable("invalid_args", "`args.date` is YYYY-MM-DD"))?
-            .div_euclid(crate::reports::figures::DAY_MS),
+        Some(d) => crate::time::parse_day(&d)
+            .ok_or_else(|| Error::unprocessable("invalid_args", "`args.date` is YYYY-MM-DD"))?,
     };
     if day > today {
         return Err(Error::unprocessable(
@@ -229,7 +224,7 @@ fn daily_report(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
     if !confirm {
         let stored = crate::reports::stored(ctx.env, day)?;
         return Ok(
-            json!({ "would": "store the report and submit its summary job", "date": crate::time::date(day * crate::reports::figures::DAY_MS), "already_stored": stored.is_some() }),
+            json!({ "would": "store the report and submit its summary job", "date": crate::time::date(day * crate::time::DAY_MS), "already_stored": stored.is_some() }),
         );
     }
     Ok(json!({ "report": crate::reports::generate(ctx.env, day)? }))

@@ -2,21 +2,18 @@
 //! day (yesterday by default), or its figures computed now when none is
 //! stored yet (`state: not_generated`).
 
-use super::figures::DAY_MS;
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response, Route};
+use crate::time::{day_of, parse_day};
 
 /// The report routes of api-ops.
 pub const ROUTES: &[Route] = &[Route::get("/api/reports/daily", daily)];
 
 fn day_param(ctx: &Ctx, req: &Request) -> Result<i64> {
     match req.query_param("date") {
-        None => Ok(ctx.env.clock.now_ms().div_euclid(DAY_MS) - 1),
-        Some(d) => crate::time::parse_rfc3339(&format!("{d}T00:00:00Z"))
-            .ok()
-            .filter(|_| d.len() == 10)
-            .map(|ms| ms.div_euclid(DAY_MS))
+        None => Ok(day_of(ctx.env.clock.now_ms()) - 1),
+        Some(d) => parse_day(&d)
             .ok_or_else(|| Error::bad_request("invalid_date", "`date` is a day: YYYY-MM-DD")),
     }
 }

@@ -6,11 +6,9 @@
 use crate::error::Result;
 use crate::params;
 use crate::ports::{DbExt, Env};
+use crate::time::DAY_MS;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// One UTC day, ms.
-pub const DAY_MS: i64 = 86_400_000;
 
 /// One day's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -27,7 +27,7 @@ use crate::params;
 use crate::ports::{DbExt, Env};
 use crate::scheduler::{self, Job, JobFn, RunContext};
 use crate::tenancy::{Scope, TenantId};
-use figures::{compare, for_day, DAY_MS};
+use figures::{compare, for_day};
 use serde_json::{json, Value};
 
 /// The report job: daily at 09:00 UTC, for the day before.
@@ -45,7 +45,7 @@ pub const JOB: Job = Job {
 scheduler::cron_http_app!("cron-reports", "/api/internal/cron/reports", JOB);
 
 fn daily(env: &Env, run: &RunContext) -> Result<String> {
-    let day = run.now_ms.div_euclid(DAY_MS) - 1;
+    let day = crate::time::day_of(run.now_ms) - 1;
     let r = generate(env, day)?;
     Ok(format!(
         "report for {} stored; summary job {}",
