@@ -15,7 +15,6 @@ use echopilot_e2e::check;
 use echopilot_e2e::scenario::{expect_status, Env, Scenario};
 use kit::*;
 use serde_json::{json, Value};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::host_only(
@@ -296,13 +295,6 @@ pub(crate) mod kit {
         }
         bail!("the audit chain had more than {max_pages} pages")
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn me(app: &echopilot_e2e::scenario::App, cred: &Cred) -> Result<echopilot_e2e::Response> {
@@ -1265,7 +1257,7 @@ fn bad_tokens(env: &Env) -> Result<()> {
             && payload["typ"] == "access",
         "payload: {payload}"
     );
-    let now = unix_now();
+    let now = echopilot_e2e::scenario::unix_now() as i64;
 
     // Controls: the test's own forging, with nothing changed, is accepted
     // (so each refusal below is the change's doing); a token minted with

@@ -164,12 +164,7 @@ fn replicas(env: &Env) -> Result<()> {
     // never straddle a minute (a straddle makes the second slot an
     // `overlap` while the first still runs, which is right but not this
     // scenario's point).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs()
-        / 60
-        * 60
-        + 10;
+    let now = echopilot_e2e::scenario::unix_now() / 60 * 60 + 10;
     // Both replicas tick the same minute at the same time, as two cron
     // processes would.
     let (ra, rb) = std::thread::scope(|s| {

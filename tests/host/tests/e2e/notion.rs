@@ -110,19 +110,13 @@ fn round_trip(env: &Env) -> Result<()> {
         // The same minute's slot already ran: run the scheduled job again
         // in the next slot (test hosts only).
         if let Some(h) = app.host() {
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs()
-                + 60;
+            let ts = echopilot_e2e::scenario::unix_now() + 60;
             h.tick_at("cron-notion-sync", ts)?
                 .map_err(|e| anyhow::anyhow!(e))?;
         }
     } else if sync?["data"]["outcome"] == "already_done" {
         if let Some(h) = app.host() {
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs()
-                + 60;
+            let ts = echopilot_e2e::scenario::unix_now() + 60;
             h.tick_at("cron-notion-sync", ts)?
                 .map_err(|e| anyhow::anyhow!(e))?;
         }

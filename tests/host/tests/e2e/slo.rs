@@ -127,9 +127,7 @@ fn induced(env: &Env) -> Result<()> {
 
     // 2. The SLO job pages once; a later run counts a repeat.
     let host = app.host().expect("host-only scenario");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let now = echopilot_e2e::scenario::unix_now();
     host.tick_at("cron-slo", now)?
         .map_err(|e| anyhow::anyhow!("slo tick: {e}"))?;
     // cron-incidents delivers what the SLO job raised.

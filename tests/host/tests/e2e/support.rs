@@ -54,9 +54,7 @@ static SLOT: AtomicU64 = AtomicU64::new(1);
 pub fn work(app: &App) -> Result<()> {
     match app.host() {
         Some(h) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
+            let now = echopilot_e2e::scenario::unix_now();
             let ts = now + 5 * SLOT.fetch_add(1, Ordering::SeqCst);
             h.tick_at("cron-worker", ts)?
                 .map_err(|e| anyhow::anyhow!("worker tick failed: {e}"))
