@@ -147,6 +147,12 @@ pub const POLICY: &[Policy] = &[
     // api-ops: autoscaling (platform-wide: the handlers refuse other tenants)
     row(Get, "/api/scale/status", VIEWER),
     row(Post, "/api/scale/apply", ADMIN),
+    // api-ops: payments (platform-wide: the handlers refuse other tenants)
+    row(Get, "/api/payments/reconciliations", OPERATOR),
+    // api-ops: backups (every tenant's data: admins of the default tenant)
+    row(Get, "/api/backups", ADMIN),
+    row(Get, "/api/backups/{id}", ADMIN),
+    row(Get, "/api/backups/{id}/download", ADMIN),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
@@ -159,6 +165,8 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/autoscale", Scheduler),
     row(Post, "/api/internal/cron/anomaly", Scheduler),
     row(Post, "/api/internal/cron/reports", Scheduler),
+    row(Post, "/api/internal/cron/payments", Scheduler),
+    row(Post, "/api/internal/cron/backup", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -21,6 +21,8 @@ pub const APPS: &[&App] = &[
     &crate::scale::APP,
     &crate::anomaly::APP,
     &crate::reports::APP,
+    &crate::payments::APP,
+    &crate::backup::APP,
 ];
 
 /// Every scheduled job.
@@ -34,6 +36,8 @@ pub const JOBS: &[&Job] = &[
     &crate::scale::JOB,
     &crate::anomaly::JOB,
     &crate::reports::JOB,
+    &crate::payments::JOB,
+    &crate::backup::JOB,
 ];
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ fn the_allow_list_is_listed_and_anything_else_is_refused() {
             "rebaseline_slo",
             "clear_deploy_gate",
             "run_daily_report",
+            "run_backup",
+            "verify_backup",
+            "reconcile_payments",
             "tail_logs"
         ]
     );

@@ -50,6 +50,13 @@ impl Recorded {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
+    /// The query string's pairs, decoded.
+    pub fn query(&self) -> BTreeMap<String, String> {
+        let q = self.path.split_once('?').map_or("", |(_, q)| q);
+        url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
     /// The body as `application/x-www-form-urlencoded` pairs.
     pub fn form(&self) -> BTreeMap<String, String> {
         url::form_urlencoded::parse(&self.body)
@@ -646,10 +653,87 @@ pub fn notion() -> Result<Notion> {
 
 // ----------------------------------------------------------------- Stripe --
 
-/// Start a Stripe mock: `POST /v1/checkout/sessions` and `POST /v1/refunds`
-/// with form-encoded bodies, answering Stripe-shaped objects.
-pub fn stripe() -> Result<MockServer> {
-    MockServer::start("stripe", |req| {
+/// A Stripe API mock: `GET /v1/charges` lists the charges it holds (with
+/// Stripe's `created[gte|lt]`, `limit` and `starting_after`, newest first;
+/// a bearer `sk_` key required), and `POST /v1/checkout/sessions` and
+/// `POST /v1/refunds` answer Stripe-shaped objects to form-encoded bodies.
+pub struct Stripe {
+    /// The server.
+    pub server: MockServer,
+    charges: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Stripe {
+    /// Replace the charges Stripe holds (charge objects; see [`charge`]).
+    pub fn set_charges(&self, charges: Vec<Value>) {
+        *self.charges.lock().unwrap() = charges;
+    }
+    /// The origin to give the app (`stripe_base_url`).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+}
+
+/// A Stripe charge object.
+pub fn charge(id: &str, amount: i64, currency: &str, created: i64, tenant: Option<&str>) -> Value {
+    json!({
+        "id": id, "object": "charge", "amount": amount, "amount_refunded": 0,
+        "currency": currency, "status": "succeeded", "paid": true, "refunded": false,
+        "disputed": false, "livemode": false, "created": created,
+        "customer": "cus_mock", "payment_intent": format!("pi_{id}"),
+        "description": "EchoPilot subscription",
+        "metadata": tenant.map_or(json!({}), |t| json!({"tenant_id": t})),
+    })
+}
+
+/// One page of `GET /v1/charges` over `all`.
+fn list_charges(req: &Recorded, all: &[Value]) -> Reply {
+    let authorized = req
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Bearer sk_"));
+    if !authorized {
+        return Reply::json(
+            401,
+            &json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_****"}}),
+        );
+    }
+    let q = req.query();
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let limit = num("limit").unwrap_or(10).clamp(1, 100) as usize;
+    let created = |c: &Value| c["created"].as_i64().unwrap_or(0);
+    let mut list: Vec<&Value> = all
+        .iter()
+        .filter(|c| num("created[gte]").is_none_or(|g| created(c) >= g))
+        .filter(|c| num("created[lt]").is_none_or(|l| created(c) < l))
+        .collect();
+    list.sort_by(|a, b| (created(b), b["id"].as_str()).cmp(&(created(a), a["id"].as_str())));
+    if let Some(after) = q.get("starting_after") {
+        match list.iter().position(|c| c["id"] == after.as_str()) {
+            Some(i) => list.drain(..=i).for_each(drop),
+            None => {
+                return Reply::json(
+                    400,
+                    &json!({"error": {"type": "invalid_request_error", "message": format!("No such charge: '{after}'")}}),
+                )
+            }
+        }
+    }
+    let has_more = list.len() > limit;
+    list.truncate(limit);
+    Reply::json(
+        200,
+        &json!({"object": "list", "url": "/v1/charges", "has_more": has_more, "data": list}),
+    )
+}
+
+/// Start the Stripe mock (no charges yet).
+pub fn stripe() -> Result<Stripe> {
+    let charges: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let held = charges.clone();
+    let server = MockServer::start("stripe", move |req| {
+        if req.method == "GET" && req.path_only() == "/v1/charges" {
+            return list_charges(req, &held.lock().unwrap());
+        }
         let form = req.form();
         let metadata: serde_json::Map<String, Value> = form
             .iter()
@@ -700,7 +784,8 @@ pub fn stripe() -> Result<MockServer> {
             ),
             _ => not_found(req),
         }
-    })
+    })?;
+    Ok(Stripe { server, charges })
 }
 
 // --------------------------------------------------------------- Telegram --
@@ -979,7 +1064,34 @@ mod tests {
             .json()
             .unwrap();
         assert_eq!(refund["status"], "succeeded");
-        assert_eq!(s.requests()[0].form()["mode"], "payment");
+        assert_eq!(s.server.requests()[0].form()["mode"], "payment");
+        // Charges: newest first, by window, paged with starting_after.
+        s.set_charges(
+            (1..=5)
+                .map(|i| charge(&format!("ch_{i}"), 100 * i, "eur", 1_000 + i, None))
+                .collect(),
+        );
+        let list = |q: &str, key: &str| {
+            let resp = c
+                .get(&format!("/v1/charges?{q}"))
+                .header("authorization", key)
+                .send()
+                .unwrap();
+            (resp.status, resp.json().unwrap())
+        };
+        let (status, page): (u16, Value) =
+            list("limit=2&created%5Bgte%5D=1002", "Bearer sk_test_1");
+        assert_eq!(status, 200);
+        assert_eq!(page["data"][0]["id"], "ch_5");
+        assert_eq!(page["data"][1]["id"], "ch_4");
+        assert_eq!(page["has_more"], true);
+        let (_, rest): (u16, Value) = list(
+            "limit=2&created%5Bgte%5D=1002&starting_after=ch_4",
+            "Bearer sk_test_1",
+        );
+        assert_eq!(rest["data"].as_array().unwrap().len(), 2);
+        assert_eq!(rest["has_more"], false);
+        assert_eq!(list("limit=2", "Bearer nope").0, 401);
 
         let t = telegram().unwrap();
         let r = Client::new(t.url())

@@ -25,6 +25,8 @@ pub const MIGRATIONS: &[Migration] = &[
     SCALE,
     REPORTS,
     LEAN_SAMPLES,
+    BACKUPS,
+    PAYMENTS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -656,5 +658,88 @@ const LEAN_SAMPLES: Migration = Migration {
         // request up by id scans the hour of samples kept instead: an
         // operator's query, not a cost every request pays.
         "DROP INDEX IF EXISTS request_samples_by_request",
+    ],
+};
+
+const BACKUPS: Migration = Migration {
+    version: 12,
+    name: "backups",
+    statements: &[
+        // One row per logical backup (a gzip-compressed SQL dump, see
+        // `crate::backup`): its manifest, and the result of the last
+        // verification. `tables` is a JSON object {table: rows}.
+        "CREATE TABLE IF NOT EXISTS backups (
+            id TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            format_version INTEGER NOT NULL,
+            schema_version INTEGER NOT NULL,
+            tables TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            raw_bytes INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            chunks INTEGER NOT NULL,
+            verified_at INTEGER,
+            verify_status TEXT CHECK (verify_status IN ('ok', 'corrupt')),
+            verify_error TEXT
+        )",
+        // Newest first, for listing and retention.
+        "CREATE INDEX IF NOT EXISTS backups_by_created ON backups (created_at, id)",
+        // The compressed file in pieces of at most 256 KiB, so no single
+        // value approaches SQLite's or a host's value-size limits. A rowid
+        // table (not WITHOUT ROWID): large rows belong in rowid tables.
+        "CREATE TABLE IF NOT EXISTS backup_chunks (
+            backup_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (backup_id, seq)
+        )",
+    ],
+};
+
+const PAYMENTS: Migration = Migration {
+    version: 13,
+    name: "payments: the ledger of Stripe charges and its reconciliations",
+    statements: &[
+        // One row per Stripe charge; amounts in the currency's minor units.
+        "CREATE TABLE IF NOT EXISTS payments (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT,
+            customer TEXT,
+            payment_intent TEXT,
+            amount INTEGER NOT NULL,
+            amount_refunded INTEGER NOT NULL DEFAULT 0,
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL,
+            disputed INTEGER NOT NULL DEFAULT 0,
+            description TEXT,
+            livemode INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('reconcile', 'webhook')),
+            updated_at INTEGER NOT NULL
+        )",
+        // Reconciliation windows and the report's revenue read by range.
+        "CREATE INDEX IF NOT EXISTS payments_by_created ON payments (created_at)",
+        "CREATE TABLE IF NOT EXISTS payment_reconciliations (
+            id TEXT PRIMARY KEY,
+            started_at INTEGER NOT NULL,
+            window_from INTEGER NOT NULL,
+            window_to INTEGER NOT NULL,
+            trigger TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            fetched INTEGER NOT NULL,
+            added INTEGER NOT NULL,
+            changed INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL,
+            local_only INTEGER NOT NULL,
+            unreadable INTEGER NOT NULL,
+            truncated INTEGER NOT NULL,
+            detail TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS payment_reconciliations_by_time
+            ON payment_reconciliations (started_at)",
     ],
 };

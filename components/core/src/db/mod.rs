@@ -130,7 +130,23 @@ pub fn transaction<T>(db: &dyn Db, mut f: impl FnMut(&dyn Db) -> Result<T>) -> R
 
 fn attempt<T>(db: &dyn Db, f: &mut impl FnMut(&dyn Db) -> Result<T>) -> Result<T> {
     begin_immediate(db)?;
-    match f(db) {
+    let outcome = f(db);
+    end(db, outcome)
+}
+
+/// Run `f` inside one read transaction (a deferred `BEGIN`: no lock is
+/// taken; the snapshot is fixed by the first read and held until `COMMIT`,
+/// so in WAL mode every read in `f` sees one state of the database while
+/// writers on other connections carry on). Rolled back if `f` fails.
+pub fn read_transaction<T>(db: &dyn Db, f: impl FnOnce(&dyn Db) -> Result<T>) -> Result<T> {
+    db.execute("BEGIN", &[])?;
+    let outcome = f(db);
+    end(db, outcome)
+}
+
+/// Commit after `outcome` succeeded, roll back after it failed.
+fn end<T>(db: &dyn Db, outcome: Result<T>) -> Result<T> {
+    match outcome {
         Ok(value) => match db.execute("COMMIT", &[]) {
             Ok(_) => Ok(value),
             Err(e) => {

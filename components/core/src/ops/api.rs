@@ -1,21 +1,23 @@
 //! The api-ops component: `GET /metrics` (Prometheus), `GET /api/logs`,
 //! the operator console, and the platform-wide operations routes of
 //! [`crate::slo::api`], [`crate::incidents::api`], [`crate::costs::api`]
-//! [`crate::scale::api`] and [`crate::reports::api`].
+//! [`crate::scale::api`], [`crate::reports::api`], [`crate::payments::api`]
+//! and [`crate::backup::api`].
 
 use crate::app::{App, Ctx};
 use crate::error::Result;
 use crate::http::router::concat;
-use crate::http::{Request, Response, Route};
+use crate::http::{Method, Request, Response, Route};
 use crate::telemetry::{metrics, prometheus};
-use crate::{costs, incidents, reports, scale, slo};
+use crate::{backup, costs, incidents, payments, reports, scale, slo};
 
 /// Telemetry, logs and the operator console.
 const OPS_ROUTES: &[Route] = &[
     Route::get("/metrics", metrics_text),
     Route::get("/api/logs", logs),
     Route::get("/api/ops/commands", super::console::list),
-    Route::post("/api/ops/command", super::console::run).body_limit(16 * 1024),
+    Route::asynchronous(Method::Post, "/api/ops/command", super::console::run)
+        .body_limit(16 * 1024),
 ];
 
 const ROUTES: [Route;
@@ -24,13 +26,17 @@ const ROUTES: [Route;
         + incidents::api::ROUTES.len()
         + costs::api::ROUTES.len()
         + scale::api::ROUTES.len()
-        + reports::api::ROUTES.len()] = concat(&[
+        + reports::api::ROUTES.len()
+        + payments::api::ROUTES.len()
+        + backup::api::ROUTES.len()] = concat(&[
     OPS_ROUTES,
     slo::api::ROUTES,
     incidents::api::ROUTES,
     costs::api::ROUTES,
     scale::api::ROUTES,
     reports::api::ROUTES,
+    payments::api::ROUTES,
+    backup::api::ROUTES,
 ]);
 
 /// The api-ops component.

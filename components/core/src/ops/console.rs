@@ -14,8 +14,9 @@ use crate::http::{Request, Response};
 use crate::jobs::model::Status;
 use crate::jobs::queue::{self, Pause};
 use crate::jobs::store;
-use crate::slo;
 use crate::tenancy::Scope;
+use crate::{backup, payments, slo};
+use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,7 +31,15 @@ pub struct Command {
     pub summary: &'static str,
     /// Its arguments, for people.
     pub args: &'static str,
-    run: fn(&Ctx, &Value, bool) -> Result<Value>,
+    run: Run,
+}
+
+/// A command's body: most are plain functions; those that call out (to
+/// Stripe) return a future.
+#[derive(Clone, Copy)]
+enum Run {
+    Sync(fn(&Ctx, &Value, bool) -> Result<Value>),
+    Async(for<'a> fn(&'a Ctx<'a>, &'a Value, bool) -> LocalBoxFuture<'a, Result<Value>>),
 }
 
 /// The allow-list.
@@ -39,43 +48,61 @@ pub const COMMANDS: &[Command] = &[
         name: "pause_queue",
         summary: "Stop workers claiming jobs (arrivals wait; expired leases are still recovered).",
         args: "reason?: string",
-        run: pause,
+        run: Run::Sync(pause),
     },
     Command {
         name: "resume_queue",
         summary: "Let workers claim jobs again.",
         args: "none",
-        run: resume,
+        run: Run::Sync(resume),
     },
     Command {
         name: "retry_dead_jobs",
         summary: "Put dead jobs back in the queue with fresh attempts (up to 200 per call, oldest first).",
         args: "limit?: 1..200",
-        run: retry_dead,
+        run: Run::Sync(retry_dead),
     },
     Command {
         name: "rebaseline_slo",
         summary: "Start every SLO window now (earlier errors stop counting).",
         args: "reason?: string",
-        run: rebaseline,
+        run: Run::Sync(rebaseline),
     },
     Command {
         name: "clear_deploy_gate",
         summary: "Lower the deploy gate.",
         args: "reason?: string",
-        run: clear_gate,
+        run: Run::Sync(clear_gate),
     },
     Command {
         name: "run_daily_report",
         summary: "Store a day's report and submit its LLM summary (emailed when done); once per day.",
         args: "date?: YYYY-MM-DD (yesterday)",
-        run: daily_report,
+        run: Run::Sync(daily_report),
+    },
+    Command {
+        name: "run_backup",
+        summary: "Take a backup of the database now, keep the newest backup_keep, and verify it.",
+        args: "none",
+        run: Run::Sync(run_backup),
+    },
+    Command {
+        name: "verify_backup",
+        summary: "Read a stored backup back and check its SHA-256, rows per table and ending.",
+        args: "id?: string (the latest)",
+        run: Run::Sync(verify_backup),
+    },
+    Command {
+        name: "reconcile_payments",
+        summary: "Compare Stripe's charges with the payments ledger; with confirm, bring the ledger in line.",
+        args: "days?: 1..90 (3)",
+        run: Run::Async(reconcile_payments),
     },
     Command {
         name: "tail_logs",
         summary: "The latest events (read-only; runs even without confirm).",
         args: "level?: debug|info|warn|error, component?: string, limit?: 1..200",
-        run: tail_logs,
+        run: Run::Sync(tail_logs),
     },
 ];
 
@@ -230,6 +257,59 @@ fn daily_report(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
     Ok(json!({ "report": crate::reports::generate(ctx.env, day)? }))
 }
 
+fn run_backup(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
+    only(args, &[])?;
+    if !confirm {
+        return Ok(
+            json!({ "would": "take, store and verify a backup", "plan": backup::plan(ctx.env)? }),
+        );
+    }
+    let (manifest, verification) =
+        backup::backup_and_verify(ctx.env, &ctx.principal.actor(), "console")?;
+    Ok(json!({ "backup": manifest, "verification": verification }))
+}
+
+fn verify_backup(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
+    only(args, &["id"])?;
+    let manifest = match arg_str(args, "id", 80)? {
+        Some(id) => backup::get(ctx.env, &id)?,
+        None => backup::latest(ctx.env)?
+            .ok_or_else(|| Error::not_found("there are no backups yet: run_backup takes one"))?,
+    };
+    if !confirm {
+        return Ok(json!({ "would": "verify this backup", "backup": manifest }));
+    }
+    Ok(json!({ "verification": backup::verify(ctx.env, &manifest.id)? }))
+}
+
+fn reconcile_payments<'a>(
+    ctx: &'a Ctx<'a>,
+    args: &'a Value,
+    confirm: bool,
+) -> LocalBoxFuture<'a, Result<Value>> {
+    Box::pin(async move {
+        only(args, &["days"])?;
+        let days = match args.get("days") {
+            None | Some(Value::Null) => payments::reconcile::DEFAULT_DAYS,
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| Error::unprocessable("invalid_args", "`args.days` is an integer"))
+                .and_then(payments::reconcile::check_days)?,
+        };
+        let actor = ctx.principal.actor();
+        let who = payments::Requester {
+            trigger: "console",
+            actor: &actor,
+        };
+        let r = payments::reconcile_and_record(ctx.env, days, confirm, &who).await?;
+        Ok(if confirm {
+            json!({ "reconciliation": r })
+        } else {
+            json!({ "would": "write these differences to the payments ledger", "reconciliation": r })
+        })
+    })
+}
+
 fn tail_logs(ctx: &Ctx, args: &Value, _confirm: bool) -> Result<Value> {
     only(args, &["level", "component", "limit"])?;
     let filter = Filter {
@@ -257,12 +337,17 @@ pub fn list(ctx: &Ctx, _req: &Request) -> Result<Response> {
 }
 
 /// `POST /api/ops/command`: dry-run or execute one command; audited.
-pub fn run(ctx: &Ctx, req: &Request) -> Result<Response> {
+pub fn run<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
+    Box::pin(run_command(ctx, req))
+}
+
+async fn run_command(ctx: &Ctx<'_>, req: &Request) -> Result<Response> {
     ctx.require_platform("operator commands")?;
     let body: CommandRequest = req.json()?;
     let cmd = COMMANDS.iter().find(|c| c.name == body.command);
-    let outcome = match cmd {
-        Some(cmd) => (cmd.run)(ctx, &body.args, body.confirm),
+    let outcome = match cmd.map(|c| c.run) {
+        Some(Run::Sync(f)) => f(ctx, &body.args, body.confirm),
+        Some(Run::Async(f)) => f(ctx, &body.args, body.confirm).await,
         None => {
             let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
             Err(Error::unprocessable(

@@ -1,13 +1,14 @@
 //! The daily operator report: yesterday's figures (jobs by status, QA pass
-//! rate, spend by model, incidents, SLO state) compared with the day
+//! rate, spend by model, revenue, incidents, SLO state) compared with the day
 //! before, an executive summary written by the LLM from those figures (a
 //! `report_gen` job, so it gets QA like any other work; the simulated
 //! provider offline), served at `GET /api/reports/daily` and emailed
 //! through the alert outbox once the summary is done.
 //!
-//! Revenue is not in the report yet: there is no payments data in the app
-//! to read (it arrives with billing); the report says so rather than
-//! showing a zero.
+//! Revenue comes from the payments ledger that Stripe reconciliation keeps
+//! (charges created that day, refunds as of the last reconciliation, per
+//! currency in minor units); without Stripe configured the report says
+//! revenue is unavailable rather than showing a zero.
 //!
 //! - `cron-reports` runs [`JOB`] daily at 09:00 UTC (and the operator
 //!   console's `run_daily_report` on demand): [`generate`] stores the
@@ -65,7 +66,7 @@ pub(crate) fn build(env: &Env, day: i64) -> Result<Value> {
         "figures": now,
         "day_before": before,
         "change": compare(&now, &before),
-        "revenue": { "available": false, "reason": "no payments data in the app yet (billing is a later feature)" },
+        "revenue": crate::payments::revenue_figures(env, day)?,
         "slo": {
             "burn_alert": slo.burn_alert,
             "jobs_alert": slo.jobs.level,

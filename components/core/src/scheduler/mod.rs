@@ -106,6 +106,8 @@ pub const JOB_NAMES: &[&str] = &[
     "autoscale",
     "anomaly",
     "reports",
+    "payments",
+    "backup",
 ];
 
 /// How a run was started.

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod backups;
 mod costs;
 mod health;
 mod heartbeat;
@@ -17,6 +18,7 @@ mod jobs;
 mod matrix;
 mod notion;
 mod ops;
+mod payments;
 mod platform;
 mod queue;
 mod reports;
@@ -46,6 +48,8 @@ fn main() {
         costs::SCENARIOS,
         scale::SCENARIOS,
         reports::SCENARIOS,
+        payments::SCENARIOS,
+        backups::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

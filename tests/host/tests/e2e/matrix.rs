@@ -120,6 +120,8 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/costs",
     "/api/scale",
     "/api/reports",
+    "/api/payments",
+    "/api/backups",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The
