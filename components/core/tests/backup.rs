@@ -411,6 +411,38 @@ fn retention_keeps_exactly_the_newest_keep_backups() {
 }
 
 #[test]
+fn retention_never_deletes_the_last_good_backup_for_unverified_or_corrupt_ones() {
+    let (env, clock) = env(&[]);
+    let good = backup::run(&env, "scheduler", "schedule", 1).unwrap().id;
+    assert_eq!(backup::verify(&env, &good).unwrap().status.as_str(), "ok");
+    clock.advance(60_000);
+    // keep = 1: the new, not yet verified backup does not push out the last good one.
+    let fresh = backup::run(&env, "scheduler", "schedule", 1).unwrap().id;
+    let ids = |env: &Env| -> Vec<String> {
+        backup::list(env, 100)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    assert_eq!(ids(&env), [fresh.clone(), good.clone()]);
+    // It turns out corrupt: it does not count towards keep, and goes at the next run.
+    env.db
+        .exec(
+            "UPDATE backup_chunks SET data = X'00' WHERE backup_id = ?1 AND seq = 0",
+            &[fresh.as_str().into()],
+        )
+        .unwrap();
+    assert_eq!(
+        backup::verify(&env, &fresh).unwrap().status.as_str(),
+        "corrupt"
+    );
+    clock.advance(60_000);
+    let next = backup::run(&env, "scheduler", "schedule", 1).unwrap().id;
+    assert_eq!(ids(&env), [next, good]);
+}
+
+#[test]
 fn a_flipped_byte_or_a_lost_chunk_is_reported_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let (env, _clock, _) = file_env(dir.path(), &[("portal_signing_secret", "s3cret")]);

@@ -89,7 +89,7 @@ impl FakeStripe {
 fn charge(id: &str, amount: i64, created_ms: i64) -> Value {
     json!({
         "id": id, "object": "charge", "amount": amount, "amount_refunded": 0,
-        "currency": "eur", "status": "succeeded", "disputed": false, "livemode": false,
+        "currency": "eur", "status": "succeeded", "disputed": false, "livemode": true,
         "created": created_ms / 1000, "customer": "cus_1", "metadata": {"tenant_id": "acme"}
     })
 }
@@ -217,7 +217,7 @@ fn refunds_are_changes_and_ledger_charges_stripe_lacks_raise_a_warning() {
 
     // Revenue of today: both charges succeeded, 12,000 gross less 1,500 refunded.
     let day = T0.div_euclid(DAY_MS);
-    let rev = ledger::revenue(env.db.as_ref(), day * DAY_MS, (day + 1) * DAY_MS).unwrap();
+    let rev = ledger::revenue(env.db.as_ref(), day * DAY_MS, (day + 1) * DAY_MS, true).unwrap();
     let eur = &rev["eur"];
     assert_eq!((eur.gross, eur.refunded, eur.net), (12_100, 1_500, 10_600));
 }
@@ -343,21 +343,38 @@ fn without_a_key_the_job_succeeds_the_console_says_so_and_revenue_is_unavailable
 fn the_scheduled_run_reconciles_three_days_and_feeds_the_report() {
     let (env, _, stripe, _) = setup(VARS);
     let day = T0.div_euclid(DAY_MS);
+    let mut test_mode = charge("ch_test_key", 100, day * DAY_MS + 2000);
+    test_mode["livemode"] = json!(false);
     *stripe.charges.lock().unwrap() = vec![
         charge("ch_today", 4900, day * DAY_MS + 1000),
         charge("ch_yesterday", 1900, (day - 1) * DAY_MS + 1000),
         charge("ch_last_week", 900, (day - 7) * DAY_MS),
+        test_mode,
     ];
     let ctx = run_context(&payments::JOB, T0, Trigger::Cron);
     let echopilot_core::scheduler::JobFn::Async(f) = payments::JOB.body else {
         panic!("the payments job is async")
     };
     let summary = block_on(f(&env, &ctx)).unwrap();
-    assert!(summary.starts_with("2 charges: 2 added"), "{summary}");
+    assert!(summary.starts_with("3 charges: 3 added"), "{summary}");
     let rev = payments::revenue_figures(&env, day).unwrap();
     assert_eq!(rev["available"], true);
     assert_eq!(rev["by_currency"]["eur"]["net"], 4900);
     assert_eq!(rev["day_before"]["eur"]["net"], 1900);
+    // Test-mode charges are shown apart and never count as revenue.
+    assert_eq!(rev["by_currency"]["eur"]["charges"], 1);
+    assert_eq!(rev["test_mode_by_currency"]["eur"]["net"], 100);
+    // A day no reconciliation covered is unavailable, not zero.
+    let old = payments::revenue_figures(&env, day - 7).unwrap();
+    assert_eq!(old["available"], false, "{old}");
+    // A run that missed days catches them up in its window.
+    let mut late = run_context(&payments::JOB, T0 + DAY_MS, Trigger::Cron);
+    late.missed_slots = 6;
+    block_on(f(&env, &late)).unwrap();
+    assert_eq!(
+        payments::revenue_figures(&env, day - 7).unwrap()["available"],
+        true
+    );
     let report = echopilot_core::reports::generate(&env, day).unwrap();
     assert_eq!(report["revenue"]["by_currency"]["eur"]["charges"], 1);
 }

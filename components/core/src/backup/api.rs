@@ -2,7 +2,7 @@
 //! holds every tenant's data):
 //!
 //! - `GET /api/backups[?limit=N]`: the stored backups, newest first, with
-//!   what a backup would contain now and the retention;
+//!   the retention and the tables left out (and why);
 //! - `GET /api/backups/{id}`: one manifest (tables and rows, size,
 //!   SHA-256, the last verification);
 //! - `GET /api/backups/{id}/download`: the `.sql.gz` file, with its SHA-256
@@ -30,7 +30,7 @@ fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
     Ok(Response::ok(&json!({
         "backups": super::list(ctx.env, limit)?,
         "keep": super::configured_keep(ctx.env)?,
-        "excluded": super::EXCLUDED.iter().map(|(t, why)| json!({"table": t, "reason": why})).collect::<Vec<_>>(),
+        "excluded": super::excluded_tables(),
     })))
 }
 

@@ -163,7 +163,8 @@ pub fn plan(env: &Env) -> Result<Plan> {
     })
 }
 
-fn excluded_tables() -> Vec<ExcludedTable> {
+/// [`EXCLUDED`], as served.
+pub fn excluded_tables() -> Vec<ExcludedTable> {
     EXCLUDED
         .iter()
         .map(|(table, reason)| ExcludedTable { table, reason })
@@ -273,16 +274,22 @@ fn find(db: &dyn Db, id: &str) -> Result<Record> {
     })
 }
 
+/// A backup's manifest and its file, read in one snapshot (404 for an
+/// unknown id).
+fn read_stored(db: &dyn Db, id: &str) -> Result<(Record, Stored)> {
+    ensure_current(db)?;
+    read_transaction(db, |db| {
+        let record = find(db, id)?;
+        let stored = store::read_file(db, &record)?;
+        Ok((record, stored))
+    })
+}
+
 /// One backup's `.sql.gz` file (404 for an unknown id; 409
 /// `backup_corrupt` when chunks are missing). The bytes are returned as
 /// stored: the manifest's `sha256` lets the receiver check them.
 pub fn download(env: &Env, id: &str) -> Result<Vec<u8>> {
-    let db = env.db.as_ref();
-    ensure_current(db)?;
-    let stored = read_transaction(db, |db| {
-        let record = find(db, id)?;
-        store::read_file(db, &record)
-    })?;
+    let (_, stored) = read_stored(env.db.as_ref(), id)?;
     match stored {
         Stored::Whole(file) => Ok(file),
         Stored::Damaged(why) => Err(Error::conflict(
@@ -296,12 +303,7 @@ pub fn download(env: &Env, id: &str) -> Result<Vec<u8>> {
 /// (404 for an unknown id). A corrupt backup is reported in the result.
 pub fn verify(env: &Env, id: &str) -> Result<Verification> {
     let db = env.db.as_ref();
-    ensure_current(db)?;
-    let (record, stored) = read_transaction(db, |db| {
-        let record = find(db, id)?;
-        let stored = store::read_file(db, &record)?;
-        Ok((record, stored))
-    })?;
+    let (record, stored) = read_stored(db, id)?;
     let (status, error, rows) = match verify::check(&record, &stored) {
         Ok(rows) => (VerifyStatus::Ok, None, rows),
         Err(why) => (VerifyStatus::Corrupt, Some(why), 0),

@@ -155,10 +155,17 @@ pub fn insert(db: &dyn Db, record: &Record, gz: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Keep the newest `keep` backups; delete the others with their chunks
-/// (inside the caller's transaction). Returns the ids deleted.
+/// Keep the newest `keep` backups not found corrupt, plus the newest one
+/// verified good; delete the others with their chunks (inside the caller's
+/// transaction). Returns the ids deleted.
 pub fn prune(db: &dyn Db, keep: usize) -> Result<Vec<String>> {
-    let kept = "SELECT id FROM backups ORDER BY created_at DESC, id DESC LIMIT ?1";
+    // Kept: the newest `keep` backups not found corrupt, and always the
+    // newest one verified good (a new backup is not verified yet when this
+    // runs; if it then fails verification, the last good one is still here).
+    let kept = "SELECT id FROM (SELECT id FROM backups WHERE verify_status IS NOT 'corrupt'
+                    ORDER BY created_at DESC, id DESC LIMIT ?1)
+                UNION SELECT id FROM (SELECT id FROM backups WHERE verify_status = 'ok'
+                    ORDER BY created_at DESC, id DESC LIMIT 1)";
     db.exec(
         &format!(
             "DELETE FROM backup_chunks WHERE backup_id IN

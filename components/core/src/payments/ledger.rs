@@ -91,14 +91,20 @@ pub struct Revenue {
     pub net: i64,
 }
 
-/// Revenue of the succeeded charges created in `[from_ms, to_ms)`, by
-/// currency (minor units; refunds as known now).
-pub fn revenue(db: &dyn Db, from_ms: i64, to_ms: i64) -> Result<BTreeMap<String, Revenue>> {
+/// Revenue of the succeeded charges created in `[from_ms, to_ms)` in live
+/// mode (`live`) or test mode, by currency (minor units; refunds as known
+/// now). Test-mode charges never count as revenue.
+pub fn revenue(
+    db: &dyn Db,
+    from_ms: i64,
+    to_ms: i64,
+    live: bool,
+) -> Result<BTreeMap<String, Revenue>> {
     let rows = db.exec(
         "SELECT currency, COUNT(*), SUM(amount), SUM(amount_refunded) FROM payments
-         WHERE created_at >= ?1 AND created_at < ?2 AND status = 'succeeded'
+         WHERE created_at >= ?1 AND created_at < ?2 AND status = 'succeeded' AND livemode = ?3
          GROUP BY currency",
-        params![from_ms, to_ms],
+        params![from_ms, to_ms, live],
     )?;
     rows.rows
         .iter()

@@ -31,6 +31,8 @@ pub const MAX_DAYS: i64 = 90;
 pub const DEFAULT_DAYS: i64 = 3;
 /// Ids listed per category in a result (the counts are exact).
 const LISTED: usize = 50;
+/// Ids per category linked from the incident (the record has the rest).
+const LINKED: usize = 10;
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,7 +107,8 @@ pub struct Reconciliation {
     pub local_only: Listed<String>,
     /// Objects Stripe returned that could not be read.
     pub unreadable: Listed<String>,
-    /// More than [`MAX_PAGES`] pages: the window was not fully compared.
+    /// More than [`MAX_PAGES`] pages (or a page with more to come and no id
+    /// to continue from): the window was not fully compared.
     pub truncated: bool,
     /// The WARNING incident raised for local-only or unreadable charges.
     pub incident_id: Option<String>,
@@ -195,9 +198,14 @@ pub async fn reconcile(
         page.unreadable
             .into_iter()
             .for_each(|id| r.unreadable.push(id));
-        after = page.charges.last().map(|c| c.id.clone());
         fetched.extend(page.charges);
-        if !page.has_more || after.is_none() {
+        if !page.has_more {
+            break;
+        }
+        after = page.last_id;
+        if after.is_none() {
+            // More pages, but nowhere to continue from: the list is incomplete.
+            r.truncated = true;
             break;
         }
     }
@@ -225,7 +233,12 @@ pub async fn reconcile(
         }
     }
     if !r.truncated {
-        known.into_keys().for_each(|id| r.local_only.push(id));
+        // An object Stripe listed but we could not read is reported as
+        // unreadable, not also as missing from Stripe.
+        known
+            .into_keys()
+            .filter(|id| !r.unreadable.items.contains(id))
+            .for_each(|id| r.local_only.push(id));
     }
     if !apply {
         return Ok(r);
@@ -262,6 +275,9 @@ pub async fn reconcile(
         Ok(())
     })?;
     if r.local_only.count + r.unreadable.count > 0 {
+        // The ledger is written: failing to raise the incident is logged,
+        // not returned (the reconciliation record lists the ids anyway).
+        let first = |l: &Listed<String>| l.items.iter().take(LINKED).cloned().collect::<Vec<_>>();
         let raised = incidents::raise(
             env,
             NewIncident {
@@ -271,10 +287,16 @@ pub async fn reconcile(
                     "Payments reconciliation: {} ledger charges unknown to Stripe, {} unreadable",
                     r.local_only.count, r.unreadable.count
                 ),
-                links: json!({ "reconciliation": id, "local_only": r.local_only.items, "unreadable": r.unreadable.items }),
+                links: json!({ "reconciliation": id, "local_only": first(&r.local_only), "unreadable": first(&r.unreadable) }),
             },
-        )?;
-        r.incident_id = Some(raised.incident.id);
+        );
+        match raised {
+            Ok(raised) => r.incident_id = Some(raised.incident.id),
+            Err(e) => crate::log::error(
+                "payments",
+                &format!("reconciliation {id}: could not raise its incident: {e}"),
+            ),
+        }
     }
     Ok(r)
 }

@@ -112,6 +112,9 @@ pub struct Page {
     pub unreadable: Vec<String>,
     /// Whether more pages follow.
     pub has_more: bool,
+    /// The id of the page's last object, readable or not: where the next
+    /// page starts (`starting_after`).
+    pub last_id: Option<String>,
 }
 
 /// The query string of one page: charges created in `[from_s, to_s)`
@@ -140,6 +143,12 @@ pub fn parse_page(body: &Value) -> Result<Page> {
             .get("has_more")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        last_id: data
+            .last()
+            .and_then(|o| o.get("id"))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
     };
     for item in data {
         match Charge::parse(item) {
@@ -291,6 +300,11 @@ mod tests {
         assert_eq!(page.charges.len(), 1);
         assert_eq!(page.unreadable, vec!["ch_bad".to_string()]);
         assert!(page.has_more);
+        assert_eq!(
+            page.last_id.as_deref(),
+            Some("ch_bad"),
+            "paging continues after unreadable objects"
+        );
         assert!(parse_page(&json!({"error": {}})).is_err());
         assert_eq!(
             list_query(10, 20, Some("ch_1")),
