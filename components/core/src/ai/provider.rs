@@ -124,11 +124,7 @@ fn retry_after_ms(headers: &crate::ports::OutboundResponse) -> Option<u64> {
     {
         return Some(ms);
     }
-    headers
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| (s * 1000.0) as u64)
+    headers.retry_after_secs().map(|s| (s * 1000.0) as u64)
 }
 
 fn error_message(body: &[u8]) -> String {

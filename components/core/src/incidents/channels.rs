@@ -433,10 +433,7 @@ pub enum Outcome {
 /// Retry-After as milliseconds: the header (seconds) or Telegram's
 /// `parameters.retry_after` in the body.
 fn retry_after_ms(resp: &OutboundResponse) -> Option<i64> {
-    let header = resp
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0);
+    let header = resp.retry_after_secs();
     let body = || {
         serde_json::from_slice::<Value>(&resp.body)
             .ok()?

@@ -113,8 +113,7 @@ impl<'a> Notion<'a> {
                 }
                 429 => {
                     let wait = resp
-                        .header("retry-after")
-                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .retry_after_secs()
                         .map(|s| (s * 1000.0) as u64)
                         .unwrap_or(1000);
                     if attempt == 1 || wait > MAX_WAIT_MS {

@@ -217,9 +217,8 @@ pub async fn list_charges(
                     resp.status,
                     message(resp.status, &resp.body)
                 );
-                resp.header("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map_or(1_000, |s| s.saturating_mul(1000))
+                resp.retry_after_secs()
+                    .map_or(1_000, |s| (s * 1000.0) as u64)
             }
             Ok(resp) => {
                 let why = match resp.status {

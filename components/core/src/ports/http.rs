@@ -94,6 +94,14 @@ impl OutboundResponse {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The `Retry-After` header in seconds (fractions allowed), if it is a
+    /// finite, non-negative number. Callers round it to their own unit.
+    pub fn retry_after_secs(&self) -> Option<f64> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+    }
 }
 
 /// Why an outbound request failed before a response arrived.
