@@ -249,7 +249,7 @@ fn a_backup_restores_into_a_fresh_database_with_every_value_exact() {
     assert!(manifest.chunks >= 2, "the file spans chunks: {manifest:?}");
     assert_eq!(manifest.rows, manifest.tables.values().sum::<i64>());
     assert!(manifest.filename.ends_with(".sql.gz"));
-    let gz = backup::download(&env, &manifest.id).unwrap();
+    let gz = backup::download(&env, &manifest.id).unwrap().1;
     assert_eq!(gz.len() as i64, manifest.bytes);
 
     let sql = gunzip(&gz);
@@ -496,7 +496,7 @@ fn a_file_whose_rows_disagree_with_its_manifest_is_corrupt_even_with_a_matching_
     let (env, _clock) = env(&[("portal_signing_secret", "s3cret")]);
     populate(&env);
     let m = backup::run(&env, "ops@example.com", "console", 7).unwrap();
-    let sql = gunzip(&backup::download(&env, &m.id).unwrap());
+    let sql = gunzip(&backup::download(&env, &m.id).unwrap().1);
     let first_job = sql.find("INSERT INTO \"jobs\" VALUES(").unwrap();
     // Rows end at the first `);\n` after the start (none of these jobs' text holds one).
     let end = first_job + sql[first_job..].find(");\nINSERT INTO \"jobs\"").unwrap() + 3;
@@ -582,7 +582,7 @@ fn tables_larger_than_a_page_are_paged_exactly_by_key() {
     assert_eq!(m.tables["sparse"], 1100);
     let dir = tempfile::tempdir().unwrap();
     let restored = restore(
-        &backup::download(&env, &m.id).unwrap(),
+        &backup::download(&env, &m.id).unwrap().1,
         &dir.path().join("r.db"),
     );
     for table in ["pairs", "request_minutes", "sparse"] {
@@ -658,7 +658,7 @@ fn the_dump_is_one_snapshot_while_another_connection_writes() {
         .unwrap();
 
     let restored = restore(
-        &backup::download(&env, &m.id).unwrap(),
+        &backup::download(&env, &m.id).unwrap().1,
         &dir.path().join("r.db"),
     );
     let balances = |t: &str| -> Vec<(i64, i64)> {
@@ -760,7 +760,7 @@ fn triggers_and_odd_schema_text_are_split_correctly() {
     assert_eq!(v.rows, m.rows);
 
     let restored = restore(
-        &backup::download(&env, &m.id).unwrap(),
+        &backup::download(&env, &m.id).unwrap().1,
         &dir.path().join("restored.db"),
     );
     assert_eq!(schema_objects(&restored), schema_objects(db));

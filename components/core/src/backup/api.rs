@@ -44,9 +44,7 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
 
 fn download(ctx: &Ctx, _req: &Request) -> Result<Response> {
     ctx.require_platform("backups")?;
-    let id = ctx.params.require("id")?;
-    let manifest = super::get(ctx.env, id)?;
-    let file = super::download(ctx.env, id)?;
+    let (manifest, file) = super::download(ctx.env, ctx.params.require("id")?)?;
     audit::append(
         ctx.env,
         &Event::for_request(ctx, "backup.downloaded")

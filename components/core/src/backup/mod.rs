@@ -285,13 +285,14 @@ fn read_stored(db: &dyn Db, id: &str) -> Result<(Record, Stored)> {
     })
 }
 
-/// One backup's `.sql.gz` file (404 for an unknown id; 409
-/// `backup_corrupt` when chunks are missing). The bytes are returned as
-/// stored: the manifest's `sha256` lets the receiver check them.
-pub fn download(env: &Env, id: &str) -> Result<Vec<u8>> {
-    let (_, stored) = read_stored(env.db.as_ref(), id)?;
+/// One backup's manifest and `.sql.gz` file, read in one snapshot (404 for
+/// an unknown id; 409 `backup_corrupt` when chunks are missing). The bytes
+/// are returned as stored: the manifest's `sha256` lets the receiver check
+/// them.
+pub fn download(env: &Env, id: &str) -> Result<(Manifest, Vec<u8>)> {
+    let (record, stored) = read_stored(env.db.as_ref(), id)?;
     match stored {
-        Stored::Whole(file) => Ok(file),
+        Stored::Whole(file) => Ok((record.manifest(), file)),
         Stored::Damaged(why) => Err(Error::conflict(
             "backup_corrupt",
             format!("backup `{id}` cannot be downloaded: {why}"),
