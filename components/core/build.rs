@@ -2,10 +2,17 @@
 //! library, so every job and audit record can name the code that produced it.
 //!
 //! The dirty flag describes the product sources (components, wit, static,
-//! manifest and lock files): the build script re-runs when any of them or the
-//! git index changes, so the flag is never stale for a build of those sources.
+//! manifest and lock files). The build script re-runs when one of them
+//! changes, or when the commit changes (HEAD, and the ref it points to), so
+//! the sha and the flag are never stale for a build of those sources.
+//!
+//! It watches only files that exist and that a commit or checkout rewrites:
+//! never `.git/index` (every `git status` rewrites it) nor a missing
+//! `packed-refs` (a missing file is always stale to cargo). Either would
+//! rebuild the core library, and with it every component, on each `spin
+//! build` of an unchanged tree.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,6 +36,27 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
         return None;
     }
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The git files whose change means a new sha: HEAD; the folder holding the
+/// loose file of the ref HEAD names (a commit rewrites that file, or creates
+/// it when the ref was packed); and `packed-refs` when it exists. In a linked
+/// worktree `--git-path` resolves each to the right directory.
+fn git_watch_list(root: &Path) -> Vec<PathBuf> {
+    let path_of = |p: &str| {
+        git(
+            root,
+            &["rev-parse", "--path-format=absolute", "--git-path", p],
+        )
+        .map(PathBuf::from)
+    };
+    let mut files: Vec<PathBuf> = path_of("HEAD").into_iter().collect();
+    if let Some(name) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
+        let loose_dir = path_of(&name).and_then(|p| p.parent().map(Path::to_path_buf));
+        files.extend(loose_dir.filter(|d| d.is_dir()));
+    }
+    files.extend(path_of("packed-refs").filter(|p| p.is_file()));
+    files
 }
 
 fn main() {
@@ -57,11 +85,8 @@ fn main() {
     println!("cargo:rustc-env=ECHOPILOT_BUILD_UNIX={build_time}");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
 
-    if let Some(git_dir) = git(&root, &["rev-parse", "--absolute-git-dir"]) {
-        let git_dir = Path::new(&git_dir);
-        for f in ["HEAD", "index", "refs", "packed-refs"] {
-            println!("cargo:rerun-if-changed={}", git_dir.join(f).display());
-        }
+    for f in git_watch_list(&root) {
+        println!("cargo:rerun-if-changed={}", f.display());
     }
     for p in PRODUCT_PATHS {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
