@@ -60,6 +60,24 @@ impl OutboundRequest {
         self.timeout_ms = ms;
         self
     }
+
+    /// The headers to send on the wire: the request's own, plus
+    /// `Content-Length` when it has a body (or a method that carries one)
+    /// and does not set the length itself. Without it Spin sends the body
+    /// chunked, which some servers and proxies refuse or mis-read; the app
+    /// always knows the size, so it always says it.
+    pub fn wire_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        let carries_body =
+            !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH");
+        let has_length = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        if carries_body && !has_length {
+            headers.push(("content-length".to_string(), self.body.len().to_string()));
+        }
+        headers
+    }
 }
 
 /// `v` percent-encoded for a form or query value (everything but RFC 3986's
@@ -134,4 +152,55 @@ pub trait HttpClient {
     /// Send `req` and wait for the whole response.
     fn send(&self, req: OutboundRequest)
         -> LocalBoxFuture<'_, Result<OutboundResponse, HttpError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn length(req: &OutboundRequest) -> Option<String> {
+        req.wire_headers()
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_body_is_sent_with_its_length() {
+        let req =
+            OutboundRequest::new("POST", "https://x.test/").json(&serde_json::json!({"a": "é"}));
+        assert_eq!(length(&req), Some(req.body.len().to_string()));
+        let form = OutboundRequest::new("POST", "https://x.test/").form(&[("k", "v w")]);
+        assert_eq!(length(&form).as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn an_empty_post_says_zero_and_a_get_says_nothing() {
+        assert_eq!(
+            length(&OutboundRequest::new("POST", "https://x.test/")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            length(&OutboundRequest::new("GET", "https://x.test/")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_length_the_caller_set_is_kept_once() {
+        let req = OutboundRequest::new("PUT", "https://x.test/").header("Content-Length", "3");
+        let req = OutboundRequest {
+            body: b"abc".to_vec(),
+            ..req
+        };
+        let lengths: Vec<_> = req
+            .wire_headers()
+            .into_iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .collect();
+        assert_eq!(
+            lengths,
+            vec![("Content-Length".to_string(), "3".to_string())]
+        );
+    }
 }

@@ -51,8 +51,8 @@ impl HttpClient for SpinHttp {
         Box::pin(async move {
             let mut builder = Request::builder();
             builder.method(method(&req.method)).uri(req.url.clone());
-            for (k, v) in &req.headers {
-                builder.header(k.clone(), v.clone());
+            for (k, v) in req.wire_headers() {
+                builder.header(k, v);
             }
             let request = builder.body(req.body).build();
             let deadline = Deadline::after_ms(req.timeout_ms);
