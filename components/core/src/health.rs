@@ -4,6 +4,7 @@ use crate::app::{App, Ctx};
 use crate::build_info;
 use crate::error::Result;
 use crate::heartbeat;
+use crate::http::router::Edge;
 use crate::http::{Request, Response, Route};
 use crate::ports::Db;
 use crate::scheduler;
@@ -13,8 +14,10 @@ use serde::Serialize;
 pub const APP: App = App {
     component: "api-health",
     routes: &[
-        Route::get("/health", health),
-        Route::get("/api/version", version),
+        // Probes and dashboards poll it: a second-old answer is good enough.
+        Route::get("/health", health).edge(Edge::Cached(1_000)),
+        // A constant: nothing to guard, nothing to record.
+        Route::get("/api/version", version).edge(Edge::Free),
         Route::get("/healthz/strict", crate::slo::api::strict),
         Route::post("/api/internal/cron/{job}", scheduler::unknown_job),
     ],

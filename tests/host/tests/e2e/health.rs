@@ -116,7 +116,11 @@ fn misconfigured_worker(env: &Env) -> Result<()> {
         app.run_job("worker").is_err(),
         "the worker ran with a path in the origin"
     );
-    let resp = app.get("/health").send()?;
+    // Right after the change: ask past the one-second micro-cache.
+    let resp = app
+        .get("/health")
+        .header("Cache-Control", "no-cache")
+        .send()?;
     let body = expect_status(&resp, 200)?;
     let data = &body["data"];
     check!(data["status"] == "degraded", "status: {data}");

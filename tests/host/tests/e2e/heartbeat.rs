@@ -198,12 +198,14 @@ fn replicas(env: &Env) -> Result<()> {
     let ha = expect_status(
         &echopilot_e2e::Client::new(a.base_url())
             .get("/health")
+            .header("Cache-Control", "no-cache")
             .send()?,
         200,
     )?;
     let hb = expect_status(
         &echopilot_e2e::Client::new(b.base_url())
             .get("/health")
+            .header("Cache-Control", "no-cache")
             .send()?,
         200,
     )?;
