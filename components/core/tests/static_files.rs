@@ -1,11 +1,29 @@
-//! The static file server against the repository's real `static/`.
+//! The static file server against the repository's real `static/`,
+//! packed as the static-files component embeds it.
 
-use echopilot_core::http::{Method, Request};
-use echopilot_core::static_files::{cache_control, serve_from};
+use echopilot_core::error::Result;
+use echopilot_core::http::{Method, Request, Response};
+use echopilot_core::static_files::{cache_control, pack, serve_assets, Asset};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../static")
+}
+
+fn assets() -> &'static [Asset] {
+    static ASSETS: OnceLock<Vec<Asset>> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        pack::pack_dir(&root())
+            .unwrap()
+            .into_iter()
+            .map(Asset::leak)
+            .collect()
+    })
+}
+
+fn serve_from(_root: &std::path::Path, req: &Request) -> Result<Response> {
+    serve_assets(assets(), req)
 }
 
 fn get(path: &str) -> Request {
@@ -102,4 +120,43 @@ fn fingerprinted_assets_are_immutable() {
     assert_eq!(cache_control("app.js"), "no-cache");
     assert_eq!(cache_control("index.html"), "no-cache");
     assert_eq!(cache_control("deadbeef.js"), "no-cache");
+}
+
+#[test]
+fn text_goes_out_gzipped_to_clients_that_accept_it_and_plain_to_others() {
+    let plain = serve_from(&root(), &get("/index.html")).unwrap();
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    let raw = std::fs::read(root().join("index.html")).unwrap();
+    assert_eq!(plain.body, raw, "decompressed for a client without gzip");
+    let gz = serve_from(
+        &root(),
+        &get("/index.html").with_header("accept-encoding", "br, gzip;q=0.8"),
+    )
+    .unwrap();
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(gz.body.len() < raw.len());
+    assert_ne!(
+        gz.header("etag"),
+        plain.header("etag"),
+        "two representations, two tags"
+    );
+    let mut back = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut back).unwrap();
+    assert_eq!(back, raw);
+    // q=0 refuses gzip; the gzip tag revalidates the gzip form.
+    let refused = serve_from(
+        &root(),
+        &get("/index.html").with_header("accept-encoding", "gzip;q=0"),
+    )
+    .unwrap();
+    assert_eq!(refused.header("content-encoding"), None);
+    let again = serve_from(
+        &root(),
+        &get("/index.html")
+            .with_header("accept-encoding", "gzip")
+            .with_header("if-none-match", gz.header("etag").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(again.status, 304);
 }

@@ -8,6 +8,7 @@ use echopilot_e2e::scenario::{Env, Scenario};
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new("static_content_types_and_index", content_types),
     Scenario::new("static_etag_revalidation", etags),
+    Scenario::new("static_gzip_for_clients_that_accept_it", gzip),
     Scenario::new("static_not_found_html_and_json", not_found),
     Scenario::new("static_traversal_is_refused", traversal),
 ];
@@ -79,6 +80,63 @@ fn etags(env: &Env) -> Result<()> {
         .header("If-None-Match", "\"nope\"")
         .send()?;
     check!(other.status == 200, "stale tag: {}", other.status);
+    Ok(())
+}
+
+/// Text is stored gzip-compressed at build time: a client that accepts gzip
+/// gets those bytes (with `Vary` and a tag of their own), any other client
+/// the same file decompressed.
+fn gzip(env: &Env) -> Result<()> {
+    use std::io::Read as _;
+    let app = env.app()?;
+    let plain = app.get("/app.js").send()?;
+    check!(plain.status == 200, "plain: {}", plain.status);
+    check!(
+        plain.header("content-encoding").is_none(),
+        "gzip without Accept-Encoding"
+    );
+    let packed = app
+        .get("/app.js")
+        .header("Accept-Encoding", "br, gzip;q=0.8")
+        .send()?;
+    check!(packed.status == 200, "gzip: {}", packed.status);
+    check!(
+        packed.header("content-encoding") == Some("gzip"),
+        "content-encoding: {:?}",
+        packed.header("content-encoding")
+    );
+    check!(
+        packed.header("vary") == Some("Accept-Encoding"),
+        "vary: {:?}",
+        packed.header("vary")
+    );
+    check!(
+        packed.body.len() < plain.body.len(),
+        "gzip is not smaller: {} vs {}",
+        packed.body.len(),
+        plain.body.len()
+    );
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(packed.body.as_slice()).read_to_end(&mut unpacked)?;
+    check!(unpacked == plain.body, "gzip body differs from the file");
+    let (Some(tag), Some(gz_tag)) = (plain.header("etag"), packed.header("etag")) else {
+        anyhow::bail!("an ETag is missing")
+    };
+    check!(tag != gz_tag, "one ETag for two representations");
+    let again = app
+        .get("/app.js")
+        .header("Accept-Encoding", "gzip")
+        .header("If-None-Match", gz_tag)
+        .send()?;
+    check!(again.status == 304, "gzip revalidation: {}", again.status);
+    let refused = app
+        .get("/app.js")
+        .header("Accept-Encoding", "gzip;q=0")
+        .send()?;
+    check!(
+        refused.header("content-encoding").is_none() && refused.body == plain.body,
+        "gzip;q=0 still got gzip"
+    );
     Ok(())
 }
 
