@@ -12,7 +12,9 @@
 # threads, connections and duration), round after round so that a noisy
 # neighbour hits every case alike, and prints one table: requests/s, p50,
 # p99 and errors per case (the median round, and the range over rounds), and
-# each case's ratio to its baseline, computed within each round.
+# each case's ratio to its baseline, computed within each round, and the CPU
+# time the serving Spin process spent per request (from /proc; steadier than
+# requests/s when the machine is shared).
 #
 # `insert-schema` is the insert baseline on a copy of the app's database: the
 # same one insert, paying for a connection that parses EchoPilot's schema
@@ -137,22 +139,35 @@ target() {
   esac
 }
 
+# CPU seconds the HTTP trigger process serving port $1 has used so far (Spin
+# runs each trigger in a child process). CPU per request is far less
+# sensitive to a noisy neighbour than requests per second.
+cpu_of_port() {
+  local pid
+  pid=$(pgrep -f "trigger http --listen 127.0.0.1:$1( |$)" | head -n 1)
+  awk -v tck="$(getconf CLK_TCK)" '{ printf "%.4f", ($14 + $15) / tck }' "/proc/$pid/stat"
+}
+
 IFS=, read -r -a case_list <<<"$cases"
 results="$work/results.tsv"
 : >"$results"
 for round in $(seq 1 "$rounds"); do
   for c in "${case_list[@]}"; do
     IFS='|' read -r url _ extra <<<"$(target "$c")"
+    port=${url#http://127.0.0.1:}; port=${port%%/*}
+    cpu_before=$(cpu_of_port "$port")
     # shellcheck disable=SC2086
     out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency $extra "$url")
-    echo "$out" | awk -v round="$round" -v c="$c" '
+    cpu_after=$(cpu_of_port "$port")
+    echo "$out" | awk -v round="$round" -v c="$c" -v cpu="$(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { print b - a }')" '
       function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+      /requests in/ { n = $1 }
       /Requests\/sec:/ { rps = $2 }
       /^ +50%/ { p50 = ms($2) }
       /^ +99%/ { p99 = ms($2) }
       /Non-2xx or 3xx responses:/ { errors += $5 }
       /Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
-      END { printf "%s\t%s\t%.1f\t%.2f\t%.2f\t%d\n", round, c, rps, p50, p99, errors }' >>"$results"
+      END { printf "%s\t%s\t%.1f\t%.2f\t%.2f\t%d\t%.1f\n", round, c, rps, p50, p99, errors, (n > 0 ? cpu * 1e6 / n : 0) }' >>"$results"
     printf '  round %s %-8s %s\n' "$round" "$c" "$(tail -n 1 "$results" | cut -f3-)"
   done
 done
@@ -165,17 +180,18 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 cases = sys.argv[2].split(",")
 baseline = {"static": "hello", "insert-schema": "insert", "version": "insert", "health": "insert", "status": "insert", "create": "insert"}
 by = {}
-for r, c, rps, p50, p99, err in rows:
-    by.setdefault(c, {})[int(r)] = (float(rps), float(p50), float(p99), int(err))
+for r, c, rps, p50, p99, err, cpu in rows:
+    by.setdefault(c, {})[int(r)] = (float(rps), float(p50), float(p99), int(err), float(cpu))
 def med_rng(vals, fmt):
     return f"{fmt(statistics.median(vals))} [{fmt(min(vals))}-{fmt(max(vals))}]"
-print("| case | requests/s | p50 ms | p99 ms | errors | ratio to baseline (per round) |")
-print("|---|---|---|---|---|---|")
+print("| case | requests/s | p50 ms | p99 ms | errors | CPU µs/request | ratio to baseline (per round) |")
+print("|---|---|---|---|---|---|---|")
 for c in cases:
     runs = by.get(c, {})
     if not runs: continue
     rps = [v[0] for v in runs.values()]; p50 = [v[1] for v in runs.values()]; p99 = [v[2] for v in runs.values()]
     err = sum(v[3] for v in runs.values())
+    cpu = [v[4] for v in runs.values()]
     ratio = "-"
     b = baseline.get(c)
     if b and b in by:
@@ -183,5 +199,5 @@ for c in cases:
         p99r = [runs[r][2] / by[b][r][2] for r in runs if r in by[b] and by[b][r][2] > 0]
         if rs:
             ratio = f"{med_rng([x*100 for x in rs], lambda v: f'{v:.0f}%')} of {b}; p99 {med_rng(p99r, lambda v: f'{v:.1f}x')}"
-    print(f"| {c} | {med_rng(rps, lambda v: f'{v:,.0f}')} | {med_rng(p50, lambda v: f'{v:.1f}')} | {med_rng(p99, lambda v: f'{v:.1f}')} | {err} | {ratio} |")
+    print(f"| {c} | {med_rng(rps, lambda v: f'{v:,.0f}')} | {med_rng(p50, lambda v: f'{v:.1f}')} | {med_rng(p99, lambda v: f'{v:.1f}')} | {err} | {med_rng(cpu, lambda v: f'{v:,.0f}')} | {ratio} |")
 PY
