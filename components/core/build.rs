@@ -38,10 +38,13 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The git files whose change means a new sha: HEAD; the folder holding the
-/// loose file of the ref HEAD names (a commit rewrites that file, or creates
-/// it when the ref was packed); and `packed-refs` when it exists. In a linked
-/// worktree `--git-path` resolves each to the right directory.
+/// The git files whose change means a new sha: HEAD; the loose file of the
+/// ref HEAD names (a commit rewrites it), or, when the ref is packed and has
+/// no loose file, the folder where a commit will create one; and
+/// `packed-refs` when it exists. Never the folder when the file exists: all
+/// branches (and all linked worktrees) share it, so a commit on any other
+/// branch would rebuild this one. `--git-path` resolves each path in a
+/// linked worktree.
 fn git_watch_list(root: &Path) -> Vec<PathBuf> {
     let path_of = |p: &str| {
         git(
@@ -52,8 +55,14 @@ fn git_watch_list(root: &Path) -> Vec<PathBuf> {
     };
     let mut files: Vec<PathBuf> = path_of("HEAD").into_iter().collect();
     if let Some(name) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
-        let loose_dir = path_of(&name).and_then(|p| p.parent().map(Path::to_path_buf));
-        files.extend(loose_dir.filter(|d| d.is_dir()));
+        let watched = path_of(&name).and_then(|loose| {
+            if loose.is_file() {
+                Some(loose)
+            } else {
+                loose.parent().filter(|d| d.is_dir()).map(Path::to_path_buf)
+            }
+        });
+        files.extend(watched);
     }
     files.extend(path_of("packed-refs").filter(|p| p.is_file()));
     files

@@ -24,12 +24,19 @@ fn main() {
     for (i, a) in assets.iter().enumerate() {
         let file = dir.join(format!("{i}.bin"));
         std::fs::write(&file, &a.body).expect("OUT_DIR is writable");
+        let gzip = match &a.gzip {
+            Some(gz) => {
+                let gz_file = dir.join(format!("{i}.gz"));
+                std::fs::write(&gz_file, gz).expect("OUT_DIR is writable");
+                format!("Some(include_bytes!({:?}))", gz_file.display().to_string())
+            }
+            None => "None".to_string(),
+        };
         writeln!(
             table,
-            "    echopilot_core::static_files::Asset {{ path: {:?}, body: include_bytes!({:?}), gzip: {}, etag: {:?} }},",
+            "    echopilot_core::static_files::Asset {{ path: {:?}, body: include_bytes!({:?}), gzip: {gzip}, etag: {:?} }},",
             a.path,
             file.display().to_string(),
-            a.gzip,
             a.etag
         )
         .expect("writing to a String");

@@ -128,7 +128,7 @@ fn text_goes_out_gzipped_to_clients_that_accept_it_and_plain_to_others() {
     assert_eq!(plain.header("content-encoding"), None);
     assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
     let raw = std::fs::read(root().join("index.html")).unwrap();
-    assert_eq!(plain.body, raw, "decompressed for a client without gzip");
+    assert_eq!(plain.body, raw, "the file as is for a client without gzip");
     let gz = serve_from(
         &root(),
         &get("/index.html").with_header("accept-encoding", "br, gzip;q=0.8"),

@@ -1,5 +1,6 @@
-//! Packing `static/` into assets: every file with its strong ETag, and
-//! text kept gzip-compressed when that saves space. This one file runs in
+//! Packing `static/` into assets: every file with its strong ETag, and for
+//! text its gzip form too when that saves space (both are kept: a client
+//! without gzip gets the file as is, with no decompression per request). This one file runs in
 //! two places: the static-files component's build script (which includes it
 //! with `#[path]` and embeds the result in the component) and native code
 //! (tests read the directory with it), so both see the same assets. It uses
@@ -14,10 +15,10 @@ use std::path::Path;
 pub struct Packed {
     /// Its path under the root, `/`-separated, no leading `/`.
     pub path: String,
-    /// The bytes as stored: gzip-compressed when `gzip`.
+    /// The file's bytes.
     pub body: Vec<u8>,
-    /// Whether `body` is gzip.
-    pub gzip: bool,
+    /// Its gzip form, when the type compresses and that saves a tenth.
+    pub gzip: Option<Vec<u8>>,
     /// The strong ETag of the file's content (quoted).
     pub etag: String,
 }
@@ -50,28 +51,21 @@ fn compressible(path: &str) -> bool {
     )
 }
 
-/// `content` as it is stored: gzip when the type compresses and gzip saves
-/// at least a tenth.
+/// `content` packed: its tag, and its gzip form when the type compresses
+/// and gzip saves at least a tenth.
 pub fn pack(path: &str, content: &[u8]) -> io::Result<Packed> {
-    let tag = etag(content);
-    if compressible(path) {
+    let gzip = if compressible(path) {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(content)?;
-        let gz = enc.finish()?;
-        if gz.len() * 10 <= content.len() * 9 {
-            return Ok(Packed {
-                path: path.to_string(),
-                body: gz,
-                gzip: true,
-                etag: tag,
-            });
-        }
-    }
+        Some(enc.finish()?).filter(|gz| gz.len() * 10 <= content.len() * 9)
+    } else {
+        None
+    };
     Ok(Packed {
         path: path.to_string(),
         body: content.to_vec(),
-        gzip: false,
-        etag: tag,
+        gzip,
+        etag: etag(content),
     })
 }
 
