@@ -20,7 +20,7 @@
 
 mod runner;
 
-pub use runner::{run, run_via_http, unknown_job, Outcome, Report};
+pub use runner::{run, run_and_log, run_via_http, unknown_job, Outcome, Report};
 
 use crate::error::Result;
 use crate::ports::Env;
