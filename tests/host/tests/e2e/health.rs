@@ -59,7 +59,7 @@ fn health_fields(env: &Env) -> Result<()> {
         matches!(hb["status"].as_str(), Some("ok" | "stale" | "never")),
         "heartbeat: {hb}"
     );
-    if app.host().is_some() {
+    if app.is_isolated() {
         // A fresh data directory: no heartbeat yet, so the app is degraded.
         check!(hb["status"] == "never", "fresh host heartbeat: {hb}");
         check!(
