@@ -1,7 +1,9 @@
 //! The request pipeline every HTTP component shares.
 //!
 //! A component is an [`App`]: a name and its routes. For each request:
-//! request id → CORS preflight → route (404/405) → the guard (rate limits,
+//! request id → CORS preflight → route (404/405) → the edge (a public read
+//! answered from the edge cache, or one that needs no data: see
+//! [`Edge`]) → the guard (rate limits,
 //! credential, permission table, CSRF, tenant scope, partner quota; all
 //! before any body is read) → body limit (413) → input screening → handler →
 //! error envelope → request id, security, rate-limit and CORS headers. The
@@ -10,7 +12,7 @@
 
 use crate::error::{Error, Kind};
 use crate::guard::{self, cors, Admission};
-use crate::http::router::{self, Handler, Params, Route};
+use crate::http::router::{self, Edge, Handler, Params, Route};
 use crate::http::{security, Method, Request, Response};
 use crate::identity::Principal;
 use crate::ports::Env;
@@ -65,6 +67,9 @@ pub struct Pending {
     admission: Admission,
     request_id: String,
     origin: Option<String>,
+    /// Served at the edge (a storage-free component or an [`Edge::Free`]
+    /// route): not screened, not recorded.
+    at_edge: bool,
 }
 
 /// The telemetry sample of a request answered before routing or admission
@@ -103,9 +108,9 @@ impl Pending {
 
 /// The outcome of [`begin`].
 pub enum Begin {
-    /// Answer now (404, 405, 401, 403, 429, OPTIONS) without reading the body;
-    /// record the sample once it is sent.
-    Respond(Response, Sample),
+    /// Answer now (404, 405, 401, 403, 429, OPTIONS, an edge-cache hit)
+    /// without reading the body; record the sample, if any, once it is sent.
+    Respond(Response, Option<Sample>),
     /// Read the body (up to [`Pending::body_limit`]) and call [`finish`].
     Continue(Box<Pending>),
 }
@@ -135,13 +140,24 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 cors::decorate(&mut resp, origin.as_deref(), preflight);
                 security::decorate(&mut resp, &request_id);
                 let sample = early_sample(app, head, &request_id, None, resp.status);
-                return Begin::Respond(resp, sample);
+                return Begin::Respond(resp, (!app.stateless).then_some(sample));
             }
         }
     }
     let matched = found.as_ref().ok().map(|(r, _)| r.pattern);
+    if let Ok((route, _)) = &found {
+        if let Some(mut resp) = edge_hit(env, route, head) {
+            cors::decorate(&mut resp, origin.as_deref(), None);
+            security::decorate(&mut resp, &request_id);
+            if head.method == Method::Head {
+                resp.body.clear();
+            }
+            return Begin::Respond(resp, None);
+        }
+    }
     let step = found.and_then(|(route, params)| {
-        let admission = if app.stateless {
+        let at_edge = at_edge(app, route, head);
+        let admission = if at_edge {
             Admission {
                 principal: Principal::anonymous(),
                 scope: Scope::Tenant(crate::tenancy::TenantId::default_tenant()),
@@ -150,15 +166,16 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
         } else {
             guard::admit(env, head.method, route.pattern, head, &request_id)?
         };
-        Ok((*route, params, admission))
+        Ok((*route, params, admission, at_edge))
     });
     match step {
-        Ok((route, params, admission)) => Begin::Continue(Box::new(Pending {
+        Ok((route, params, admission, at_edge)) => Begin::Continue(Box::new(Pending {
             route,
             params,
             admission,
             request_id,
             origin,
+            at_edge,
         })),
         Err(e) => {
             let resp = render_error(
@@ -171,29 +188,51 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 &[],
             );
             let sample = early_sample(app, head, &request_id, matched, resp.status);
-            Begin::Respond(resp, sample)
+            Begin::Respond(resp, (!app.stateless).then_some(sample))
         }
     }
 }
 
+/// Whether `head` is served at the edge: on a storage-free component, or
+/// on an [`Edge::Free`] route by a caller without a credential.
+fn at_edge(app: &App, route: &Route, head: &Request) -> bool {
+    app.stateless || (route.edge == Edge::Free && !guard::presents_credential(head))
+}
+
+/// The edge-cache answer to `head`, if its route is [`Edge::Cached`], the
+/// caller presents no credential and a young enough answer is kept.
+fn edge_hit(env: &Env, route: &Route, head: &Request) -> Option<Response> {
+    match route.edge {
+        Edge::Cached(max_age_ms)
+            if matches!(head.method, Method::Get | Method::Head)
+                && !guard::presents_credential(head) =>
+        {
+            crate::cache::lookup(env, head, max_age_ms)
+        }
+        _ => None,
+    }
+}
+
 /// Run the handler for a request whose body has been read; record the
-/// sample once the response is sent.
+/// sample (none for an answer at the edge) once the response is sent.
 pub async fn finish(
     app: &App,
     env: &Env,
     pending: Box<Pending>,
     req: Request,
-) -> (Response, Sample) {
-    let mut sample = Sample {
+) -> (Response, Option<Sample>) {
+    let mut sample = (!pending.at_edge).then(|| Sample {
         component: app.component,
         route: pending.route.pattern,
         method: req.method,
         status: 0,
         tenant: sample_tenant(&pending.admission),
         request_id: pending.request_id.clone(),
-    };
+    });
     let resp = handle(app, env, pending, req).await;
-    sample.status = resp.status;
+    if let Some(sample) = &mut sample {
+        sample.status = resp.status;
+    }
     (resp, sample)
 }
 
@@ -204,6 +243,7 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         admission,
         request_id,
         origin,
+        at_edge,
     } = *pending;
     let extra = admission.headers.clone();
     // Refusals after admission: a body over the route's limit, then
@@ -217,7 +257,7 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
                 route.body_limit
             ),
         ))
-    } else if app.stateless {
+    } else if at_edge {
         Ok(())
     } else {
         let named: Vec<(&str, &str)> = params.iter().collect();
@@ -249,6 +289,11 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
     };
     match result {
         Ok(mut resp) => {
+            if let Edge::Cached(max_age_ms) = route.edge {
+                if matches!(req.method, Method::Get | Method::Head) {
+                    crate::cache::store(env, &req, &mut resp, max_age_ms);
+                }
+            }
             resp.headers.extend(extra);
             cors::decorate(&mut resp, origin.as_deref(), None);
             security::decorate(&mut resp, &ctx.request_id);
@@ -284,15 +329,17 @@ pub async fn serve(app: &App, env: &Env, mut req: Request) -> Response {
             finish(app, env, pending, req).await
         }
     };
-    record(app, env, &sample, started);
+    if let Some(sample) = &sample {
+        record(app, env, sample, started);
+    }
     resp
 }
 
-/// Record a served request (started at monotonic `started_ms`) unless the
-/// component is storage-free or telemetry is off. A failure is logged, never
-/// returned: the response has been sent.
+/// Record a served request (started at monotonic `started_ms`) unless
+/// telemetry is off. A failure is logged, never returned: the response has
+/// been sent. Answers at the edge have no sample to record.
 pub fn record(app: &App, env: &Env, sample: &Sample, started_ms: f64) {
-    if app.stateless || !telemetry::enabled(env) {
+    if !telemetry::enabled(env) {
         return;
     }
     let latency_us = ((env.clock.monotonic_ms() - started_ms) * 1000.0).round() as i64;

@@ -74,6 +74,24 @@ mod tests {
     }
 
     #[test]
+    fn only_public_reads_are_answered_at_the_edge() {
+        use crate::http::router::Edge;
+        use crate::http::Method;
+        for app in APPS {
+            for r in app.routes.iter().filter(|r| r.edge != Edge::None) {
+                assert_eq!(
+                    access::requirement(r.method, r.pattern),
+                    Some(access::Access::Public),
+                    "{} {} is answered at the edge but is not public",
+                    r.method.as_str(),
+                    r.pattern
+                );
+                assert_eq!(r.method, Method::Get, "{} is not a read", r.pattern);
+            }
+        }
+    }
+
+    #[test]
     fn security_md_shows_the_permission_table_as_it_is() {
         let doc = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -18,7 +18,10 @@ pub fn text_or(config: &dyn Config, name: &str, default: &str) -> Result<String>
     Ok(text(config, name)?.unwrap_or_else(|| default.to_string()))
 }
 
-fn invalid(name: &str, want: &str, got: &str) -> Error {
+/// The error for a variable the app cannot run with: it names the variable,
+/// says what it must be (the fix), and shows the value it has. Logs carry
+/// the whole message; [`Problem::of`] keeps only what may be shown publicly.
+pub fn invalid(name: &str, want: &str, got: &str) -> Error {
     Error::unavailable(
         "invalid_configuration",
         format!(
@@ -26,6 +29,32 @@ fn invalid(name: &str, want: &str, got: &str) -> Error {
             got.chars().take(60).collect::<String>()
         ),
     )
+}
+
+/// What `/health` shows of an `invalid_configuration` error: the variable
+/// and what it must be, never the value it has (it may be a secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The variable's name.
+    pub variable: String,
+    /// What it must be: the fix.
+    pub expected: String,
+}
+
+impl Problem {
+    /// The problem an error's text (`code: message`, as stored with a failed
+    /// run) describes, if it is a configuration error naming a variable.
+    pub fn of(error: &str) -> Option<Problem> {
+        let rest = error.strip_prefix("invalid_configuration: variable `")?;
+        let (variable, rest) = rest.split_once("` must be ")?;
+        // The first separator: what follows it is the value, which may
+        // itself contain one.
+        let expected = rest.split_once("; it is `").map_or(rest, |(want, _)| want);
+        Some(Problem {
+            variable: variable.to_string(),
+            expected: expected.to_string(),
+        })
+    }
 }
 
 /// An integer in `min..=max`, or `default`.
@@ -67,20 +96,38 @@ pub fn flag(config: &dyn Config, name: &str, default: bool) -> Result<bool> {
 /// An origin (`scheme://host[:port]`, no path), trailing `/` removed: the
 /// form Spin's `allowed_outbound_hosts` accepts, so the same variable can
 /// feed both.
+///
+/// A value with a path (`http://localhost:11434/v1`, the form many
+/// OpenAI-compatible servers document) cannot be accepted: spin.toml puts
+/// the same variable in `allowed_outbound_hosts`, and Spin refuses an entry
+/// with a path, so every request would be denied. The error says so.
 pub fn origin(config: &dyn Config, name: &str, default: &str) -> Result<String> {
     let v = text_or(config, name, default)?;
-    let v = v.trim_end_matches('/').to_string();
-    let ok = (v.starts_with("https://") || v.starts_with("http://"))
-        && v.splitn(4, '/').nth(3).is_none_or(|p| p.is_empty());
-    if ok {
-        Ok(v)
-    } else {
-        Err(invalid(
-            name,
-            "an origin like https://api.example.com (scheme, host, optional port; no path)",
-            &v,
-        ))
+    match split_origin(&v) {
+        Some((origin, "")) => Ok(origin.to_string()),
+        _ => Err(invalid(name, ORIGIN_WANTED, &v)),
     }
+}
+
+const ORIGIN_WANTED: &str = "an origin like https://api.example.com (scheme, host, optional \
+port; no path: spin.toml allows outbound requests to this variable's value, and Spin refuses \
+a value with a path)";
+
+/// `value` as its origin (`scheme://host[:port]`) and its path (without a
+/// trailing `/`; empty for none), if it is an http(s) URL.
+pub fn split_origin(value: &str) -> Option<(&str, &str)> {
+    let value = value.trim().trim_end_matches('/');
+    let scheme_len = if value.starts_with("https://") {
+        8
+    } else if value.starts_with("http://") {
+        7
+    } else {
+        return None;
+    };
+    let end = value[scheme_len..]
+        .find('/')
+        .map_or(value.len(), |i| scheme_len + i);
+    (end > scheme_len).then(|| value.split_at(end))
 }
 
 #[cfg(test)]
@@ -119,13 +166,43 @@ mod tests {
             origin(&c, "missing", "https://api.openai.com").unwrap(),
             "https://api.openai.com"
         );
-        assert!(origin(&c, "p", "https://x.y").is_err());
+        let err = origin(&c, "p", "https://x.y").unwrap_err();
+        assert!(err.message.contains("Spin refuses"), "{err}");
+        assert_eq!(
+            split_origin("http://localhost:11434/v1/"),
+            Some(("http://localhost:11434", "/v1"))
+        );
+        assert_eq!(split_origin("https://a.b"), Some(("https://a.b", "")));
+        assert_eq!(split_origin("https:///v1"), None);
+        assert_eq!(split_origin("localhost:11434"), None);
         assert!(flag(&c, "yes", false).unwrap());
         assert!(!flag(&c, "missing", false).unwrap());
         assert!(flag(&c, "empty", true).unwrap());
         assert_eq!(
             flag(&c, "bad", true).unwrap_err().code,
             "invalid_configuration"
+        );
+    }
+
+    #[test]
+    fn a_problem_shows_the_variable_and_the_fix_never_the_value() {
+        let c = MapConfig::new(&[("rate", "sk-secret-looking")]);
+        let err = int(&c, "rate", 1, 0, 10).unwrap_err();
+        let p = Problem::of(&err.to_string()).unwrap();
+        assert_eq!(p.variable, "rate");
+        assert_eq!(p.expected, "an integer from 0 to 10");
+        assert!(!format!("{p:?}").contains("sk-secret"));
+        let no_value = "invalid_configuration: variable `x` must be a path starting with /";
+        assert_eq!(
+            Problem::of(no_value).unwrap().expected,
+            "a path starting with /"
+        );
+        assert_eq!(Problem::of("database_busy: try again"), None);
+        let tricky = MapConfig::new(&[("rate", "a; it is `b")]);
+        let err = int(&tricky, "rate", 1, 0, 10).unwrap_err().to_string();
+        assert_eq!(
+            Problem::of(&err).unwrap().expected,
+            "an integer from 0 to 10"
         );
     }
 }

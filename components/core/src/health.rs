@@ -4,6 +4,7 @@ use crate::app::{App, Ctx};
 use crate::build_info;
 use crate::error::Result;
 use crate::heartbeat;
+use crate::http::router::Edge;
 use crate::http::{Request, Response, Route};
 use crate::ports::Db;
 use crate::scheduler;
@@ -13,8 +14,10 @@ use serde::Serialize;
 pub const APP: App = App {
     component: "api-health",
     routes: &[
-        Route::get("/health", health),
-        Route::get("/api/version", version),
+        // Probes and dashboards poll it: a second-old answer is good enough.
+        Route::get("/health", health).edge(Edge::Cached(1_000)),
+        // A constant: nothing to guard, nothing to record.
+        Route::get("/api/version", version).edge(Edge::Free),
         Route::get("/healthz/strict", crate::slo::api::strict),
         Route::post("/api/internal/cron/{job}", scheduler::unknown_job),
     ],
@@ -45,7 +48,9 @@ fn store(db: &dyn Db, now: i64) -> Result<Store> {
 }
 
 /// `GET /health`: 200 while the data store answers (status `ok`, or
-/// `degraded` when the heartbeat is stale or missing), 503 when it does not.
+/// `degraded` when the heartbeat is stale or missing or a scheduled job
+/// cannot run as configured), 503 when it does not. `configuration` lists
+/// each such job with the variable to fix and how, never its value.
 /// `uptime_30d` is [`heartbeat::uptime`]: minutes with a heartbeat over the
 /// last 30 days.
 fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
@@ -58,10 +63,11 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
             crate::integrations::all(db)?,
             crate::slo::gate::state(db)?,
             heartbeat::uptime(db, now)?,
+            scheduler::configuration_problems(db)?,
         ))
     });
-    let (store, heartbeat, integrations, gate, uptime) = match checks {
-        Ok((s, h, i, g, u)) => (s, Some(h), i, Some(g), Some(u)),
+    let (store, heartbeat, integrations, gate, uptime, problems) = match checks {
+        Ok((s, h, i, g, u, p)) => (s, Some(h), i, Some(g), Some(u), p),
         Err(e) => {
             crate::log::error("health", &format!("data store check failed: {e}"));
             let s = Store {
@@ -71,11 +77,11 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
                 uptime_seconds: None,
                 error: Some(e.public_message().to_string()),
             };
-            (s, None, serde_json::Value::Null, None, None)
+            (s, None, serde_json::Value::Null, None, None, Vec::new())
         }
     };
     let status = match (&store.status, &heartbeat) {
-        (&"ok", Some(h)) if h.status == "ok" => "ok",
+        (&"ok", Some(h)) if h.status == "ok" && problems.is_empty() => "ok",
         (&"ok", _) => "degraded",
         _ => "down",
     };
@@ -92,6 +98,10 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
         "heartbeat": heartbeat,
         "uptime_30d": uptime,
         "integrations": integrations,
+        "configuration": {
+            "status": if problems.is_empty() { "ok" } else { "invalid" },
+            "problems": problems,
+        },
         "deploy_gate": gate,
     });
     let code = if status == "down" { 503 } else { 200 };

@@ -42,9 +42,12 @@ fn beat(env: &Env, run: &RunContext) -> Result<String> {
     )?;
     let folded = crate::telemetry::compact(env)?;
     let pruned = crate::events::prune(env)?;
+    crate::guard::rate_limit::prune(env)?;
+    let cached = crate::cache::prune(env, 60_000)?;
     Ok(format!(
-        "beat at slot {} ({} missed before it); {} request samples folded, {} pruned; {} events pruned",
-        run.slot, run.missed_slots, folded.folded, folded.pruned, pruned
+        "beat at slot {} ({} missed before it); {} request samples folded, {} pruned; {} events pruned; \
+         {} cached answers expired",
+        run.slot, run.missed_slots, folded.folded, folded.pruned, pruned, cached
     ))
 }
 

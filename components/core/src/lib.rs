@@ -37,6 +37,7 @@ pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod build_info;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod costs;

@@ -2,7 +2,9 @@
 
 use echopilot_core::adapters::native::{self, ManualClock, SqliteDb};
 use echopilot_core::ports::{DbExt, Env};
-use echopilot_core::scheduler::{run, Job, JobFn, Outcome, RunContext, Trigger};
+use echopilot_core::scheduler::{
+    configuration_problems, run, Job, JobFn, Outcome, RunContext, Trigger,
+};
 use echopilot_core::Result;
 use futures::executor::block_on;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -161,4 +163,59 @@ fn a_run_after_a_gap_is_told_how_many_slots_it_missed() {
         Outcome::Ran { summary } => assert!(summary.contains("missed 4"), "{summary}"),
         other => panic!("{other:?}"),
     }
+}
+
+fn ai_settings_job(env: &Env, _: &RunContext) -> Result<String> {
+    echopilot_core::ai::settings::AiSettings::load(env.config.as_ref())
+        .map(|s| s.provider.name().to_string())
+}
+
+#[test]
+fn a_job_that_cannot_run_as_configured_is_a_problem_until_it_runs_again() {
+    const WORKER: Job = job("worker", JobFn::Sync(ai_settings_job));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let clock = ManualClock::new(T0 + 1_000);
+    let open = |vars: &[(&str, &str)]| {
+        let mut env = native::env(SqliteDb::open(&path).unwrap(), vars);
+        env.clock = Box::new(clock.clone());
+        env
+    };
+    let misconfigured = open(&[
+        ("openai_api_key", "sk-not-for-health"),
+        ("openai_base_url", "http://localhost:11434/v1"),
+    ]);
+    let ran = block_on(run(&misconfigured, &OK, Trigger::Cron, T0 + 1_000)).unwrap();
+    assert!(matches!(ran.outcome, Outcome::Ran { .. }));
+    let failed = block_on(run(&misconfigured, &WORKER, Trigger::Cron, T0 + 1_000)).unwrap();
+    assert!(
+        matches!(failed.outcome, Outcome::Failed { .. }),
+        "{failed:?}"
+    );
+
+    let problems = configuration_problems(misconfigured.db.as_ref()).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].job, "worker");
+    assert_eq!(problems[0].problem.variable, "openai_base_url");
+    assert!(problems[0]
+        .problem
+        .expected
+        .contains("openai_chat_path=/v1/chat/completions"));
+    let shown = serde_json::to_string(&problems).unwrap();
+    assert!(
+        !shown.contains("11434/v1`"),
+        "the value is not shown: {shown}"
+    );
+
+    // Fixed: the next run succeeds and the problem is gone.
+    clock.advance(MINUTE);
+    let fixed = open(&[
+        ("openai_api_key", "sk-not-for-health"),
+        ("openai_base_url", "http://localhost:11434"),
+    ]);
+    let ok = block_on(run(&fixed, &WORKER, Trigger::Cron, T0 + MINUTE + 1_000)).unwrap();
+    assert!(matches!(ok.outcome, Outcome::Ran { .. }), "{ok:?}");
+    assert!(configuration_problems(fixed.db.as_ref())
+        .unwrap()
+        .is_empty());
 }

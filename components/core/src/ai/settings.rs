@@ -3,7 +3,7 @@
 use super::grader::Weights;
 use super::pricing::PriceTable;
 use crate::config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ports::Config;
 
 /// Which backend does the work.
@@ -72,7 +72,7 @@ impl AiSettings {
             "openai" => match config::text(c, "openai_api_key")? {
                 Some(api_key) => Provider::OpenAi {
                     api_key,
-                    base_url: config::origin(c, "openai_base_url", "https://api.openai.com")?,
+                    base_url: openai_origin(c)?,
                     chat_path: chat_path(c)?,
                 },
                 None => Provider::Simulated,
@@ -80,11 +80,10 @@ impl AiSettings {
             "spin-llm" => Provider::SpinLlm,
             "simulated" => Provider::Simulated,
             other => {
-                return Err(Error::unavailable(
-                    "invalid_configuration",
-                    format!(
-                    "variable `ai_provider` must be openai, spin-llm or simulated; it is `{other}`"
-                ),
+                return Err(config::invalid(
+                    "ai_provider",
+                    "openai, spin-llm or simulated",
+                    other,
                 ))
             }
         };
@@ -115,14 +114,37 @@ impl AiSettings {
     }
 }
 
+/// `openai_base_url` as an origin. The form OpenAI-compatible servers
+/// document, `http://localhost:11434/v1`, cannot work (see
+/// [`config::origin`]); its error gives the two settings that do.
+fn openai_origin(c: &dyn Config) -> Result<String> {
+    const NAME: &str = "openai_base_url";
+    config::origin(c, NAME, "https://api.openai.com").map_err(|e| {
+        let value = config::text(c, NAME).ok().flatten().unwrap_or_default();
+        match config::split_origin(&value) {
+            Some((origin, path)) if !path.is_empty() => config::invalid(
+                NAME,
+                &format!(
+                    "an origin without a path (spin.toml allows outbound requests to this \
+                     variable's value, and Spin refuses a value with a path): set \
+                     openai_base_url={origin} and openai_chat_path={path}/chat/completions"
+                ),
+                &value,
+            ),
+            _ => e,
+        }
+    })
+}
+
 fn chat_path(c: &dyn Config) -> Result<String> {
     let p = config::text_or(c, "openai_chat_path", "/v1/chat/completions")?;
     if p.starts_with('/') && !p.contains("..") && !p.contains(char::is_whitespace) {
         Ok(p)
     } else {
-        Err(Error::unavailable(
-            "invalid_configuration",
-            "variable `openai_chat_path` must be a path starting with /, like /v1/chat/completions",
+        Err(config::invalid(
+            "openai_chat_path",
+            "a path starting with /, like /v1/chat/completions",
+            &p,
         ))
     }
 }
@@ -188,5 +210,22 @@ mod tests {
         );
         assert!(AiSettings::load(&MapConfig::new(&[("ai_provider", "gpt")])).is_err());
         assert!(AiSettings::load(&MapConfig::new(&[("qa_threshold", "120")])).is_err());
+    }
+
+    #[test]
+    fn a_base_url_with_v1_names_the_two_settings_that_work() {
+        let err = AiSettings::load(&MapConfig::new(&[
+            ("openai_api_key", "sk-x"),
+            ("openai_base_url", "http://localhost:11434/v1"),
+        ]))
+        .unwrap_err();
+        let problem = config::Problem::of(&err.to_string()).unwrap();
+        assert_eq!(problem.variable, "openai_base_url");
+        assert!(
+            problem.expected.ends_with(
+                "set openai_base_url=http://localhost:11434 and openai_chat_path=/v1/chat/completions"
+            ),
+            "{problem:?}"
+        );
     }
 }

@@ -91,6 +91,16 @@ fn limits(env: &Env) -> Result<(Limit, Limit)> {
     ))
 }
 
+/// Whether `req` carries a credential of any kind (checked or not). A
+/// request that presents one is always admitted by the guard, never
+/// answered at the edge: a credential is held to its scopes and quotas.
+pub fn presents_credential(req: &Request) -> bool {
+    req.header("x-dash-key").is_some()
+        || req.header("x-api-key").is_some()
+        || req.header("authorization").is_some()
+        || cookie(req, SESSION_COOKIE).is_some()
+}
+
 /// Who `req` is, from its credentials (strongest first); 401 for a
 /// credential that does not check out.
 pub fn identify(env: &Env, req: &Request) -> Result<Principal> {

@@ -36,6 +36,27 @@ pub struct Route {
     pub handler: Handler,
     /// The largest body this route reads; longer bodies get 413.
     pub body_limit: usize,
+    /// Whether the pipeline may answer it before the guard.
+    pub edge: Edge,
+}
+
+/// How a public read may be answered at the edge: before the guard, without
+/// a credential, a rate-limit charge or a telemetry sample, so without
+/// opening SQLite (Spin makes a new connection per request, and SQLite
+/// parses the whole schema on its first statement). Only for routes that are
+/// public in [`crate::access::POLICY`] (a catalog test checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The full pipeline, always.
+    None,
+    /// Needs no data at all (a constant answer, like the build version):
+    /// always answered at the edge, like a static file.
+    Free,
+    /// A read polled by many clients: a 200 answer is kept in the key-value
+    /// store this many milliseconds ([`crate::cache`]) and served from
+    /// there at the edge; a miss (or `Cache-Control: no-cache`) goes through
+    /// the full pipeline and refreshes it.
+    Cached(i64),
 }
 
 /// The routes of every table in `parts`, in order, as one array (`N` must
@@ -76,6 +97,7 @@ impl Route {
             pattern,
             handler,
             body_limit: DEFAULT_BODY_LIMIT,
+            edge: Edge::None,
         }
     }
     /// A GET (and HEAD) route.
@@ -105,6 +127,11 @@ impl Route {
     /// The same route with another body limit.
     pub const fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+    /// The same route, answered at the edge ([`Edge`]).
+    pub const fn edge(mut self, edge: Edge) -> Self {
+        self.edge = edge;
         self
     }
 }

@@ -10,6 +10,7 @@ use crate::audit::{self, Event};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::guard;
+use crate::http::router::Edge;
 use crate::http::{Request, Response, Route};
 use crate::identity::{Credential, Role};
 use crate::tenancy::{Scope, TenantId};
@@ -25,7 +26,8 @@ pub const APP: App = App {
     component: "api-jobs",
     routes: &[
         Route::post("/api/public/create-job", create_public).body_limit(JOB_BODY_LIMIT),
-        Route::get("/api/public/job-status/{id}", status_public),
+        // Clients poll it: a second-old answer comes from the edge cache.
+        Route::get("/api/public/job-status/{id}", status_public).edge(Edge::Cached(1_000)),
         Route::get("/api/public/job-history/{email}", history_public),
         Route::post("/api/queue/enqueue", enqueue).body_limit(JOB_BODY_LIMIT),
         Route::get("/api/queue/status", queue_status),

@@ -18,8 +18,10 @@
 //! - **Catch-up.** Each run is told the last slot that succeeded and how
 //!   many were missed since, so it can cover the gap.
 
+mod problems;
 mod runner;
 
+pub use problems::{configuration_problems, JobProblem};
 pub use runner::{run, run_and_log, run_via_http, unknown_job, Outcome, Report};
 
 use crate::error::Result;

@@ -8,6 +8,12 @@ use serde_json::Value;
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new("health_reports_build_store_and_heartbeat", health_fields),
     Scenario::new("version_reports_the_build", version),
+    // configured: it sets the worker's variables, which an external
+    // server does not take from the scenario.
+    Scenario::configured(
+        "health_names_a_variable_the_worker_cannot_run_with",
+        misconfigured_worker,
+    ),
 ];
 
 fn check_build(data: &Value) -> Result<()> {
@@ -91,6 +97,50 @@ fn version(env: &Env) -> Result<()> {
         head.status == 200 && head.body.is_empty(),
         "HEAD: {}",
         head.status
+    );
+    Ok(())
+}
+
+/// `openai_base_url` in the form OpenAI-compatible servers document (with
+/// `/v1`) cannot work under Spin: the worker fails, and `/health` says so
+/// with the variable and the two settings that work, never the key.
+fn misconfigured_worker(env: &Env) -> Result<()> {
+    let app = env.app_with(|b| {
+        b.variable("openai_api_key", "sk-e2e-never-shown")
+            .variable("openai_base_url", "http://127.0.0.1:11434/v1")
+    })?;
+    let before = expect_status(&app.get("/health").send()?, 200)?;
+    check!(
+        before["data"]["configuration"]["status"] == "ok",
+        "before the worker ran: {before}"
+    );
+    check!(
+        app.run_job("worker").is_err(),
+        "the worker ran with a path in the origin"
+    );
+    // Right after the change: ask past the one-second micro-cache.
+    let resp = app
+        .get("/health")
+        .header("Cache-Control", "no-cache")
+        .send()?;
+    let body = expect_status(&resp, 200)?;
+    let data = &body["data"];
+    check!(data["status"] == "degraded", "status: {data}");
+    let config = &data["configuration"];
+    check!(config["status"] == "invalid", "configuration: {config}");
+    let problem = &config["problems"][0];
+    check!(problem["job"] == "worker", "{problem}");
+    check!(problem["variable"] == "openai_base_url", "{problem}");
+    let expected = problem["expected"].as_str().unwrap_or_default();
+    check!(
+        expected.contains("openai_base_url=http://127.0.0.1:11434")
+            && expected.contains("openai_chat_path=/v1/chat/completions"),
+        "the fix: {expected}"
+    );
+    check!(
+        !resp.text().contains("sk-e2e-never-shown"),
+        "/health shows the key: {}",
+        resp.text()
     );
     Ok(())
 }

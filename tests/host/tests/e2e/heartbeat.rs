@@ -200,8 +200,18 @@ fn replicas(env: &Env) -> Result<()> {
     check!(beats == 1, "heartbeats in the slot: {beats}");
     check!(all == slots, "{all} heartbeats in {slots} slots");
     // Both replicas see the same store.
-    let ha = expect_status(&a.get("/health").send()?, 200)?;
-    let hb = expect_status(&b.get("/health").send()?, 200)?;
+    let ha = expect_status(
+        &a.get("/health")
+            .header("Cache-Control", "no-cache")
+            .send()?,
+        200,
+    )?;
+    let hb = expect_status(
+        &b.get("/health")
+            .header("Cache-Control", "no-cache")
+            .send()?,
+        200,
+    )?;
     check!(
         ha["data"]["heartbeat"]["last_at"] == hb["data"]["heartbeat"]["last_at"],
         "replicas disagree"

@@ -56,8 +56,11 @@ fn api_to_completion(env: &Env) -> Result<()> {
     )?;
     check!(status["data"]["status"] == "queued", "{status}");
     work(&app)?;
+    // Right after the change: ask past the one-second micro-cache.
     let status = expect_status(
-        &app.get(&format!("/api/public/job-status/{id}")).send()?,
+        &app.get(&format!("/api/public/job-status/{id}"))
+            .header("Cache-Control", "no-cache")
+            .send()?,
         200,
     )?;
     check!(status["data"]["status"] == "completed", "{status}");

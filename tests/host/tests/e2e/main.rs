@@ -10,6 +10,7 @@
 mod audit;
 mod auth;
 mod backups;
+mod caching;
 mod costs;
 mod health;
 mod heartbeat;
@@ -33,6 +34,7 @@ mod tenancy;
 fn main() {
     let all: Vec<echopilot_e2e::scenario::Scenario> = [
         health::SCENARIOS,
+        caching::SCENARIOS,
         static_files::SCENARIOS,
         heartbeat::SCENARIOS,
         platform::SCENARIOS,

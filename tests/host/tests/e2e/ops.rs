@@ -97,7 +97,7 @@ fn metrics_parse(env: &Env) -> Result<()> {
             "echopilot_http_requests_total",
             &[
                 ("component", "api-health"),
-                ("route", "/api/version"),
+                ("route", "/healthz/strict"),
                 ("status", "200"),
             ],
         )
@@ -106,7 +106,10 @@ fn metrics_parse(env: &Env) -> Result<()> {
     };
     let start = count_of(&before.1);
     for _ in 0..3 {
-        check!(app.get("/api/version").send()?.status == 200, "version");
+        check!(
+            app.get("/healthz/strict").send()?.status == 200,
+            "strict health"
+        );
     }
     // Requests are recorded after their responses are sent: poll, bounded.
     let (types, samples) = wait_for(Duration::from_secs(10), || {
@@ -136,7 +139,7 @@ fn metrics_parse(env: &Env) -> Result<()> {
     // The histogram of that route: cumulative buckets ending in +Inf = count.
     let route = [
         ("component", "api-health"),
-        ("route", "/api/version"),
+        ("route", "/healthz/strict"),
         ("method", "GET"),
     ];
     let count = find(
@@ -212,7 +215,10 @@ fn logs(env: &Env) -> Result<()> {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_nanos()
     );
-    let resp = app.get("/api/version").header("X-Request-ID", &id).send()?;
+    let resp = app
+        .get("/healthz/strict")
+        .header("X-Request-ID", &id)
+        .send()?;
     check!(
         resp.header("x-request-id") == Some(id.as_str()),
         "echoed id"
@@ -228,7 +234,7 @@ fn logs(env: &Env) -> Result<()> {
         (body["data"]["requests"].as_array()?.len() == 1).then(|| body["data"].clone())
     })?;
     let r = &data["requests"][0];
-    check!(r["route"] == "/api/version", "route: {r}");
+    check!(r["route"] == "/healthz/strict", "route: {r}");
     check!(r["component"] == "api-health", "component: {r}");
     check!(r["status"] == 200, "status: {r}");
     check!(

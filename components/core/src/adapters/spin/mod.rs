@@ -57,7 +57,9 @@ pub async fn serve_http(app: &App, req: IncomingRequest, out: ResponseOutparam) 
     };
     write(out, response).await;
     // The client has its response; recording it costs the client nothing.
-    app::record(app, &env, &sample, started);
+    if let Some(sample) = &sample {
+        app::record(app, &env, sample, started);
+    }
 }
 
 fn head(req: &IncomingRequest) -> Request {
