@@ -4,6 +4,12 @@
 #   format → lint (native and wasm32) → release wasm build (sizes checked)
 #   → native tests (core against real SQLite; the end-to-end suite on the
 #   built .wasm through the Spin-compatible host in tests/host)
+#   → real Spin (`spin build`, then the end-to-end suite with a `spin up`
+#   per app: the cron plugin, replicas, Redis key-value)
+#
+# The real-Spin tier uses whatever `spin` is on PATH (Spin 3.x or 4.x with
+# the trigger-cron plugin). Without one it is skipped, saying so; with
+# CI=true a missing Spin fails the run (.ci/run installs ../shared/spin).
 #
 # Usage: tests/run.sh            (from anywhere; a fresh clone is fine)
 set -euo pipefail
@@ -22,15 +28,37 @@ fi
 rustc --version
 cargo --version
 
-step "packages: Debian's python3-prometheus-client (the /metrics scenarios parse with it)"
+step "real Spin: the spin on PATH and its trigger-cron plugin"
+if command -v spin >/dev/null 2>&1; then
+  spin --version
+  if ! spin plugins list --installed 2>/dev/null | grep -q '^trigger-cron '; then
+    echo "the trigger-cron plugin is not installed for this spin (spin plugins install trigger-cron; SPIN_DATA_DIR=${SPIN_DATA_DIR:-unset})"
+    exit 1
+  fi
+  spin_tier=run
+elif [ "${CI:-}" = "true" ]; then
+  echo "FAILED: CI=true and no spin on PATH, so the real-Spin tier cannot run."
+  echo ".ci/run installs Spin from ../shared/spin; by hand: eval \"\$(../shared/spin/install.sh DIR)\""
+  exit 1
+else
+  echo "no spin on PATH: the real-Spin tier will be SKIPPED."
+  echo "Install Spin 3.x/4.x with the trigger-cron plugin, or: eval \"\$(../shared/spin/install.sh DIR)\""
+  spin_tier=skip
+fi
+
+step "packages: Debian's python3-prometheus-client (the /metrics scenarios parse with it) and redis-server (the scale-out scenarios under real Spin)"
 # Debian's interpreter, not whatever python3 comes first on PATH (pyenv):
 # the package installs into /usr/lib/python3/dist-packages.
-if ! /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+missing=()
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3 python3-prometheus-client)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-prometheus-client >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 /usr/bin/python3 -c 'import prometheus_client.parser; print("prometheus_client parser:", prometheus_client.parser.__file__)'
+redis-server --version
 
 step "format: cargo fmt --check"
 cargo fmt --all -- --check
@@ -58,5 +86,15 @@ done < <(sed -n 's/^source = "\(.*\.wasm\)"$/\1/p' spin.toml)
 
 step "tests: core (native, real SQLite) and end-to-end (built .wasm in the test host)"
 ECHOPILOT_ROOT="$ROOT" cargo test --workspace --locked
+
+if [ "$spin_tier" = run ]; then
+  step "real Spin: spin build, then the end-to-end suite with a spin up per app"
+  tier_started=$(date +%s)
+  spin build    # as the README says (one workspace build; see spin.toml)
+  ECHOPILOT_ROOT="$ROOT" ECHOPILOT_E2E_RUNTIME=spin cargo test -p echopilot-e2e --test e2e --locked
+  echo "real-Spin tier: $(( $(date +%s) - tier_started ))s"
+else
+  printf '\nSKIPPED: the real-Spin tier (no spin on PATH; see the top of this run).\n'
+fi
 
 printf '\nAll tiers passed in %ss.\n' "$(( $(date +%s) - started ))"

@@ -44,11 +44,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configures and starts a [`Host`].
 pub struct HostBuilder {
-    app: PathBuf,
-    data_dir: Option<PathBuf>,
-    variables: BTreeMap<String, String>,
-    timeout: Duration,
-    scheduler: bool,
+    pub(crate) app: PathBuf,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) variables: BTreeMap<String, String>,
+    pub(crate) timeout: Duration,
+    pub(crate) scheduler: bool,
+    pub(crate) runtime_config: Option<PathBuf>,
 }
 
 impl HostBuilder {
@@ -79,8 +80,20 @@ impl HostBuilder {
         self
     }
 
+    /// Run with Spin's runtime-config file `path` (key-value on Redis, a
+    /// database elsewhere). Only real Spin reads it: the test host refuses
+    /// to start with one (it has the `default` store and database only).
+    pub fn runtime_config_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.runtime_config = Some(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Load, link and start serving.
     pub fn start(self) -> Result<Host> {
+        ensure!(
+            self.runtime_config.is_none(),
+            "the test host reads no runtime-config file (a spin_only scenario needs one)"
+        );
         crate::spin::configure_sqlite_process();
         Host::start(self)
     }
@@ -115,6 +128,7 @@ impl Host {
             variables: BTreeMap::new(),
             timeout: DEFAULT_REQUEST_TIMEOUT,
             scheduler: false,
+            runtime_config: None,
         }
     }
 

@@ -24,7 +24,9 @@
 //! | [`cron`] | cron expressions (6 fields, seconds first, UTC) |
 //! | [`mock`] | scriptable loopback mock servers and presets |
 //! | [`client`] | a small blocking HTTP/1.1 client that sends raw paths |
-//! | [`scenario`] | the scenario harness (targets, route coverage) |
+//! | [`scenario`] | the scenario harness (runtimes, route coverage) |
+//! | [`spin_up`] | a real `spin up` child process (the real-Spin tier) |
+//! | [`redis`] | Debian's `redis-server` on loopback, and a RESP client |
 
 pub mod client;
 pub mod cron;
@@ -34,9 +36,11 @@ pub mod logs;
 pub mod manifest;
 pub mod mock;
 pub mod outbound;
+pub mod redis;
 pub mod router;
 pub mod scenario;
 pub mod spin;
+pub mod spin_up;
 pub mod state;
 pub mod template;
 

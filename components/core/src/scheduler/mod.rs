@@ -22,7 +22,7 @@ mod problems;
 mod runner;
 
 pub use problems::{configuration_problems, JobProblem};
-pub use runner::{run, run_via_http, unknown_job, Outcome, Report};
+pub use runner::{run, run_and_log, run_via_http, unknown_job, Outcome, Report};
 
 use crate::error::Result;
 use crate::ports::Env;

@@ -191,11 +191,28 @@ fn why_not(env: &Env, job: &Job, slot: i64, now: i64) -> Result<Outcome> {
     })
 }
 
+/// [`run`], then the report in the event log (and stderr) as an event of
+/// the job's component: info, or error when the run failed. Every trigger
+/// goes through here, so `GET /api/logs` shows runs whoever started them.
+pub async fn run_and_log(env: &Env, job: &Job, trigger: Trigger, at_ms: i64) -> Result<Report> {
+    use crate::events::{emit, Event, Level};
+    let report = run(env, job, trigger, at_ms).await;
+    let (level, line) = match &report {
+        Ok(r) => match r.outcome {
+            Outcome::Failed { .. } => (Level::Error, serde_json::to_string(r).unwrap_or_default()),
+            _ => (Level::Info, serde_json::to_string(r).unwrap_or_default()),
+        },
+        Err(e) => (Level::Error, e.to_string()),
+    };
+    emit(env, &Event::new(level, job.component, job.name, &line));
+    report
+}
+
 /// `POST /api/internal/cron/{job}` for `job`: run it now, answer the report.
 /// A failed run answers 503 `job_failed` so an external scheduler retries.
 pub async fn run_via_http(job: &Job, ctx: &Ctx<'_>, _req: &Request) -> Result<Response> {
     let at = ctx.env.clock.now_ms();
-    let report = run(ctx.env, job, Trigger::Http, at).await?;
+    let report = run_and_log(ctx.env, job, Trigger::Http, at).await?;
     if let Outcome::Failed { error } = &report.outcome {
         return Err(Error::unavailable(
             "job_failed",

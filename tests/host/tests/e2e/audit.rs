@@ -4,9 +4,10 @@
 //!
 //! The appends come from real requests (an operator's
 //! `POST /api/queue/enqueue`, which appends `job.enqueue`) sent by 8 client
-//! threads at once; the tampering edits the host's SQLite file
+//! threads at once; the tampering edits the app's SQLite file
 //! (`<data_dir>/sqlite_db.db`, table `audit_log`) directly, as an attacker
-//! with access to the volume would. Host-only: it reads the host's data.
+//! with access to the volume would. It reads the app's data, so it runs on
+//! apps the harness starts (a test host or a real `spin up`).
 
 use crate::auth::kit::*;
 use crate::auth::sha::sha256;
@@ -18,11 +19,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario::host_only(
+    Scenario::configured(
         "audit_1000_concurrent_appends_make_one_chain_and_any_edit_is_found",
         concurrent_chain,
     ),
-    Scenario::host_only("audit_chain_filters_and_paging", filters),
+    Scenario::configured("audit_chain_filters_and_paging", filters),
 ];
 
 const THREADS: usize = 8;
@@ -172,9 +173,8 @@ fn concurrent_chain(env: &Env) -> Result<()> {
         request_ids.len()
     );
 
-    // Tampering, straight in the host's database file.
-    let host = app.host().context("host-only")?;
-    let db = rusqlite::Connection::open(host.data_dir().join("sqlite_db.db"))?;
+    // Tampering, straight in the app's database file.
+    let db = rusqlite::Connection::open(app.data_dir()?.join("sqlite_db.db"))?;
     db.busy_timeout(std::time::Duration::from_secs(10))?;
     let edited: i64 = 437;
     for column in [

@@ -11,7 +11,7 @@ use crate::support::{ai_vars, dash, job, openai, submit, work};
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new("costs_status_has_the_seed_shape", shape),
-    Scenario::host_only("costs_a_cap_breach_throttles_the_worker", throttles),
+    Scenario::configured("costs_a_cap_breach_throttles_the_worker", throttles),
 ];
 
 fn status(app: &App) -> Result<Value> {

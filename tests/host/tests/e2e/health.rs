@@ -8,7 +8,9 @@ use serde_json::Value;
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new("health_reports_build_store_and_heartbeat", health_fields),
     Scenario::new("version_reports_the_build", version),
-    Scenario::new(
+    // configured: it sets the worker's variables, which an external
+    // server does not take from the scenario.
+    Scenario::configured(
         "health_names_a_variable_the_worker_cannot_run_with",
         misconfigured_worker,
     ),
@@ -63,7 +65,7 @@ fn health_fields(env: &Env) -> Result<()> {
         matches!(hb["status"].as_str(), Some("ok" | "stale" | "never")),
         "heartbeat: {hb}"
     );
-    if app.host().is_some() {
+    if app.is_isolated() {
         // A fresh data directory: no heartbeat yet, so the app is degraded.
         check!(hb["status"] == "never", "fresh host heartbeat: {hb}");
         check!(

@@ -5,40 +5,44 @@
 //! job that dies raises a warning, and email can go through the Gmail API
 //! (OAuth refresh token, mock Google endpoints).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use echopilot_e2e::mock::{self, MockServer, Reply};
-use echopilot_e2e::scenario::{expect_status, unix_now, wait_for, App, Env, Scenario};
+use echopilot_e2e::scenario::{expect_status, wait_for, App, Env, Scenario};
 use echopilot_e2e::{check, HostBuilder};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::auth::kit::expect_error;
 use crate::support::dash;
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario::host_only(
+    Scenario::configured(
         "incident_critical_pages_once_and_repeats_are_counted",
         pages_once,
     ),
-    Scenario::host_only("incident_failing_telegram_is_retried_with_backoff", retried),
-    Scenario::host_only(
+    Scenario::configured("incident_failing_telegram_is_retried_with_backoff", retried),
+    Scenario::configured(
         "incident_warnings_wait_for_the_digest_and_silences_are_strict",
         digest_and_silences,
     ),
-    Scenario::host_only("incident_email_goes_through_gmail_oauth", gmail),
+    Scenario::configured("incident_email_goes_through_gmail_oauth", gmail),
     Scenario::new("incident_routes_refuse_bad_input", bad_input),
 ];
 
 const TOKEN: &str = "123456:e2e-bot-token";
 
-/// A host whose alerts go to the mocks.
+/// An app whose alerts go to the mocks.
 fn alerting(env: &Env, tg: &MockServer, mail: &MockServer, retry_ms: &str) -> Result<App> {
     env.app_with(|b| alert_vars(b, tg, mail, retry_ms))
 }
 
 /// The variables that send alerts to the mocks.
-fn alert_vars(b: HostBuilder, tg: &MockServer, mail: &MockServer, retry_ms: &str) -> HostBuilder {
+pub(crate) fn alert_vars(
+    b: HostBuilder,
+    tg: &MockServer,
+    mail: &MockServer,
+    retry_ms: &str,
+) -> HostBuilder {
     b.variable("telegram_bot_token", TOKEN)
         .variable("telegram_chat_id", "4242")
         .variable("telegram_base_url", tg.url())
@@ -50,7 +54,7 @@ fn alert_vars(b: HostBuilder, tg: &MockServer, mail: &MockServer, retry_ms: &str
         .variable("alert_retry_base_ms", retry_ms)
 }
 
-/// A host whose email goes to the Gmail mock with `refresh_token`.
+/// An app whose email goes to the Gmail mock with `refresh_token`.
 fn gmail_app(env: &Env, google: &MockServer, refresh_token: &str) -> Result<App> {
     env.app_with(|b| {
         b.variable("email_provider", "gmail")
@@ -155,11 +159,7 @@ fn get(app: &App, target: &str) -> Result<Value> {
 
 /// Run cron-incidents once, in a slot of its own (30-second slots).
 fn tick(app: &App) -> Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let host = app.host().context("host only")?;
-    let ts = unix_now() + 30 * NEXT.fetch_add(1, Ordering::SeqCst);
-    host.tick_at("cron-incidents", ts)?
-        .map_err(|e| anyhow::anyhow!("incidents tick failed: {e}"))
+    app.run_job_in_own_slot("incidents")
 }
 
 fn pages_once(env: &Env) -> Result<()> {
@@ -303,7 +303,7 @@ fn retried(env: &Env) -> Result<()> {
     );
     // The cron job retries when due (300 ms, then at least the 1 s
     // Retry-After); bounded polling.
-    let delivered = wait_for(Duration::from_secs(20), || {
+    let delivered = wait_for(Duration::from_secs(120), || {
         tick(&app).ok()?;
         let one = get(&app, &format!("/api/incidents/{id}")).ok()?;
         let t = telegram(&one);
@@ -387,19 +387,15 @@ fn digest_and_silences(env: &Env) -> Result<()> {
         "a fresh warning waits for its digest"
     );
     // Once the oldest warning has waited `alert_digest_minutes` (a second
-    // host on the same data with 0), a run sends one digest per channel
+    // app on the same data with 0), a run sends one digest per channel
     // with the warning in it (and not the INFO, which is only recorded).
-    let data = app.host().context("host only")?.data_dir().to_path_buf();
+    let data = app.data_dir()?.to_path_buf();
     let eager = env.app_with(|b| {
         alert_vars(b, &tg, &mail, "30000")
             .variable("alert_digest_minutes", "0")
             .data_dir(&data)
     })?;
-    eager
-        .host()
-        .context("host only")?
-        .tick_at("cron-incidents", unix_now() + 600)?
-        .map_err(|e| anyhow::anyhow!("incidents tick failed: {e}"))?;
+    tick(&eager)?;
     let digests = tg.requests();
     check!(digests.len() == 1, "one Telegram digest: {}", digests.len());
     let text = digests[0].json()["text"]

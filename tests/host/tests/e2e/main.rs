@@ -1,6 +1,7 @@
 //! EchoPilot's end-to-end scenarios: the built release .wasm components in
-//! the Spin-compatible test host (or a real `spin up`, with
-//! `ECHOPILOT_E2E_BASE_URL`), called over HTTP as a client would.
+//! the Spin-compatible test host, under a real `spin up` per app
+//! (`ECHOPILOT_E2E_RUNTIME=spin`), or against a server someone started
+//! (`ECHOPILOT_E2E_BASE_URL`), called over HTTP as a client would.
 //!
 //! Add a scenario: write `fn my_case(env: &Env) -> Result<()>` in the module
 //! of its area (or a new module listed below) and add it to that module's
@@ -22,6 +23,7 @@ mod ops;
 mod payments;
 mod platform;
 mod queue;
+mod real_spin;
 mod reports;
 mod scale;
 mod slo;
@@ -52,6 +54,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        real_spin::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

@@ -1,5 +1,5 @@
 //! The permission matrix: every route of `access::POLICY` × every role and
-//! no credential, end to end through the host, each cell checked against
+//! no credential, end to end through the app, each cell checked against
 //! the class the table implies.
 //!
 //! Credentials: none; a user JWT of each role in the default tenant; a
@@ -28,7 +28,7 @@ use echopilot_e2e::check;
 use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
 use serde_json::{json, Value};
 
-pub const SCENARIOS: &[Scenario] = &[Scenario::host_only(
+pub const SCENARIOS: &[Scenario] = &[Scenario::configured(
     "matrix_every_route_times_every_role_and_no_credential",
     matrix,
 )];

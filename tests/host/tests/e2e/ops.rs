@@ -16,7 +16,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "metrics_parse_with_prometheus_and_count_requests",
         metrics_parse,
     ),
-    Scenario::host_only("metrics_token_opens_metrics_only", metrics_token),
+    Scenario::configured("metrics_token_opens_metrics_only", metrics_token),
     Scenario::new("logs_tie_a_request_id_to_its_request_and_events", logs),
     Scenario::new("ops_console_dry_runs_executes_and_audits", console),
 ];
@@ -133,7 +133,7 @@ fn metrics_parse(env: &Env) -> Result<()> {
             "family {family} should be a {kind}: {types:?}"
         );
     }
-    if app.host().is_some() {
+    if app.is_isolated() {
         check!(count_of(&samples) == 3.0, "exactly three on a fresh host");
     }
     // The histogram of that route: cumulative buckets ending in +Inf = count.
@@ -253,7 +253,7 @@ fn logs(env: &Env) -> Result<()> {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    if app.host().is_some() {
+    if app.is_isolated() {
         check!(
             events.iter().any(|e| e["message"]
                 .as_str()

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::dash;
 
-pub const SCENARIOS: &[Scenario] = &[Scenario::host_only(
+pub const SCENARIOS: &[Scenario] = &[Scenario::configured(
     "payments_reconciliation_fills_the_ledger_and_the_report",
     reconcile,
 )];

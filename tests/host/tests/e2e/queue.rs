@@ -13,12 +13,12 @@ pub const SCENARIOS: &[Scenario] = &[
         "queue_operators_enqueue_list_filter_and_page",
         enqueue_and_list,
     ),
-    Scenario::host_only(
+    Scenario::configured(
         "queue_dead_jobs_are_retried_and_queued_jobs_cancelled",
         retry_and_cancel,
     ),
-    Scenario::host_only("queue_prompt_versions_have_their_own_stats", prompts),
-    Scenario::host_only("queue_qa_consistency_reports_agreement", consistency),
+    Scenario::configured("queue_prompt_versions_have_their_own_stats", prompts),
+    Scenario::configured("queue_qa_consistency_reports_agreement", consistency),
     Scenario::new("queue_worker_runs_from_its_internal_route", internal_route),
 ];
 
@@ -54,7 +54,7 @@ fn enqueue_and_list(env: &Env) -> Result<()> {
         200,
     )?;
     let d = &status["data"];
-    if app.host().is_some() {
+    if app.is_isolated() {
         check!(d["total"] == 6 && d["by_status"]["queued"] == 6, "{d}");
         check!(
             d["by_type"]["report_gen"] == 5 && d["by_priority"]["critical"] == 5,

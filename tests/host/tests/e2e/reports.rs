@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::{ai_vars, dash, openai, submit, work};
 
-pub const SCENARIOS: &[Scenario] = &[Scenario::host_only(
+pub const SCENARIOS: &[Scenario] = &[Scenario::configured(
     "reports_daily_report_is_summarized_and_emailed_once",
     daily,
 )];

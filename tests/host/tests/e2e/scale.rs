@@ -12,7 +12,7 @@ use crate::support::{ai_vars, dash, openai, submit, work};
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new("scale_status_has_the_seed_shape", shape),
-    Scenario::host_only("scale_apply_raises_the_drain_rate", drain_rate),
+    Scenario::configured("scale_apply_raises_the_drain_rate", drain_rate),
 ];
 
 fn status(app: &App) -> Result<Value> {

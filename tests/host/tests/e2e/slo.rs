@@ -58,7 +58,7 @@ fn budget_shape(env: &Env) -> Result<()> {
     );
     check!(b["windows"]["1h"]["requests"].is_number(), "{b}");
     check!(b["deploy_gate"]["up"].is_boolean(), "{b}");
-    if app.host().is_some() {
+    if app.is_isolated() {
         check!(b["burn_alert"] == "OK", "a fresh host is OK: {b}");
         let (status, body) = strict(&app)?;
         check!(status == 200, "a fresh host is healthy: {body}");

@@ -41,7 +41,7 @@ fn content_types(env: &Env) -> Result<()> {
     let file = app.get("/index.html").send()?;
     check!(index.body == file.body, "/ does not serve index.html");
     let on_disk = std::fs::read(env.root().join("static/index.html"))?;
-    if app.host().is_some() {
+    if app.is_isolated() {
         check!(index.body == on_disk, "/ differs from static/index.html");
     }
     Ok(())

@@ -1,10 +1,11 @@
 //! Helpers shared by the pipeline scenarios.
 
 use anyhow::{bail, Result};
-use echopilot_e2e::mock::{self, OpenAi};
+use echopilot_e2e::check;
+use echopilot_e2e::mock::{self, OpenAi, Recorded};
 use echopilot_e2e::scenario::App;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
 
 /// Grades as the grader model answers them.
 pub fn grades(clarity: i64, accuracy: i64, completeness: i64, tone: i64) -> String {
@@ -46,24 +47,11 @@ pub fn ai_vars(b: echopilot_e2e::HostBuilder, ai: &OpenAi) -> echopilot_e2e::Hos
         .variable("rate_limit_credential_per_minute", "1000000")
 }
 
-static SLOT: AtomicU64 = AtomicU64::new(1);
-
 /// Run one worker tick in a slot of its own (the worker runs once per
-/// 5-second slot; a test host can name the slot, a real `spin up` is asked
-/// through the internal route and waits for the next slot).
+/// 5-second slot; a test host ticks a future slot, a real `spin up` runs
+/// it now or waits for the next slot).
 pub fn work(app: &App) -> Result<()> {
-    match app.host() {
-        Some(h) => {
-            let now = echopilot_e2e::scenario::unix_now();
-            let ts = now + 5 * SLOT.fetch_add(1, Ordering::SeqCst);
-            h.tick_at("cron-worker", ts)?
-                .map_err(|e| anyhow::anyhow!("worker tick failed: {e}"))
-        }
-        None => {
-            std::thread::sleep(std::time::Duration::from_secs(5));
-            app.run_job("worker")
-        }
-    }
+    app.run_job_in_own_slot("worker")
 }
 
 /// `GET /api/jobs/{id}` as an operator.
@@ -106,4 +94,47 @@ pub fn mock_usage(req: &Value, content: &str) -> (i64, i64) {
         .collect();
     let prompt = mock::approx_tokens(&text.join("\n")) + 3 * messages.len() as u64;
     (prompt as i64, mock::approx_tokens(content) as i64)
+}
+
+/// A request with a body left with `Content-Length` (the body's length)
+/// and without chunked transfer encoding: Spin sends outbound bodies
+/// chunked unless the app says how long they are.
+pub fn check_content_length(what: &str, r: &Recorded) -> Result<()> {
+    check!(
+        r.header("content-length") == Some(r.body.len().to_string().as_str()),
+        "{what} {} {}: content-length {:?} for {} bytes",
+        r.method,
+        r.path,
+        r.header("content-length"),
+        r.body.len()
+    );
+    check!(
+        r.header("transfer-encoding").is_none(),
+        "{what} {} {}: transfer-encoding {:?}",
+        r.method,
+        r.path,
+        r.header("transfer-encoding")
+    );
+    Ok(())
+}
+
+/// Every one of `jobs` distinct briefs reached the model in exactly one
+/// work call (grading calls aside): no job ran twice, none was lost.
+pub fn check_one_work_call_each(ai: &OpenAi, jobs: usize) -> Result<()> {
+    let mut work_calls: BTreeMap<String, usize> = BTreeMap::new();
+    for r in ai.completions() {
+        let body = r.json();
+        if !is_grading(&body) {
+            let brief = body["messages"][1]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            *work_calls.entry(brief).or_default() += 1;
+        }
+    }
+    check!(
+        work_calls.len() == jobs && work_calls.values().all(|n| *n == 1),
+        "work calls per job: {work_calls:?}"
+    );
+    Ok(())
 }

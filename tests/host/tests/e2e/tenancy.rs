@@ -30,19 +30,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario::host_only(
+    Scenario::configured(
         "tenancy_every_route_across_the_boundary_is_refused",
         across_the_boundary,
     ),
-    Scenario::host_only(
+    Scenario::configured(
         "tenancy_a_tenant_operator_cannot_change_another_tenants_prompts",
         shared_prompt_templates,
     ),
-    Scenario::host_only(
+    Scenario::configured(
         "tenancy_prompt_and_qa_statistics_count_only_the_callers_tenant",
         prompt_statistics,
     ),
-    Scenario::host_only(
+    Scenario::configured(
         "tenancy_an_inactive_tenant_is_closed_to_its_credentials_and_reopenable",
         inactive_tenant,
     ),

@@ -140,20 +140,13 @@ async fn write(out: ResponseOutparam, resp: Response) {
 /// The cron entry point: run `job` for the slot of `timestamp_secs`. The
 /// run's report goes to the event log (and stderr).
 pub fn run_cron(job: &Job, timestamp_secs: u64) -> Result<(), String> {
-    use crate::events::{emit, Event, Level};
     let env = env();
     let at_ms = (timestamp_secs as i64).saturating_mul(1000);
-    let report = spin_executor::run(scheduler::run(&env, job, Trigger::Cron, at_ms));
-    let (level, line, result) = match report {
-        Ok(report) => {
-            let line = serde_json::to_string(&report).unwrap_or_default();
-            match report.outcome {
-                scheduler::Outcome::Failed { error } => (Level::Error, line, Err(error)),
-                _ => (Level::Info, line, Ok(())),
-            }
-        }
-        Err(e) => (Level::Error, e.to_string(), Err(e.to_string())),
-    };
-    emit(&env, &Event::new(level, job.component, job.name, &line));
-    result
+    match spin_executor::run(scheduler::run_and_log(&env, job, Trigger::Cron, at_ms)) {
+        Ok(report) => match report.outcome {
+            scheduler::Outcome::Failed { error } => Err(error),
+            _ => Ok(()),
+        },
+        Err(e) => Err(e.to_string()),
+    }
 }
