@@ -20,9 +20,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Variables every test host gets (the external target uses its own).
-pub const TEST_DASHBOARD_KEY: &str = "e2e-dashboard-key";
+pub const TEST_DASHBOARD_KEY: &str = "e2e-dashboard-key-0123456789abcdef";
 /// The cron token test hosts get.
-pub const TEST_CRON_TOKEN: &str = "e2e-cron-token";
+pub const TEST_CRON_TOKEN: &str = "e2e-cron-token-0123456789abcdefghij";
 
 /// Which spin.toml routes the requests exercised.
 pub struct Coverage {

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
-use echopilot_e2e::scenario::{expect_status, Env, Scenario};
+use echopilot_e2e::scenario::{expect_status, Env, Scenario, TEST_CRON_TOKEN};
 use echopilot_e2e::Host;
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -154,7 +154,7 @@ fn replicas(env: &Env) -> Result<()> {
     let start = || {
         Host::builder(env.root())
             .data_dir(data.path())
-            .variable("cron_token", "t")
+            .variable("cron_token", TEST_CRON_TOKEN)
             .start()
     };
     let (a, b) = (start()?, start()?);

@@ -23,6 +23,7 @@ mod platform;
 mod queue;
 mod reports;
 mod scale;
+mod security;
 mod slo;
 mod static_files;
 mod support;
@@ -50,6 +51,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        security::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
