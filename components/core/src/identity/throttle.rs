@@ -53,30 +53,25 @@ impl Rule {
 
 const MINUTE: i64 = 60_000;
 
+/// A lock of a minute after `threshold` failures, doubling with each
+/// further one up to 15 minutes (every counter locks the same way; they
+/// differ in how many failures they forgive).
+const fn progressive(threshold: i64) -> Rule {
+    Rule {
+        threshold,
+        base_ms: MINUTE,
+        cap_ms: 15 * MINUTE,
+    }
+}
+
 /// One guesser at one address.
-pub const PAIR: Rule = Rule {
-    threshold: 5,
-    base_ms: MINUTE,
-    cap_ms: 15 * MINUTE,
-};
+pub const PAIR: Rule = progressive(5);
 /// One address, over all accounts.
-pub const ADDRESS: Rule = Rule {
-    threshold: 30,
-    base_ms: MINUTE,
-    cap_ms: 15 * MINUTE,
-};
+pub const ADDRESS: Rule = progressive(30);
 /// One account, over all addresses (clients it does not know only).
-pub const ACCOUNT: Rule = Rule {
-    threshold: 20,
-    base_ms: MINUTE,
-    cap_ms: 15 * MINUTE,
-};
+pub const ACCOUNT: Rule = progressive(20);
 /// One known device.
-pub const DEVICE: Rule = Rule {
-    threshold: 5,
-    base_ms: MINUTE,
-    cap_ms: 15 * MINUTE,
-};
+pub const DEVICE: Rule = progressive(5);
 
 /// Failures older than this (after the last one) are forgotten.
 pub const WINDOW_MS: i64 = 60 * MINUTE;
