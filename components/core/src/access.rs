@@ -5,7 +5,10 @@
 //! that every component's routes are listed and every row matches a route.
 //! docs/SECURITY.md renders this table. Roles are ordered (viewer < partner
 //! < analyst < operator < admin): a minimum role admits every role above it.
-//! Partner API keys additionally need the row's scope.
+//! Partner API keys additionally need the row's scope, on every route
+//! (public ones included), and the rows that name a scope count against
+//! the key's quotas. Machine tokens (the cron and metrics tokens) open only
+//! the rows made for them.
 
 use crate::config;
 use crate::error::{Error, Result};
@@ -17,7 +20,9 @@ use sha2::{Digest, Sha256};
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (a credential, when given, still sets the tenant).
+    /// Anyone. A credential, when given, still sets the tenant and is held
+    /// to its own limits (a partner key to the row's scope and its quota; a
+    /// machine token is refused: it opens only its own rows).
     Public,
     /// This role or a higher one.
     Role(Role),
@@ -39,7 +44,7 @@ pub struct Policy {
     /// The requirement.
     pub access: Access,
     /// The scope a partner API key needs (`None`: keys may not call it,
-    /// unless the route is public).
+    /// public or not).
     pub scope: Option<&'static str>,
     /// Calls count against a partner key's quotas.
     pub quota: bool,
@@ -52,6 +57,18 @@ const fn row(method: Method, pattern: &'static str, access: Access) -> Policy {
         access,
         scope: None,
         quota: false,
+    }
+}
+
+/// A public route that acts on a tenant's jobs: anyone may call it, and a
+/// partner key that does needs `scope` and spends its quota.
+const fn public_scoped(method: Method, pattern: &'static str, scope: &'static str) -> Policy {
+    Policy {
+        method,
+        pattern,
+        access: Access::Public,
+        scope: Some(scope),
+        quota: true,
     }
 }
 
@@ -79,11 +96,12 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/version", Public),
     row(Get, "/healthz/strict", Public),
     row(Post, "/api/internal/cron/{job}", Scheduler),
-    // api-jobs: intake and status
-    row(Post, "/api/public/create-job", Public),
-    row(Get, "/api/public/job-status/{id}", Public),
-    // Public route; the handler requires a history token or a credential.
-    row(Get, "/api/public/job-history/{email}", Public),
+    // api-jobs: intake and status (partner keys need the scope here too)
+    public_scoped(Post, "/api/public/create-job", "jobs:write"),
+    public_scoped(Get, "/api/public/job-status/{id}", "jobs:read"),
+    // Public route; the handler requires the emailed history token from
+    // anonymous callers (a credential reads within its tenant).
+    public_scoped(Get, "/api/public/job-history/{email}", "jobs:read"),
     // api-jobs: queue and operations
     row(Post, "/api/queue/enqueue", OPERATOR),
     row(Get, "/api/queue/status", VIEWER),
@@ -167,6 +185,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/reports", Scheduler),
     row(Post, "/api/internal/cron/payments", Scheduler),
     row(Post, "/api/internal/cron/backup", Scheduler),
+    row(Post, "/api/internal/cron/audit", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the
@@ -220,16 +239,15 @@ pub fn requirement(method: Method, pattern: &str) -> Option<Access> {
 }
 
 /// The principal of a valid `X-Dash-Key`; 401 for a wrong key, 503 when
-/// `dashboard_key` is not set.
+/// `dashboard_key` is not set (or too short: see [`config::secret`]).
 pub fn dashboard(env: &Env, req: &Request) -> Result<Principal> {
     let given = req.header("x-dash-key").unwrap_or("");
-    let expected = config::text(env.config.as_ref(), "dashboard_key")?.unwrap_or_default();
-    if expected.is_empty() {
+    let Some(expected) = config::secret(env.config.as_ref(), "dashboard_key")? else {
         return Err(Error::unavailable(
             "not_configured",
             "the dashboard key is disabled: set the `dashboard_key` variable",
         ));
-    }
+    };
     if digest_eq(given, &expected) {
         Ok(Principal::dashboard())
     } else {
@@ -242,8 +260,8 @@ pub fn dashboard(env: &Env, req: &Request) -> Result<Principal> {
 /// when it equals `metrics_token`. Both secrets are always compared, in
 /// constant time, so timing does not tell which one (if any) is set.
 pub fn machine(env: &Env, token: &str) -> Result<Principal> {
-    let cron = config::text(env.config.as_ref(), "cron_token")?.unwrap_or_default();
-    let metrics = config::text(env.config.as_ref(), "metrics_token")?.unwrap_or_default();
+    let cron = config::secret(env.config.as_ref(), "cron_token")?.unwrap_or_default();
+    let metrics = config::secret(env.config.as_ref(), "metrics_token")?.unwrap_or_default();
     let is_cron = !cron.is_empty() & digest_eq(token, &cron);
     let is_metrics = !metrics.is_empty() & digest_eq(token, &metrics);
     if is_cron {

@@ -23,6 +23,7 @@ pub const APPS: &[&App] = &[
     &crate::reports::APP,
     &crate::payments::APP,
     &crate::backup::APP,
+    &crate::audit::APP,
 ];
 
 /// Every scheduled job.
@@ -38,6 +39,7 @@ pub const JOBS: &[&Job] = &[
     &crate::reports::JOB,
     &crate::payments::JOB,
     &crate::backup::JOB,
+    &crate::audit::JOB,
 ];
 
 #[cfg(test)]

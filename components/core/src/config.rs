@@ -13,6 +13,28 @@ pub fn text(config: &dyn Config, name: &str) -> Result<Option<String>> {
         .filter(|v| !v.is_empty()))
 }
 
+/// The shortest secret accepted: 32 characters (a random value of that
+/// length carries far more than the 128 bits a secret needs; a word or a
+/// short phrase does not come close).
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// A secret variable (a key, token or signing secret): `None` when unset
+/// or empty (the feature it guards is off), 503 `invalid_configuration`
+/// naming the variable when it is shorter than [`MIN_SECRET_CHARS`]. Every
+/// secret is read through here, so a weak one is refused wherever it would
+/// be used, with the same message.
+pub fn secret(config: &dyn Config, name: &str) -> Result<Option<String>> {
+    match text(config, name)? {
+        Some(s) if s.chars().count() < MIN_SECRET_CHARS => Err(Error::unavailable(
+            "invalid_configuration",
+            format!(
+                "variable `{name}` is too short: a secret must be at least {MIN_SECRET_CHARS} characters (for example `openssl rand -hex 24`)"
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// The variable's value, or `default`.
 pub fn text_or(config: &dyn Config, name: &str, default: &str) -> Result<String> {
     Ok(text(config, name)?.unwrap_or_else(|| default.to_string()))
@@ -204,5 +226,19 @@ mod tests {
             Problem::of(&err).unwrap().expected,
             "an integer from 0 to 10"
         );
+    }
+
+    #[test]
+    fn short_secrets_are_refused_and_empty_ones_are_off() {
+        let long = "k".repeat(MIN_SECRET_CHARS);
+        let short = "k".repeat(MIN_SECRET_CHARS - 1);
+        let c = MapConfig::new(&[("long", &long), ("short", &short), ("empty", " ")]);
+        assert_eq!(secret(&c, "long").unwrap().as_deref(), Some(long.as_str()));
+        assert_eq!(secret(&c, "empty").unwrap(), None);
+        assert_eq!(secret(&c, "missing").unwrap(), None);
+        let e = secret(&c, "short").unwrap_err();
+        assert_eq!(e.code, "invalid_configuration");
+        assert!(e.message.contains("`short`") && e.message.contains("32"));
+        assert!(!e.message.contains(&short), "the value is never shown");
     }
 }

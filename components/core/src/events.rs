@@ -155,6 +155,9 @@ pub fn prune(env: &Env) -> Result<i64> {
 /// Which events to read.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
+    /// Only events of this tenant (`None`: every event, platform events
+    /// included; see [`crate::tenancy::record_scope`]).
+    pub tenant: Option<String>,
     /// Only this request's.
     pub request_id: Option<String>,
     /// Only this component's.
@@ -198,7 +201,8 @@ pub struct Stored {
 /// cursor.
 pub fn query(env: &Env, f: &Filter) -> Result<(Vec<Stored>, Option<i64>)> {
     let mut c = crate::db::Conditions::new();
-    c.add_opt("request_id = ?", f.request_id.as_deref())
+    c.add_opt("tenant_id = ?", f.tenant.as_deref())
+        .add_opt("request_id = ?", f.request_id.as_deref())
         .add_opt("component = ?", f.component.as_deref())
         .add_opt("at_ms >= ?", f.since_ms)
         .add_opt("at_ms < ?", f.until_ms)

@@ -1,8 +1,9 @@
 //! The heartbeat: a row a minute proving the scheduler runs. `/health`
 //! reports its age; uptime is computed from the rows. The same minute does
-//! the telemetry housekeeping (folding request samples into the rollups,
-//! pruning the event log), so rollups are never more than a minute behind
-//! even when nothing scrapes `/metrics`.
+//! the housekeeping: folding request samples into the rollups (so rollups
+//! are never more than a minute behind even when nothing scrapes
+//! `/metrics`), pruning the event log, and dropping expired security state
+//! (rate-limit buckets, sign-in failures, intake counts, refresh tokens).
 
 use crate::build_info;
 use crate::error::Result;
@@ -42,12 +43,12 @@ fn beat(env: &Env, run: &RunContext) -> Result<String> {
     )?;
     let folded = crate::telemetry::compact(env)?;
     let pruned = crate::events::prune(env)?;
-    crate::guard::rate_limit::prune(env)?;
+    let expired = crate::guard::prune(env)?;
     let cached = crate::cache::prune(env, 60_000)?;
     Ok(format!(
         "beat at slot {} ({} missed before it); {} request samples folded, {} pruned; {} events pruned; \
-         {} cached answers expired",
-        run.slot, run.missed_slots, folded.folded, folded.pruned, pruned, cached
+         {} expired security rows dropped; {} cached answers expired",
+        run.slot, run.missed_slots, folded.folded, folded.pruned, pruned, expired, cached
     ))
 }
 

@@ -60,6 +60,7 @@ pub mod ports;
 pub mod reports;
 pub mod scale;
 pub mod scheduler;
+pub mod sign;
 pub mod slo;
 pub mod static_files;
 pub mod telemetry;

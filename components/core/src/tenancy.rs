@@ -93,6 +93,22 @@ pub fn require_platform(principal: &Principal, why: &str) -> Result<()> {
     }
 }
 
+/// Which rows of a platform-wide record (the event log, request samples)
+/// a request may read. The record is the platform's: principals of the
+/// default tenant read all of it (narrowed when a global admin asked for
+/// one tenant); anyone else reads only rows of their own tenant, never the
+/// platform's own events (those carry no tenant).
+pub fn record_scope(principal: &Principal, scope: &Scope) -> Scope {
+    if principal.tenant.as_str() != DEFAULT_TENANT {
+        return Scope::Tenant(principal.tenant.clone());
+    }
+    if principal.is_global() {
+        scope.clone()
+    } else {
+        Scope::All
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

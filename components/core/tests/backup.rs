@@ -241,7 +241,13 @@ fn populate(env: &Env) {
 #[test]
 fn a_backup_restores_into_a_fresh_database_with_every_value_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let (env, _clock, _) = file_env(dir.path(), &[("portal_signing_secret", "s3cret")]);
+    let (env, _clock, _) = file_env(
+        dir.path(),
+        &[(
+            "portal_signing_secret",
+            "portal-secret-for-native-tests-0123456789",
+        )],
+    );
     populate(&env);
 
     let manifest = backup::run(&env, "ops@example.com", "console", 7).unwrap();
@@ -341,7 +347,13 @@ fn a_backup_restores_into_a_fresh_database_with_every_value_exact() {
 #[test]
 fn the_plan_counts_what_a_backup_then_contains() {
     let dir = tempfile::tempdir().unwrap();
-    let (env, clock, _) = file_env(dir.path(), &[("portal_signing_secret", "s3cret")]);
+    let (env, clock, _) = file_env(
+        dir.path(),
+        &[(
+            "portal_signing_secret",
+            "portal-secret-for-native-tests-0123456789",
+        )],
+    );
     populate(&env);
     let plan = backup::plan(&env).unwrap();
     assert_eq!(plan.backups, 0);
@@ -445,7 +457,13 @@ fn retention_never_deletes_the_last_good_backup_for_unverified_or_corrupt_ones()
 #[test]
 fn a_flipped_byte_or_a_lost_chunk_is_reported_corrupt() {
     let dir = tempfile::tempdir().unwrap();
-    let (env, _clock, _) = file_env(dir.path(), &[("portal_signing_secret", "s3cret")]);
+    let (env, _clock, _) = file_env(
+        dir.path(),
+        &[(
+            "portal_signing_secret",
+            "portal-secret-for-native-tests-0123456789",
+        )],
+    );
     populate(&env);
     let m = backup::run(&env, "ops@example.com", "console", 7).unwrap();
     assert!(m.chunks >= 2);
@@ -493,7 +511,10 @@ fn a_flipped_byte_or_a_lost_chunk_is_reported_corrupt() {
 /// rewritten to match a doctored file) is caught by reading the SQL.
 #[test]
 fn a_file_whose_rows_disagree_with_its_manifest_is_corrupt_even_with_a_matching_hash() {
-    let (env, _clock) = env(&[("portal_signing_secret", "s3cret")]);
+    let (env, _clock) = env(&[(
+        "portal_signing_secret",
+        "portal-secret-for-native-tests-0123456789",
+    )]);
     populate(&env);
     let m = backup::run(&env, "ops@example.com", "console", 7).unwrap();
     let sql = gunzip(&backup::download(&env, &m.id).unwrap().1);

@@ -1,5 +1,5 @@
 //! The jobs API on native adapters: intake, validation, idempotency,
-//! status, history tokens, operator routes.
+//! status, history links, intake budgets, operator routes.
 
 mod support;
 
@@ -18,7 +18,10 @@ fn count_jobs(env: &echopilot_core::ports::Env) -> i64 {
 
 #[test]
 fn a_public_submission_creates_a_queued_job_with_a_status_url() {
-    let (env, _) = env(&[("portal_signing_secret", "s3cret")]);
+    let (env, _) = env(&[(
+        "portal_signing_secret",
+        "portal-secret-for-native-tests-0123456789",
+    )]);
     let (resp, body) = call(
         &APP,
         &env,
@@ -47,10 +50,14 @@ fn a_public_submission_creates_a_queued_job_with_a_status_url() {
     );
     assert_eq!(resp.status, 200);
     assert_eq!(status["data"]["status"], "queued");
-    assert!(body["data"]["history_token"]
-        .as_str()
-        .unwrap()
-        .starts_with("v1.default."));
+    assert!(
+        body["data"].get("history_token").is_none() && !body.to_string().contains("token"),
+        "no credential in the answer: {body}"
+    );
+    assert!(
+        body["data"].get("history_link").is_none(),
+        "email is not configured: no link goes out"
+    );
 }
 
 #[test]
@@ -228,64 +235,92 @@ fn idempotency_keys_replay_the_same_job_and_refuse_a_different_body() {
     assert_eq!(count_jobs(&env), 1);
 }
 
-#[test]
-fn history_needs_a_token_for_that_email_or_an_operator() {
-    let (env, _) = env(&[
-        ("portal_signing_secret", "s3cret"),
-        ("dashboard_key", "dash"),
-    ]);
-    let (_, a) = call(
-        &APP,
-        &env,
-        post_json(
-            "/api/public/create-job",
-            &json!({"brief": "one", "email": "ann@example.com"}),
-        ),
-    );
-    call(
-        &APP,
-        &env,
-        post_json(
-            "/api/public/create-job",
-            &json!({"brief": "two", "email": "ann@example.com"}),
-        ),
-    );
-    call(
-        &APP,
-        &env,
-        post_json(
-            "/api/public/create-job",
-            &json!({"brief": "other", "email": "bob@example.com"}),
-        ),
-    );
-    let token = a["data"]["history_token"].as_str().unwrap().to_string();
-    let get =
-        |path: &str| echopilot_core::http::Request::new(echopilot_core::http::Method::Get, path);
+const HISTORY_VARS: &[(&str, &str)] = &[
+    (
+        "portal_signing_secret",
+        "portal-secret-for-native-tests-0123456789",
+    ),
+    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("alert_email_from", "jobs@echopilot.example"),
+    ("public_base_url", "https://echopilot.example"),
+];
 
+fn submit(env: &echopilot_core::ports::Env, body: serde_json::Value) -> serde_json::Value {
+    let (resp, body) = call(&APP, env, post_json("/api/public/create-job", &body));
+    assert_eq!(resp.status, 201, "{body}");
+    body
+}
+
+/// The history links emailed to `to`, oldest first.
+fn mailed_links(env: &echopilot_core::ports::Env, to: &str) -> Vec<String> {
+    let rows = env
+        .db
+        .exec(
+            "SELECT payload FROM incident_deliveries WHERE channel = 'email' ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    rows.rows
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.text(0).unwrap()).unwrap())
+        .filter(|p| p["to"] == json!([to]))
+        .map(|p| {
+            assert_eq!(p["confidential"], true);
+            let text = p["text"].as_str().unwrap();
+            let start = text.find("https://").unwrap();
+            text[start..].split_whitespace().next().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn get(path: &str) -> echopilot_core::http::Request {
+    echopilot_core::http::Request::new(echopilot_core::http::Method::Get, path)
+}
+
+#[test]
+fn history_links_go_to_the_mailbox_and_never_to_the_caller() {
+    let (env, _) = env(HISTORY_VARS);
+    // The attack: anyone submits a job naming someone else's email.
+    let a = submit(&env, json!({"brief": "one", "email": "ann@example.com"}));
+    assert_eq!(a["data"]["history_link"], "emailed");
+    assert!(
+        a["data"].get("history_token").is_none() && !a.to_string().contains("token"),
+        "the answer carries no credential: {a}"
+    );
+    submit(&env, json!({"brief": "two", "email": "ann@example.com"}));
+    submit(&env, json!({"brief": "other", "email": "bob@example.com"}));
+    // One link per address and hour, to that address only.
+    let ann = mailed_links(&env, "ann@example.com");
+    assert_eq!(ann.len(), 1, "{ann:?}");
+    assert!(ann[0].starts_with(
+        "https://echopilot.example/api/public/job-history/ann@example.com?token=v2.default."
+    ));
+    let bob = mailed_links(&env, "bob@example.com");
+    assert_eq!(bob.len(), 1);
+    let path = |link: &str| {
+        link.trim_start_matches("https://echopilot.example")
+            .to_string()
+    };
+
+    let (resp, body) = call(&APP, &env, get(&path(&ann[0])));
+    assert_eq!(resp.status, 200, "{body}");
+    assert_eq!(body["data"]["jobs"].as_array().unwrap().len(), 2);
+    let ann_token = ann[0].split("token=").nth(1).unwrap();
+    let (resp, _) = call(
+        &APP,
+        &env,
+        get(&format!(
+            "/api/public/job-history/bob@example.com?token={ann_token}"
+        )),
+    );
+    assert_eq!(resp.status, 401, "ann's link does not open bob's history");
     let (resp, body) = call(&APP, &env, get("/api/public/job-history/ann@example.com"));
     assert_eq!(resp.status, 401, "never by email alone: {body}");
     let (resp, body) = call(
         &APP,
         &env,
-        get(&format!(
-            "/api/public/job-history/ann@example.com?token={token}"
-        )),
-    );
-    assert_eq!(resp.status, 200, "{body}");
-    assert_eq!(body["data"]["jobs"].as_array().unwrap().len(), 2);
-    let (resp, _) = call(
-        &APP,
-        &env,
-        get(&format!(
-            "/api/public/job-history/bob@example.com?token={token}"
-        )),
-    );
-    assert_eq!(resp.status, 401, "ann's token does not open bob's history");
-    let (resp, body) = call(
-        &APP,
-        &env,
-        get("/api/public/job-history/bob@example.com")
-            .with_header("authorization", &format!("Bearer {token}")),
+        get("/api/public/job-history/ann@example.com")
+            .with_header("authorization", &format!("Bearer {ann_token}")),
     );
     assert_eq!(resp.status, 401, "{body}");
     let (resp, body) = call(
@@ -297,17 +332,150 @@ fn history_needs_a_token_for_that_email_or_an_operator() {
         (resp.status, body["data"]["jobs"].as_array().unwrap().len()),
         (200, 1)
     );
-    let (resp, _) = call(
+    // The operators' deliveries list does not show the link.
+    let (resp, body) = call(
+        &echopilot_core::ops::api::APP,
+        &env,
+        op_get("/api/incidents/deliveries"),
+    );
+    assert_eq!(resp.status, 200, "{body}");
+    assert!(!body.to_string().contains("token="), "{body}");
+    assert!(body.to_string().contains("withheld"), "{body}");
+}
+
+#[test]
+fn tokens_handed_out_before_no_longer_open_history() {
+    use hmac::{Hmac, Mac};
+    let (env, _) = env(HISTORY_VARS);
+    submit(&env, json!({"brief": "one", "email": "ann@example.com"}));
+    // A v1 token exactly as create-job used to return it to any caller.
+    let expiry = (T0 + 29 * 86_400_000) / 1000;
+    let mut m =
+        Hmac::<sha2::Sha256>::new_from_slice(b"portal-secret-for-native-tests-0123456789").unwrap();
+    m.update(format!("history|v1|default|ann@example.com|{expiry}").as_bytes());
+    let v1 = format!(
+        "v1.default.{expiry}.{}",
+        echopilot_core::hex(&m.finalize().into_bytes())
+    );
+    let (resp, body) = call(
         &APP,
         &env,
-        get("/api/public/job-history/ann@example.com").with_header("x-dash-key", "wrong"),
+        get(&format!(
+            "/api/public/job-history/ann@example.com?token={v1}"
+        )),
     );
-    assert_eq!(resp.status, 401);
+    assert_eq!(resp.status, 401, "{body}");
+}
+
+#[test]
+fn anonymous_intake_has_its_own_budget_per_address_and_per_day() {
+    let (env, clock) = env(&[
+        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("intake_anonymous_per_address_hourly", "3"),
+        ("intake_anonymous_daily", "5"),
+    ]);
+    let from = |addr: &str, key: Option<&str>| {
+        let mut req = post_json(
+            "/api/public/create-job",
+            &json!({"brief": "x".repeat(10_000)}),
+        );
+        if let Some(k) = key {
+            req = req.with_header("idempotency-key", k);
+        }
+        req.client_addr = Some(format!("{addr}:5000"));
+        let (resp, body) = call(&APP, &env, req);
+        (
+            resp.status,
+            body,
+            resp.header("retry-after").map(str::to_string),
+        )
+    };
+    // The attack: one address submits as fast as it can.
+    let statuses: Vec<u16> = (0..6).map(|_| from("203.0.113.9", None).0).collect();
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429]);
+    let (_, body, retry) = from("203.0.113.9", None);
+    assert_eq!(body["error"]["code"], "intake_budget_exceeded");
+    assert!(retry.unwrap().parse::<i64>().unwrap() <= 3600);
+    assert_eq!(count_jobs(&env), 3, "refused submissions create nothing");
+    // Another anonymous caller has its own hourly budget, within the day's.
+    assert_eq!(from("198.51.100.4", Some("k1")).0, 201);
+    assert_eq!(from("198.51.100.4", Some("k1")).0, 200, "a replay");
+    assert_eq!(
+        from("198.51.100.4", None).0,
+        201,
+        "the replay counted nothing"
+    );
+    let (status, body, _) = from("198.51.100.4", None);
+    assert_eq!(status, 429, "the anonymous day is spent: {body}");
+    // Credentials are not anonymous: their budget is their tenant's.
+    let (resp, body) = call(
+        &APP,
+        &env,
+        post_json("/api/queue/enqueue", &json!({"brief": "operator work"}))
+            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+    );
+    assert_eq!(resp.status, 201, "{body}");
+    // A new hour gives the address its budget back, not the day.
+    clock.advance(3_600_000);
+    assert_eq!(from("203.0.113.9", None).0, 429);
+    clock.advance(86_400_000);
+    assert_eq!(from("203.0.113.9", None).0, 201);
+}
+
+#[test]
+fn a_tenant_spends_only_its_own_daily_budget() {
+    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let dash = "dash-key-for-native-tests-0123456789";
+    let (resp, body) = call(
+        &echopilot_core::identity::api::APP,
+        &env,
+        post_json(
+            "/api/tenant/create",
+            &json!({"id": "acme", "name": "Acme", "limits": {"jobs_per_day": 2}}),
+        )
+        .with_header("x-dash-key", dash),
+    );
+    assert_eq!(resp.status, 201, "{body}");
+    let enqueue = |tenant: &str| {
+        let (resp, body) = call(
+            &APP,
+            &env,
+            post_json(
+                "/api/queue/enqueue",
+                &json!({"brief": "work", "tenant_id": tenant}),
+            )
+            .with_header("x-dash-key", dash),
+        );
+        (resp.status, body)
+    };
+    assert_eq!(enqueue("acme").0, 201);
+    assert_eq!(enqueue("acme").0, 201);
+    let (status, body) = enqueue("acme");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("intake_budget_exceeded"))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("jobs_per_day"));
+    // Other tenants and anonymous callers are unaffected.
+    assert_eq!(enqueue("default").0, 201);
+    assert_eq!(
+        call(
+            &APP,
+            &env,
+            post_json("/api/public/create-job", &json!({"brief": "x"}))
+        )
+        .0
+        .status,
+        201
+    );
 }
 
 #[test]
 fn operators_enqueue_list_filter_page_cancel_and_retry() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     for t in ["acme", "other"] {
         echopilot_core::identity::tenants::create(
             &env,
@@ -317,7 +485,8 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         .unwrap();
     }
     let enqueue = |body: serde_json::Value| {
-        post_json("/api/queue/enqueue", &body).with_header("x-dash-key", "dash")
+        post_json("/api/queue/enqueue", &body)
+            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
     };
     let (resp, _) = call(
         &APP,
@@ -370,7 +539,7 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         echopilot_core::http::Method::Post,
         &format!("/api/jobs/{id}/cancel"),
     )
-    .with_header("x-dash-key", "dash");
+    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
     let (resp, body) = call(&APP, &env, cancel.clone());
     assert_eq!(
         (resp.status, body["data"]["status"].as_str()),
@@ -385,7 +554,7 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         echopilot_core::http::Method::Post,
         &format!("/api/jobs/{id}/retry"),
     )
-    .with_header("x-dash-key", "dash");
+    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
     let (resp, body) = call(&APP, &env, retry);
     assert_eq!(
         (

@@ -45,10 +45,12 @@ fn health_reports_build_store_and_heartbeat() {
 #[test]
 fn a_heartbeat_makes_health_ok_and_its_age_is_reported() {
     let clock = ManualClock::new(1_800_000_000_000);
-    let mut env = native::memory_env(&[("cron_token", "tok")]);
+    let mut env = native::memory_env(&[("cron_token", "cron-token-for-native-tests-0123456789")]);
     env.clock = Box::new(clock.clone());
-    let beat = Request::new(Method::Post, "/api/internal/cron/heartbeat")
-        .with_header("authorization", "Bearer tok");
+    let beat = Request::new(Method::Post, "/api/internal/cron/heartbeat").with_header(
+        "authorization",
+        "Bearer cron-token-for-native-tests-0123456789",
+    );
     let (resp, body) = call(&heartbeat::APP, &env, beat.clone());
     assert_eq!(resp.status, 200, "{body}");
     assert_eq!(body["data"]["outcome"], "ran");
@@ -125,15 +127,27 @@ fn head_answers_headers_without_a_body() {
 
 #[test]
 fn scheduler_routes_need_a_valid_credential_checked_before_the_body() {
-    let env = native::memory_env(&[("dashboard_key", "dash"), ("cron_token", "tok")]);
+    let env = native::memory_env(&[
+        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("cron_token", "cron-token-for-native-tests-0123456789"),
+    ]);
     let path = "/api/internal/cron/heartbeat";
     let cases: &[(&[(&str, &str)], u16)] = &[
         (&[], 401),
         (&[("authorization", "Bearer wrong")], 401),
         (&[("authorization", "Basic dG9r")], 401),
         (&[("x-dash-key", "wrong")], 401),
-        (&[("authorization", "Bearer tok")], 200),
-        (&[("x-dash-key", "dash")], 200),
+        (
+            &[(
+                "authorization",
+                "Bearer cron-token-for-native-tests-0123456789",
+            )],
+            200,
+        ),
+        (
+            &[("x-dash-key", "dash-key-for-native-tests-0123456789")],
+            200,
+        ),
     ];
     for (headers, status) in cases {
         let mut req = Request::new(Method::Post, path);
@@ -155,7 +169,7 @@ fn scheduler_routes_need_a_valid_credential_checked_before_the_body() {
     );
     assert_eq!(resp.status, 401);
     let req = Request::new(Method::Post, path)
-        .with_header("x-dash-key", "dash")
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
         .with_body(big);
     let (resp, body) = call(&heartbeat::APP, &env, req);
     assert_eq!(resp.status, 413);
@@ -185,15 +199,15 @@ fn unconfigured_credentials_say_so() {
 
 #[test]
 fn unknown_jobs_are_404_after_authentication() {
-    let env = native::memory_env(&[("dashboard_key", "dash")]);
+    let env = native::memory_env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     let (resp, _) = call(
         &health::APP,
         &env,
         Request::new(Method::Post, "/api/internal/cron/nope"),
     );
     assert_eq!(resp.status, 401);
-    let req =
-        Request::new(Method::Post, "/api/internal/cron/nope").with_header("x-dash-key", "dash");
+    let req = Request::new(Method::Post, "/api/internal/cron/nope")
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
     let (resp, body) = call(&health::APP, &env, req);
     assert_eq!(resp.status, 404);
     assert_eq!(body["error"]["code"], "unknown_job");

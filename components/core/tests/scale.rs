@@ -76,7 +76,8 @@ fn status(env: &Env) -> Value {
 }
 
 fn apply(env: &Env, body: Value) -> (u16, Value) {
-    let req = post_json("/api/scale/apply", &body).with_header("x-dash-key", "dash");
+    let req = post_json("/api/scale/apply", &body)
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
     let (resp, body) = call(OPS, env, req);
     (resp.status, body)
 }
@@ -116,7 +117,7 @@ fn run(now_ms: i64) -> RunContext {
 
 #[test]
 fn slow_requests_scale_up_in_the_seed_s_shape() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 20, 1_600_000);
     let s = status(&env);
     assert_eq!(s["current_workers"], 1);
@@ -149,7 +150,7 @@ fn slow_requests_scale_up_in_the_seed_s_shape() {
 
 #[test]
 fn requests_older_than_ten_minutes_do_not_count() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 5, 20, 1_600_000);
     clock.advance(10 * MIN);
     traffic(&env, &clock, 5, 20, 50_000);
@@ -160,7 +161,7 @@ fn requests_older_than_ten_minutes_do_not_count() {
 
 #[test]
 fn many_arrivals_scale_up() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     arrivals(&env, &clock, 10, |_| 11);
     traffic(&env, &clock, 10, 10, 50_000);
     let s = status(&env);
@@ -174,7 +175,7 @@ fn many_arrivals_scale_up() {
 
 #[test]
 fn a_fast_quiet_system_scales_down_and_a_middling_one_holds() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     set_workers(&env, &clock, 3);
     traffic(&env, &clock, 10, 10, 40_000);
     arrivals(&env, &clock, 10, |back| (back % 2 == 0) as i64);
@@ -203,7 +204,7 @@ fn a_fast_quiet_system_scales_down_and_a_middling_one_holds() {
 #[test]
 fn min_and_max_bound_the_decision() {
     let (env, clock) = env(&[
-        ("dashboard_key", "dash"),
+        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
         ("scale_min", "2"),
         ("scale_max", "3"),
     ]);
@@ -232,7 +233,7 @@ fn min_and_max_bound_the_decision() {
 
 #[test]
 fn the_cooldown_holds_changes_and_counts_down() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let (code, body) = apply(&env, json!({"dry_run": false}));
     assert_eq!(code, 200, "{body}");
@@ -280,7 +281,7 @@ fn raise_gate(env: &Env, clock: &ManualClock) {
 
 #[test]
 fn the_deploy_gate_blocks_scaling_up_but_not_down() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     set_workers(&env, &clock, 3);
     raise_gate(&env, &clock);
     traffic(&env, &clock, 10, 10, 2_000_000);
@@ -317,7 +318,7 @@ fn the_deploy_gate_blocks_scaling_up_but_not_down() {
 
 #[test]
 fn dry_runs_change_nothing() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     for body in [json!({}), json!({"dry_run": true}), json!({"workers": 4})] {
         let (code, resp) = apply(&env, body.clone());
@@ -332,7 +333,7 @@ fn dry_runs_change_nothing() {
     }
     // An empty body is a dry run too.
     let req = echopilot_core::http::Request::new(Method::Post, "/api/scale/apply")
-        .with_header("x-dash-key", "dash");
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
     let (resp, body) = call(OPS, &env, req);
     assert_eq!(
         (resp.status, body["data"]["to"].as_i64()),
@@ -346,7 +347,7 @@ fn dry_runs_change_nothing() {
 
 #[test]
 fn applying_changes_the_state_and_appends_to_the_audit_chain() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let (code, body) = apply(&env, json!({"dry_run": false}));
     assert_eq!(code, 200, "{body}");
@@ -396,7 +397,7 @@ fn applying_changes_the_state_and_appends_to_the_audit_chain() {
 
 #[test]
 fn the_cron_job_applies_only_when_dry_run_is_off() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let now = clock.now_ms();
     let summary = scale::autoscale(&env, &run(now)).unwrap();
@@ -451,7 +452,7 @@ fn the_cron_job_applies_only_when_dry_run_is_off() {
 
 #[test]
 fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     // Jobs per minute rise by one every 6 minutes: 0 an hour ago, 9 now.
     arrivals(&env, &clock, 60, |back| (60 - back) / 6);
     let s = status(&env);
@@ -471,7 +472,7 @@ fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
     );
 
     // The same load, flat for the hour, holds.
-    let (env, clock) = support::env(&[("dashboard_key", "dash")]);
+    let (env, clock) = support::env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     arrivals(&env, &clock, 60, |_| 9);
     let s = status(&env);
     assert_eq!(s["metrics"]["forecast_arrival_rate_per_min"], 9.0, "{s}");
@@ -480,7 +481,7 @@ fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
-    let (env, clock) = env(&[("dashboard_key", "dash")]);
+    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let cases = [
         (
@@ -512,7 +513,7 @@ fn bad_input_is_refused_and_changes_nothing() {
         );
     }
     let req = echopilot_core::http::Request::new(Method::Post, "/api/scale/apply")
-        .with_header("x-dash-key", "dash")
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
         .with_header("content-type", "text/plain")
         .with_body(b"workers=2".to_vec());
     assert_eq!(call(OPS, &env, req).0.status, 415);

@@ -61,7 +61,7 @@ fn scrape(env: &Env, req: Request) -> HashMap<String, f64> {
 
 #[test]
 fn a_served_request_is_recorded_under_its_route_template_status_and_tenant() {
-    let (env, _) = env(&[("dashboard_key", "dash")]);
+    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     let (resp, _) = call(JOBS, &env, op_get("/api/jobs/job_does_not_exist"));
     assert_eq!(resp.status, 404);
     let (resp, _) = call(JOBS, &env, Request::new(Method::Get, "/api/nowhere"));
@@ -105,7 +105,10 @@ fn a_served_request_is_recorded_under_its_route_template_status_and_tenant() {
 
 #[test]
 fn recording_can_be_switched_off() {
-    let (env, _) = env(&[("dashboard_key", "dash"), ("request_telemetry", "off")]);
+    let (env, _) = env(&[
+        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("request_telemetry", "off"),
+    ]);
     call(JOBS, &env, op_get("/api/jobs"));
     assert_eq!(
         env.db
@@ -199,7 +202,7 @@ fn two_compactors_on_one_database_fold_every_sample_exactly_once() {
 fn metrics_expose_requests_jobs_llm_usage_and_build_to_the_scraper_only() {
     let mock = mock_openai(vec![Ok(grades(60, 60, 60, 60)), Ok(grades(95, 95, 95, 95))]);
     let mut vars = OPENAI_VARS.to_vec();
-    vars.push(("metrics_token", "scrape-me"));
+    vars.push(("metrics_token", "metrics-token-for-native-tests-012345"));
     let (mut env, _) = env(&vars);
     env.http = Box::new(SharedHttp(mock.http.clone()));
     let job = NewJob::new(
@@ -214,7 +217,10 @@ fn metrics_expose_requests_jobs_llm_usage_and_build_to_the_scraper_only() {
     }
 
     let scraper = |path: &str| {
-        Request::new(Method::Get, path).with_header("authorization", "Bearer scrape-me")
+        Request::new(Method::Get, path).with_header(
+            "authorization",
+            "Bearer metrics-token-for-native-tests-012345",
+        )
     };
     let m = scrape(&env, scraper("/metrics"));
     let get = |k: &str| {
@@ -298,7 +304,7 @@ fn metrics_expose_requests_jobs_llm_usage_and_build_to_the_scraper_only() {
 
 #[test]
 fn logs_find_a_request_and_its_events_by_request_id_and_filter_strictly() {
-    let (env, _) = env(&[("dashboard_key", "dash")]);
+    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
     let req = op_get("/api/jobs").with_header("x-request-id", "req-abc-123");
     let (resp, _) = call(JOBS, &env, req);
     assert_eq!(resp.header("x-request-id"), Some("req-abc-123"));

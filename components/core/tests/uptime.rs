@@ -23,7 +23,7 @@ fn beat(env: &Env, at: i64) {
 
 #[test]
 fn missed_minutes_lower_the_uptime() {
-    let (env, clock) = env(&[("metrics_token", "scrape")]);
+    let (env, clock) = env(&[("metrics_token", "metrics-token-for-native-tests-012345")]);
     let start = clock.now_ms();
     let missed = [3, 4, 5, 40, 41, 77, 98];
     for m in (0..100).filter(|m| !missed.contains(m)) {
@@ -51,7 +51,10 @@ fn missed_minutes_lower_the_uptime() {
     assert_eq!(up["missed_minutes"], 7);
     assert_eq!(up["since"], echopilot_core::time::rfc3339(start));
 
-    let req = Request::new(Method::Get, "/metrics").with_header("authorization", "Bearer scrape");
+    let req = Request::new(Method::Get, "/metrics").with_header(
+        "authorization",
+        "Bearer metrics-token-for-native-tests-012345",
+    );
     let resp = block_on(echopilot_core::app::serve(
         &echopilot_core::ops::api::APP,
         &env,

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 /// Variables every app the harness starts gets (the external target uses
 /// its own).
-pub const TEST_DASHBOARD_KEY: &str = "e2e-dashboard-key";
+pub const TEST_DASHBOARD_KEY: &str = "e2e-dashboard-key-0123456789abcdef";
 /// The cron token test hosts get.
-pub const TEST_CRON_TOKEN: &str = "e2e-cron-token";
+pub const TEST_CRON_TOKEN: &str = "e2e-cron-token-0123456789abcdefghij";
 
 /// Which spin.toml routes the requests exercised.
 pub struct Coverage {

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     LEAN_SAMPLES,
     BACKUPS,
     PAYMENTS,
+    SECURITY,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -741,5 +742,66 @@ const PAYMENTS: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS payment_reconciliations_by_time
             ON payment_reconciliations (started_at)",
+    ],
+};
+
+const SECURITY: Migration = Migration {
+    version: 14,
+    name: "security: sign-in throttles, intake budgets, emails unique per tenant, signed audit anchors",
+    statements: &[
+        // Failed sign-ins per counter (pair, address, account, device; see
+        // `identity::throttle`) and the lock they earned.
+        "CREATE TABLE IF NOT EXISTS signin_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_failure_ms INTEGER NOT NULL,
+            locked_until_ms INTEGER NOT NULL
+        )",
+        // Jobs submitted per budget and period (see `jobs::intake`).
+        "CREATE TABLE IF NOT EXISTS intake_counts (
+            key TEXT NOT NULL,
+            period_start_ms INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key, period_start_ms)
+        )",
+        // Users: an email is unique within its tenant, not across tenants,
+        // so creating a user never tells one tenant about another's. SQLite
+        // cannot drop a column's UNIQUE, so the table is rebuilt (in the
+        // migration's transaction, rows and ids unchanged).
+        "CREATE TABLE IF NOT EXISTS users_v14 (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'analyst', 'partner', 'viewer')),
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_login_at INTEGER,
+            UNIQUE (tenant_id, email)
+        )",
+        "INSERT OR IGNORE INTO users_v14
+            (id, tenant_id, email, password_hash, role, disabled, created_at, updated_at, last_login_at)
+            SELECT id, tenant_id, email, password_hash, role, disabled, created_at, updated_at, last_login_at
+            FROM users",
+        "DROP TABLE IF EXISTS users",
+        "ALTER TABLE users_v14 RENAME TO users",
+        "CREATE INDEX IF NOT EXISTS users_by_tenant ON users (tenant_id, id)",
+        // Sign-in without a tenant reaches the email's first account.
+        "CREATE INDEX IF NOT EXISTS users_by_email ON users (email, created_at, id)",
+        // Signed anchors of the audit chain (see `audit::anchors`): each
+        // signs (seq, hash, time) and the previous anchor's signature with
+        // a key derived from `audit_signing_secret`, which the database
+        // does not hold. They replace the unsigned `audit_anchors` of
+        // migration 4, which nothing wrote.
+        "CREATE TABLE IF NOT EXISTS audit_signed_anchors (
+            seq INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            anchored_at INTEGER NOT NULL,
+            key_id TEXT NOT NULL,
+            prev_signature TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )",
+        "DROP TABLE IF EXISTS audit_anchors",
     ],
 };

@@ -3,6 +3,7 @@
 //! policy, CSRF for cookie sessions, tenant resolution, partner quotas,
 //! input screening and CORS.
 
+pub mod client;
 pub mod cors;
 pub mod rate_limit;
 pub mod screening;
@@ -37,29 +38,21 @@ pub struct Admission {
     pub headers: Vec<(String, String)>,
 }
 
-/// The client's address (Spin's `spin-client-addr`, without the port).
-pub fn client_ip(req: &Request) -> String {
-    // The platform's value is the last `spin-client-addr` (Spin appends its
-    // headers after the client's), which the Spin adapter puts in
-    // `client_addr`.
-    let last_header = req
-        .headers
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "spin-client-addr")
-        .map(|(_, v)| v.as_str());
-    let addr = req
-        .client_addr
-        .as_deref()
-        .or(last_header)
-        .unwrap_or("unknown");
-    match addr.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        _ => addr.to_string(),
-    }
+/// The client's address: the peer Spin saw, or what the `trusted_proxies`
+/// forwarded (see [`client`]).
+pub fn client_ip(env: &Env, req: &Request) -> Result<String> {
+    client::address(env, req)
+}
+
+/// Drop security state that decides nothing any more: idle rate-limit
+/// buckets, forgotten sign-in failures, intake counts of past periods and
+/// expired refresh tokens. The heartbeat calls it every minute; returns
+/// how many rows went.
+pub fn prune(env: &Env) -> Result<i64> {
+    Ok(rate_limit::prune(env)?
+        + crate::identity::throttle::prune(env)?
+        + crate::jobs::intake::prune(env)?
+        + sessions::prune(env)?)
 }
 
 /// A cookie's value.
@@ -174,16 +167,33 @@ fn user(env: &Env, token: &str, cookie: bool) -> Result<Principal> {
     })
 }
 
+/// Whether `p` may call the route of `policy`. Machine tokens open exactly
+/// the rows made for them; partner keys are held to the row's scope on
+/// every route, public ones included.
 fn check_policy(p: &Principal, policy: &Policy) -> Result<()> {
     let anonymous = matches!(p.credential, Credential::Anonymous);
+    match (&p.credential, policy.access) {
+        (Credential::Scheduler, Access::Scheduler) | (Credential::Monitor, Access::Monitor) => {
+            return Ok(())
+        }
+        (Credential::Scheduler, _) => {
+            return Err(Error::unauthorized(
+                "the cron token opens only POST /api/internal/cron/{job}; this route needs another credential",
+            ))
+        }
+        (Credential::Monitor, _) => {
+            return Err(Error::unauthorized(
+                "the metrics token opens only GET /metrics; this route needs another credential",
+            ))
+        }
+        _ => {}
+    }
     match policy.access {
         Access::Public => {}
         Access::Scheduler => {
             // Scheduled jobs work across tenants: only schedulers and admins
             // of the default tenant may run them.
-            let ok = matches!(p.credential, Credential::Scheduler)
-                || (p.is_global() && p.role == Some(Role::Admin));
-            if !ok {
+            if !(p.is_global() && p.role == Some(Role::Admin)) {
                 return Err(if anonymous {
                     Error::unauthorized("this route needs `Authorization: Bearer <cron_token>` or an admin credential")
                 } else {
@@ -198,26 +208,23 @@ fn check_policy(p: &Principal, policy: &Policy) -> Result<()> {
         Access::Monitor => {
             // Metrics are platform-wide: the metrics token, or an operator
             // or admin of the default tenant.
-            let ok = matches!(p.credential, Credential::Monitor)
-                || (p.tenant.as_str() == crate::tenancy::DEFAULT_TENANT
-                    && p.role.is_some_and(|r| r >= Role::Operator)
-                    && !matches!(p.credential, Credential::ApiKey { .. }));
+            let ok = p.tenant.as_str() == crate::tenancy::DEFAULT_TENANT
+                && p.role.is_some_and(|r| r >= Role::Operator)
+                && !matches!(p.credential, Credential::ApiKey { .. });
             if !ok {
-                return Err(
-                    if anonymous || matches!(p.credential, Credential::Scheduler) {
-                        Error::unauthorized("this route needs `Authorization: Bearer <metrics_token>` or an operator credential")
-                    } else {
-                        Error::new(
-                            Kind::Forbidden,
-                            "insufficient_role",
-                            "metrics are for the metrics token and operators of the platform",
-                        )
-                    },
-                );
+                return Err(if anonymous {
+                    Error::unauthorized("this route needs `Authorization: Bearer <metrics_token>` or an operator credential")
+                } else {
+                    Error::new(
+                        Kind::Forbidden,
+                        "insufficient_role",
+                        "metrics are for the metrics token and operators of the platform",
+                    )
+                });
             }
         }
         Access::Role(min) => {
-            if anonymous || matches!(p.credential, Credential::Scheduler | Credential::Monitor) {
+            if anonymous {
                 return Err(Error::unauthorized(
                     "this route needs a credential: a bearer token, an API key or the dashboard key",
                 ));
@@ -232,18 +239,16 @@ fn check_policy(p: &Principal, policy: &Policy) -> Result<()> {
         }
     }
     if let Credential::ApiKey { scopes, .. } = &p.credential {
-        if policy.access != Access::Public {
-            let held = policy.scope.is_some_and(|s| scopes.iter().any(|k| k == s));
-            if !held {
-                return Err(Error::new(
-                    Kind::Forbidden,
-                    "scope_required",
-                    match policy.scope {
-                        Some(s) => format!("this API key lacks the `{s}` scope"),
-                        None => "API keys cannot use this route".to_string(),
-                    },
-                ));
-            }
+        let held = policy.scope.is_some_and(|s| scopes.iter().any(|k| k == s));
+        if !held {
+            return Err(Error::new(
+                Kind::Forbidden,
+                "scope_required",
+                match policy.scope {
+                    Some(s) => format!("this API key lacks the `{s}` scope"),
+                    None => "API keys cannot use this route".to_string(),
+                },
+            ));
         }
     }
     Ok(())
@@ -337,8 +342,13 @@ pub fn admit(
 ) -> Result<Admission> {
     let policy = access::policy(method, pattern)?;
     let (ip_limit, credential_limit) = limits(env)?;
-    let mut headers = rate_limit::take(env, &format!("ip:{}", client_ip(req)), ip_limit)?.headers();
-    let principal = identify(env, req)?;
+    let client = client_ip(env, req)?;
+    let mut headers = rate_limit::take(env, &format!("ip:{client}"), ip_limit)?.headers();
+    let principal = identify(env, req).inspect_err(|e| {
+        if e.status() == 401 && req.header("x-dash-key").is_some() {
+            failed_dashboard_key(env, req, &client, request_id);
+        }
+    })?;
     let bucket = match &principal.credential {
         Credential::Anonymous | Credential::Scheduler | Credential::Monitor => None,
         Credential::DashboardKey => Some("cred:dashboard".to_string()),
@@ -370,8 +380,28 @@ pub fn admit(
     })
 }
 
+/// A wrong `X-Dash-Key`: in the event log every time, in the audit chain
+/// as a sample (see [`audit::record_sampled`]), so a guessing flood is on
+/// record without growing the chain at will.
+fn failed_dashboard_key(env: &Env, req: &Request, client: &str, request_id: &str) {
+    audit::record_sampled(
+        env,
+        &Event::new(
+            crate::tenancy::DEFAULT_TENANT,
+            "anonymous",
+            "auth.dashboard_key_failed",
+        )
+        .target(&req.path)
+        .detail(serde_json::json!({ "client": client }))
+        .request(request_id),
+        client,
+    );
+}
+
 /// Screen a request's parameters and structured JSON fields; a hit is a
-/// 400 `screened_input` and an audit event.
+/// 400 `screened_input`, recorded in the audit chain for a credential and
+/// in the event log only for an anonymous caller (who could otherwise grow
+/// the chain at will).
 pub fn screen(
     env: &Env,
     req: &Request,
@@ -409,19 +439,31 @@ pub fn screen(
     let Some((location, class)) = hit else {
         return Ok(());
     };
-    audit::record(
-        env,
-        &Event::new(
-            principal.tenant.as_str(),
-            &principal.actor(),
-            "guard.input_screened",
-        )
-        .target(&req.path)
-        .detail(
-            serde_json::json!({ "location": location, "class": class, "client": client_ip(req) }),
-        )
-        .request(request_id),
-    );
+    let detail = serde_json::json!({
+        "location": location, "class": class, "client": client_ip(env, req)?,
+    });
+    if matches!(principal.credential, Credential::Anonymous) {
+        let message = format!("input screened: {location} looks like {class}");
+        crate::events::emit(
+            env,
+            &crate::events::Event::new(crate::events::Level::Warn, "guard", "screening", &message)
+                .tenant(principal.tenant.as_str())
+                .request(request_id)
+                .fields(serde_json::json!({ "path": req.path, "detail": detail })),
+        );
+    } else {
+        audit::record(
+            env,
+            &Event::new(
+                principal.tenant.as_str(),
+                &principal.actor(),
+                "guard.input_screened",
+            )
+            .target(&req.path)
+            .detail(detail)
+            .request(request_id),
+        );
+    }
     Err(Error::bad_request(
         "screened_input",
         format!(

@@ -26,6 +26,22 @@ impl Limit {
             per_minute: n as f64,
         }
     }
+    /// One token, back after `minutes`.
+    pub fn once_every(minutes: f64) -> Self {
+        Limit {
+            capacity: 1.0,
+            per_minute: 1.0 / minutes,
+        }
+    }
+
+    /// `n` an hour, all at once if need be.
+    pub fn per_hour(n: f64) -> Self {
+        Limit {
+            capacity: n,
+            per_minute: n / 60.0,
+        }
+    }
+
     fn per_ms(&self) -> f64 {
         self.per_minute / 60_000.0
     }
@@ -107,11 +123,25 @@ pub fn take(env: &Env, key: &str, limit: Limit) -> Result<Taken> {
     }
 }
 
-/// Drop buckets idle for an hour (they would be full anyway).
-pub fn prune(env: &Env) -> Result<()> {
-    env.db.exec(
-        "DELETE FROM rate_buckets WHERE updated_ms < ?1",
-        params![env.clock.now_ms() - 3_600_000],
-    )?;
-    Ok(())
+/// Whether every bucket of `buckets` gives a token, taken in order and
+/// stopping at the first that has none: budgets that decide whether
+/// something is done (an audit sample, an email), not whether a request is
+/// answered. A failing database counts as "no".
+pub fn allows(env: &Env, buckets: &[(&str, Limit)]) -> bool {
+    buckets
+        .iter()
+        .all(|(key, limit)| take(env, key, *limit).is_ok())
+}
+
+/// Drop buckets idle for an hour (they would be full anyway: no bucket
+/// takes longer than an hour to refill). Returns how many.
+pub fn prune(env: &Env) -> Result<i64> {
+    Ok(env
+        .db
+        .exec(
+            "DELETE FROM rate_buckets WHERE updated_ms < ?1 RETURNING key",
+            params![env.clock.now_ms() - 3_600_000],
+        )?
+        .rows
+        .len() as i64)
 }

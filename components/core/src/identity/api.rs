@@ -1,7 +1,7 @@
 //! The api-auth component: sign-in and tokens, users, partner keys,
 //! tenants and the audit chain.
 
-use super::{api_keys, keys, sessions, tenants, users, Credential, Role};
+use super::{api_keys, devices, keys, sessions, tenants, users, Credential, Role};
 use crate::app::{App, Ctx};
 use crate::audit::{self, Event};
 use crate::error::{Error, Kind, Result};
@@ -38,8 +38,10 @@ pub const APP: App = App {
     stateless: false,
 };
 
-/// Sign-in attempts: per account and per client address, per minute.
-const LOGIN_PER_ACCOUNT: i64 = 5;
+/// Sign-in attempts per client address and minute, whatever their outcome:
+/// each costs an Argon2 verification. Failures are throttled apart (see
+/// [`super::throttle`]); nothing limits attempts per account, so nobody can
+/// spend an account's sign-ins.
 const LOGIN_PER_ADDRESS: i64 = 20;
 
 fn cookie(name: &str, value: &str, path: &str, max_age: i64, http_only: bool) -> String {
@@ -86,21 +88,18 @@ struct LoginRequest {
     /// Also set the dashboard's cookie session.
     #[serde(default)]
     session: bool,
+    /// The account's tenant, for an email with accounts in several.
+    tenant_id: Option<String>,
+    /// The device token of an earlier sign-in (or the `ep_device` cookie).
+    device_token: Option<String>,
 }
 
 /// `POST /api/auth/login`.
 fn login(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body: LoginRequest = req.json()?;
     let email = Email::parse(&body.email)?;
-    let ip = guard::client_ip(req);
-    rate_limit::take(
-        ctx.env,
-        &format!("login:acct:{}", email.as_str()),
-        rate_limit::Limit {
-            capacity: LOGIN_PER_ACCOUNT as f64,
-            per_minute: LOGIN_PER_ACCOUNT as f64,
-        },
-    )?;
+    let tenant = body.tenant_id.as_deref().map(TenantId::parse).transpose()?;
+    let ip = guard::client_ip(ctx.env, req)?;
     rate_limit::take(
         ctx.env,
         &format!("login:ip:{ip}"),
@@ -109,17 +108,39 @@ fn login(ctx: &Ctx, req: &Request) -> Result<Response> {
             per_minute: LOGIN_PER_ADDRESS as f64,
         },
     )?;
-    match sessions::login(ctx.env, email.as_str(), &body.password) {
-        Ok((user, pair)) => {
+    let attempt = sessions::SignIn {
+        email: email.as_str(),
+        password: &body.password,
+        tenant: tenant.as_ref(),
+        client: &ip,
+        device_token: body
+            .device_token
+            .as_deref()
+            .or_else(|| guard::cookie(req, devices::DEVICE_COOKIE)),
+    };
+    match sessions::login(ctx.env, &attempt) {
+        Ok(signed) => {
+            let user = &signed.user;
             audit::append(
                 ctx.env,
                 &Event::new(&user.tenant_id, &format!("user:{}", user.id), "auth.login")
                     .detail(serde_json::json!({ "client": ip, "session": body.session }))
                     .request(&ctx.request_id),
             )?;
-            let resp = Response::ok(&pair.view(&user));
+            let mut view = signed.pair.view(user);
+            view["device_token"] = signed.device_token.clone().into();
+            let resp = Response::ok(&view).with_header(
+                "Set-Cookie",
+                &cookie(
+                    devices::DEVICE_COOKIE,
+                    &signed.device_token,
+                    "/api/auth/login",
+                    devices::DEVICE_TTL_SECS,
+                    true,
+                ),
+            );
             Ok(if body.session {
-                with_session_cookies(resp, &pair)
+                with_session_cookies(resp, &signed.pair)
             } else {
                 resp
             })
@@ -129,7 +150,7 @@ fn login(ctx: &Ctx, req: &Request) -> Result<Response> {
                 ctx.env,
                 &Event::new("default", "anonymous", "auth.login_failed")
                     .target(email.as_str())
-                    .detail(serde_json::json!({ "client": ip, "reason": e.code }))
+                    .detail(serde_json::json!({ "client": ip, "reason": e.code, "tenant": tenant }))
                     .request(&ctx.request_id),
             )?;
             Err(e)

@@ -11,24 +11,18 @@ use crate::ports::{ids, DbExt, Env};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// The shortest acceptable `jwt_secret`.
-pub const MIN_SECRET_BYTES: usize = 32;
 /// How long a retired key still verifies.
 pub const RETIRED_GRACE_MS: i64 = 24 * 3_600_000;
 
-/// The `jwt_secret` variable: 503 when unset (tokens are off) or too short.
+/// The `jwt_secret` variable: 503 when unset (tokens are off) or too short
+/// (see [`config::secret`]).
 pub fn secret(env: &Env) -> Result<String> {
-    match config::text(env.config.as_ref(), "jwt_secret")? {
-        None => Err(Error::unavailable(
+    config::secret(env.config.as_ref(), "jwt_secret")?.ok_or_else(|| {
+        Error::unavailable(
             "not_configured",
             "user sign-in is disabled: set the `jwt_secret` variable (32 characters or more)",
-        )),
-        Some(s) if s.len() < MIN_SECRET_BYTES => Err(Error::unavailable(
-            "invalid_configuration",
-            format!("variable `jwt_secret` must be at least {MIN_SECRET_BYTES} characters"),
-        )),
-        Some(s) => Ok(s),
-    }
+        )
+    })
 }
 
 /// The key for `kid`.

@@ -10,11 +10,13 @@
 pub mod api;
 pub mod api_keys;
 pub mod base64url;
+pub mod devices;
 pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod sessions;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 use crate::error::{Error, Result};

@@ -9,10 +9,12 @@
 
 use super::jwt::{self, Claims};
 use super::keys;
+use super::throttle::{self, Counter};
 use super::users::{self, User};
 use crate::error::{Error, Result};
 use crate::params;
 use crate::ports::{ids, DbExt, Env};
+use crate::tenancy::TenantId;
 
 /// Access-token lifetime.
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
@@ -108,10 +110,21 @@ pub fn issue(env: &Env, user: &User, family: Option<&str>) -> Result<TokenPair> 
         &family,
         "",
     );
-    env.db.exec(
-        "INSERT INTO refresh_tokens (jti, family, user_id, tenant_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    // One statement decides: a family that was revoked (sign-out, reuse,
+    // disabling) gets no new token, even when the revocation landed between
+    // a refresh spending its token and this insert. Revocation marks every
+    // row of the family, and SQLite runs the two statements one after the
+    // other: either this row exists and is marked, or the mark is seen here.
+    let inserted = env.db.query_opt(
+        "INSERT INTO refresh_tokens (jti, family, user_id, tenant_id, issued_at, expires_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family = ?2 AND revoked_at IS NOT NULL)
+         RETURNING jti",
         params![refresh_jti.as_str(), family.as_str(), user.id.as_str(), user.tenant_id.as_str(), now_ms, (now + REFRESH_TTL_SECS) * 1000],
     )?;
+    if inserted.is_none() {
+        return Err(revoked());
+    }
     Ok(TokenPair {
         access_token: jwt::sign(&access, &kid, &key),
         refresh_token: jwt::sign(&refresh, &kid, &key),
@@ -151,39 +164,102 @@ pub fn verify(env: &Env, token: &str, typ: &str) -> Result<Claims> {
     }
 }
 
-/// Check `email` and `password`; a pair for the user. Unknown emails cost
-/// the same Argon2 work as wrong passwords, and both answer the same 401.
-pub fn login(env: &Env, email: &str, password: &str) -> Result<(User, TokenPair)> {
+/// A sign-in attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn<'a> {
+    /// The email (lower case).
+    pub email: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The account's tenant, when the email has accounts in several.
+    pub tenant: Option<&'a TenantId>,
+    /// The client's address (the guard's).
+    pub client: &'a str,
+    /// A device token from an earlier sign-in, if the client kept one.
+    pub device_token: Option<&'a str>,
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// Who.
+    pub user: User,
+    /// Its tokens.
+    pub pair: TokenPair,
+    /// A fresh device token for this client.
+    pub device_token: String,
+}
+
+/// Check a sign-in against the throttles, then the password; a pair for
+/// the user. Unknown emails cost the same Argon2 work as wrong passwords,
+/// answer the same 401 and count the same failures; a locked sign-in is
+/// refused (429 `sign_in_locked`) before any password is checked.
+pub fn login(env: &Env, s: &SignIn) -> Result<SignedIn> {
     keys::secret(env)?;
     users::bootstrap_admin(env)?;
-    let found = users::find_for_login(env, email)?;
+    let found = users::find_for_login(env, s.email, s.tenant)?;
+    let account = match &found {
+        Some((user, _)) => user.id.clone(),
+        None => format!(
+            "{}|{}",
+            s.email,
+            s.tenant.map(TenantId::as_str).unwrap_or("*")
+        ),
+    };
+    let device = match (&found, s.device_token) {
+        (Some((user, _)), Some(token)) => super::devices::recognise(env, token, &user.id),
+        _ => None,
+    };
+    let counters = match &device {
+        Some(d) => vec![Counter::device(d)],
+        None => vec![
+            Counter::pair(&account, s.client),
+            Counter::address(s.client),
+            Counter::account(&account),
+        ],
+    };
+    throttle::check(env, &counters)?;
     let hash = found
         .as_ref()
         .map(|(_, h)| h.as_str())
         .unwrap_or(super::password::DUMMY_HASH);
-    let ok = super::password::verify(password, hash);
-    match found {
-        Some((user, _)) if ok => {
-            if user.disabled {
-                return Err(Error::new(
-                    crate::error::Kind::Forbidden,
-                    "account_disabled",
-                    "this account is disabled",
-                ));
-            }
-            users::current(env, &user.id)?
-                .ok_or_else(|| Error::unauthorized("the account no longer exists"))?
-                .admit()?;
-            users::touch_login(env, &user.id)?;
-            let pair = issue(env, &user, None)?;
-            Ok((user, pair))
+    let ok = super::password::verify(s.password, hash);
+    let user = match found {
+        Some((user, _)) if ok => user,
+        _ => {
+            throttle::failed(env, &counters)?;
+            return Err(Error::new(
+                crate::error::Kind::Unauthorized,
+                "invalid_credentials",
+                "the email or password is not correct",
+            ));
         }
-        _ => Err(Error::new(
-            crate::error::Kind::Unauthorized,
-            "invalid_credentials",
-            "the email or password is not correct",
-        )),
+    };
+    // The password was right: this client's failures are forgiven (the
+    // account's count over all addresses only fades with time).
+    let forgiven = match &device {
+        Some(d) => Counter::device(d),
+        None => Counter::pair(&account, s.client),
+    };
+    throttle::cleared(env, &[forgiven])?;
+    if user.disabled {
+        return Err(Error::new(
+            crate::error::Kind::Forbidden,
+            "account_disabled",
+            "this account is disabled",
+        ));
     }
+    users::current(env, &user.id)?
+        .ok_or_else(|| Error::unauthorized("the account no longer exists"))?
+        .admit()?;
+    users::touch_login(env, &user.id)?;
+    let pair = issue(env, &user, None)?;
+    let device_token = super::devices::issue(env, &user.id)?;
+    Ok(SignedIn {
+        user,
+        pair,
+        device_token,
+    })
 }
 
 /// Rotate a refresh token: the old one is spent, a new pair is issued in
@@ -222,11 +298,7 @@ pub fn refresh(env: &Env, token: &str) -> Result<(User, TokenPair)> {
                 ))
             }
             // Revoked by a sign-out, a disabled account or a password change.
-            Some(_) => Err(Error::new(
-                crate::error::Kind::Unauthorized,
-                "token_revoked",
-                "this session was signed out; sign in again",
-            )),
+            Some(_) => Err(revoked()),
             None => Err(Error::unauthorized(
                 "the refresh token is not known; sign in again",
             )),
@@ -247,6 +319,27 @@ pub fn refresh(env: &Env, token: &str) -> Result<(User, TokenPair)> {
     let user = users::get(env, &crate::tenancy::Scope::All, &c.sub)?;
     let pair = issue(env, &user, Some(&c.fam))?;
     Ok((user, pair))
+}
+
+fn revoked() -> Error {
+    Error::new(
+        crate::error::Kind::Unauthorized,
+        "token_revoked",
+        "this session was signed out; sign in again",
+    )
+}
+
+/// Drop refresh-token rows past their expiry: such a token no longer
+/// verifies, so its row (used, revoked or not) decides nothing.
+pub fn prune(env: &Env) -> Result<i64> {
+    Ok(env
+        .db
+        .exec(
+            "DELETE FROM refresh_tokens WHERE expires_at < ?1 RETURNING jti",
+            params![env.clock.now_ms() - jwt::LEEWAY_SECS * 1000],
+        )?
+        .rows
+        .len() as i64)
 }
 
 /// Revoke every refresh token of `family`, and (through the revocation

@@ -87,12 +87,27 @@ pub fn create(env: &Env, tenant: &TenantId, email: &Email, pw: &str, role: Role)
     }
 }
 
-/// The user and password hash for `email`, if any.
-pub fn find_for_login(env: &Env, email: &str) -> Result<Option<(User, String)>> {
-    let row = env.db.query_opt(
-        &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1"),
-        params![email],
-    )?;
+/// The account `email` signs in to, with its password hash: the one in
+/// `tenant` when given, else the email's first account (an email may have
+/// an account in several tenants; the later ones sign in with their
+/// tenant named).
+pub fn find_for_login(
+    env: &Env,
+    email: &str,
+    tenant: Option<&TenantId>,
+) -> Result<Option<(User, String)>> {
+    let row = match tenant {
+        Some(t) => env.db.query_opt(
+            &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1 AND tenant_id = ?2"),
+            params![email, t.as_str()],
+        )?,
+        None => env.db.query_opt(
+            &format!(
+                "SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1 ORDER BY created_at, id LIMIT 1"
+            ),
+            params![email],
+        )?,
+    };
     row.map(|r| Ok((User::from_row(&r)?, r.text(7)?)))
         .transpose()
 }

@@ -80,6 +80,12 @@ impl DeliveryStatus {
     }
 }
 
+/// A payload field: `true` marks a message whose text is for its
+/// recipient only (see [`Delivery::view`]).
+pub const CONFIDENTIAL: &str = "confidential";
+/// What the deliveries list shows instead of a confidential text.
+pub const WITHHELD: &str = "(withheld: this message carries a link for its recipient only)";
+
 /// The reason recorded on a skipped delivery.
 pub const NOT_CONFIGURED: &str = "not configured";
 
@@ -133,8 +139,15 @@ impl Delivery {
         })
     }
 
-    /// As served.
+    /// As served. A `confidential` payload (it carries a link that works
+    /// as a credential, such as a job-history link) is shown without its
+    /// text: the deliveries list is for operators, the link for its
+    /// recipient only.
     pub fn view(&self) -> Value {
+        let mut payload = self.payload.clone();
+        if payload.get(CONFIDENTIAL) == Some(&Value::Bool(true)) {
+            payload["text"] = WITHHELD.into();
+        }
         serde_json::json!({
             "id": self.id,
             "incident_id": self.incident_id,
@@ -148,7 +161,7 @@ impl Delivery {
             "sent_at": self.sent_at.map(rfc3339),
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
-            "payload": self.payload,
+            "payload": payload,
         })
     }
 }

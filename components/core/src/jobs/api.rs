@@ -2,12 +2,11 @@
 //! history, the queue, job operations, and the QA/prompt routes of
 //! [`crate::ai::api`].
 
-use super::history;
 use super::model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
 use super::store::{self, Filter};
+use super::{history, intake};
 use crate::app::{App, Ctx};
 use crate::audit::{self, Event};
-use crate::config;
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::http::router::Edge;
@@ -194,24 +193,38 @@ fn parse_request(ctx: &Ctx, req: &Request, caller: Caller) -> Result<Parsed> {
     Ok(Parsed { job, tenant, key })
 }
 
-fn created(ctx: &Ctx, parsed: &Parsed, full_view: bool) -> Result<Response> {
-    let created = store::create(ctx.env, &parsed.tenant, &parsed.job, parsed.key.as_deref())?;
+/// Create the job of a parsed request, within the caller's intake budgets
+/// (see [`intake`]).
+fn created(ctx: &Ctx, req: &Request, parsed: &Parsed, caller: Caller) -> Result<Response> {
+    let client = guard::client_ip(ctx.env, req)?;
+    let budgets = intake::budgets(ctx.env, &ctx.principal, &parsed.tenant, &client)?;
+    let charge = intake::charge(ctx.env, &budgets)?;
+    let created = match store::create(ctx.env, &parsed.tenant, &parsed.job, parsed.key.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            intake::refund(ctx.env, &charge)?;
+            return Err(e);
+        }
+    };
+    if created.replayed {
+        intake::refund(ctx.env, &charge)?;
+    }
     let job = &created.job;
     let status_url = format!("/api/public/job-status/{}", job.id);
     let mut data = serde_json::json!({
-        "job": if full_view { job.view() } else { job.public_view() },
+        "job": if caller == Caller::Public { job.public_view() } else { job.view() },
         "status_url": status_url,
         "replayed": created.replayed,
     });
-    // The secret is only looked up when there is an email to sign for.
-    let secret = match &job.email {
-        Some(_) => config::text(ctx.env.config.as_ref(), "portal_signing_secret")?,
-        None => None,
-    };
-    if let (Some(email), Some(secret)) = (&job.email, secret) {
-        let expires = ctx.env.clock.now_ms() + history::VALIDITY_MS;
-        data["history_token"] = history::issue(&secret, &parsed.tenant, email, expires).into();
-        data["history_url"] = format!("/api/public/job-history/{email}").into();
+    // The requester's history goes to their mailbox, never into an answer:
+    // whoever calls this route may name any email.
+    if let (Caller::Public, Some(email)) = (caller, &job.email) {
+        if history::enabled(ctx.env)? {
+            if !created.replayed {
+                history::email_link(ctx.env, &parsed.tenant, email.as_str())?;
+            }
+            data["history_link"] = "emailed".into();
+        }
     }
     let status = if created.replayed { 200 } else { 201 };
     let mut resp = Response::data(status, &data).with_header("Location", &status_url);
@@ -225,14 +238,14 @@ fn created(ctx: &Ctx, parsed: &Parsed, full_view: bool) -> Result<Response> {
 /// credential, into the credential's tenant).
 fn create_public(ctx: &Ctx, req: &Request) -> Result<Response> {
     let parsed = parse_request(ctx, req, Caller::Public)?;
-    created(ctx, &parsed, false)
+    created(ctx, req, &parsed, Caller::Public)
 }
 
 /// `POST /api/queue/enqueue`: operators enqueue with any priority, tenant,
 /// source and attempt budget.
 fn enqueue(ctx: &Ctx, req: &Request) -> Result<Response> {
     let parsed = parse_request(ctx, req, Caller::Operator)?;
-    let resp = created(ctx, &parsed, true)?;
+    let resp = created(ctx, req, &parsed, Caller::Operator)?;
     audit::append(
         ctx.env,
         &Event::for_request(ctx, "job.enqueue").target(parsed.tenant.as_str()).detail(serde_json::json!({
@@ -245,7 +258,7 @@ fn enqueue(ctx: &Ctx, req: &Request) -> Result<Response> {
 /// `POST /api/partner/jobs`: a partner submits into its own tenant.
 fn create_partner(ctx: &Ctx, req: &Request) -> Result<Response> {
     let parsed = parse_request(ctx, req, Caller::Partner)?;
-    created(ctx, &parsed, true)
+    created(ctx, req, &parsed, Caller::Partner)
 }
 
 /// `GET /api/partner/jobs/{id}`: a partner reads its own tenant's job.
@@ -261,31 +274,40 @@ fn status_public(ctx: &Ctx, _req: &Request) -> Result<Response> {
     Ok(Response::ok(&job.public_view()))
 }
 
-/// `GET /api/public/job-history/{email}`: with the history token issued for
-/// that email (`?token=`), or a credential (read within its tenant scope).
+/// `GET /api/public/job-history/{email}`: with the history token emailed to
+/// that address (`?token=`), or a user's or partner key's credential (read
+/// within its tenant scope; the guard refuses machine tokens and keys
+/// without `jobs:read`).
 fn history_public(ctx: &Ctx, req: &Request) -> Result<Response> {
     let email = Email::parse(ctx.params.require("email")?)?;
-    let scope = if !matches!(ctx.principal.credential, Credential::Anonymous) {
-        ctx.scope.clone()
-    } else {
-        let token = req.query_param("token").ok_or_else(|| {
-            Error::unauthorized(
-                "job history needs the history token issued with your job (?token=...)",
-            )
-        })?;
-        let secret =
-            config::text(ctx.env.config.as_ref(), "portal_signing_secret")?.ok_or_else(|| {
-                Error::unavailable(
-                    "not_configured",
-                    "history tokens are disabled: set the `portal_signing_secret` variable",
+    let scope = match &ctx.principal.credential {
+        Credential::Anonymous => {
+            let token = req.query_param("token").ok_or_else(|| {
+                Error::unauthorized(
+                    "job history needs the link emailed to that address (?token=...)",
                 )
             })?;
-        Scope::Tenant(history::verify(
-            &secret,
-            &token,
-            email.as_str(),
-            ctx.env.clock.now_ms(),
-        )?)
+            let secret = history::secret(ctx.env)?.ok_or_else(|| {
+                Error::unavailable(
+                    "not_configured",
+                    "history links are disabled: set the `portal_signing_secret` variable",
+                )
+            })?;
+            Scope::Tenant(history::verify(
+                &secret,
+                &token,
+                email.as_str(),
+                ctx.env.clock.now_ms(),
+            )?)
+        }
+        Credential::User { .. } | Credential::DashboardKey | Credential::ApiKey { .. } => {
+            ctx.scope.clone()
+        }
+        Credential::Scheduler | Credential::Monitor => {
+            return Err(Error::unauthorized(
+                "machine tokens do not open job history",
+            ))
+        }
     };
     let filter = Filter {
         email: Some(email.as_str().to_string()),

@@ -1,9 +1,11 @@
 //! Jobs: what they are ([`model`]), how they are stored and read
-//! ([`store`], [`record`]), the durable queue ([`queue`]), signed history
-//! tokens ([`history`]) and the HTTP API ([`api`]).
+//! ([`store`], [`record`]), the durable queue ([`queue`]), history links
+//! sent by email ([`history`]), intake budgets ([`intake`]) and the HTTP
+//! API ([`api`]).
 
 pub mod api;
 pub mod history;
+pub mod intake;
 pub mod model;
 pub mod queue;
 pub mod record;

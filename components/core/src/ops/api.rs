@@ -56,8 +56,10 @@ fn metrics_text(ctx: &Ctx, _req: &Request) -> Result<Response> {
 }
 
 /// `GET /api/logs`: events filtered by request id, component, level and
-/// time, newest first, with cursor pagination.
+/// time, newest first, with cursor pagination; a tenant's principals see
+/// only their tenant's.
 fn logs(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let filter = super::logs::filter(req)?;
+    let visible = crate::tenancy::record_scope(&ctx.principal, &ctx.scope);
+    let filter = super::logs::filter(req, &visible)?;
     Ok(Response::ok(&super::logs::page(ctx.env, &filter)?))
 }

@@ -1,15 +1,23 @@
 //! `GET /api/logs`: the event log, and for one request id the request
 //! itself (its telemetry sample, kept an hour) next to what it logged.
+//!
+//! The log is the platform's: causes of 500s, scheduled-job reports and
+//! security events of every tenant. Principals of the default tenant read
+//! all of it (a global admin may narrow it with `tenant_id`); anyone else
+//! reads only the events and requests of their own tenant (see
+//! [`crate::tenancy::record_scope`]).
 
 use crate::error::{Error, Result};
 use crate::events::{self, Filter, Level};
 use crate::http::Request;
 use crate::params;
 use crate::ports::{DbExt, Env};
+use crate::tenancy::Scope;
 use crate::time::rfc3339;
 
-/// The filter a `GET /api/logs` query asks for; 400 on anything malformed.
-pub fn filter(req: &Request) -> Result<Filter> {
+/// The filter a `GET /api/logs` query asks for, within `visible` (the
+/// caller's record scope); 400 on anything malformed.
+pub fn filter(req: &Request, visible: &Scope) -> Result<Filter> {
     let request_id = req.query_param("request_id").filter(|r| !r.is_empty());
     if let Some(r) = &request_id {
         if r.len() > 128 {
@@ -38,6 +46,7 @@ pub fn filter(req: &Request) -> Result<Filter> {
         }
     }
     Ok(Filter {
+        tenant: visible.tenant().map(|t| t.as_str().to_string()),
         request_id,
         component: req.query_param("component").filter(|c| !c.is_empty()),
         min_level: req
@@ -51,14 +60,20 @@ pub fn filter(req: &Request) -> Result<Filter> {
     })
 }
 
-/// The requests recorded under `request_id` (normally one). Samples are
-/// kept an hour and have no request-id index (recording stays one append),
-/// so this scans that hour: an operator's lookup, never a request's cost.
-pub fn requests(env: &Env, request_id: &str) -> Result<Vec<serde_json::Value>> {
+/// The requests recorded under `request_id` (normally one) in `tenant`
+/// (`None`: any). Samples are kept an hour and have no request-id index
+/// (recording stays one append), so this scans that hour: an operator's
+/// lookup, never a request's cost.
+pub fn requests(
+    env: &Env,
+    request_id: &str,
+    tenant: Option<&str>,
+) -> Result<Vec<serde_json::Value>> {
     let rows = env.db.exec(
         "SELECT at_ms, component, route, method, status, latency_us, tenant_id
-         FROM request_samples WHERE request_id = ?1 ORDER BY id LIMIT 20",
-        params![request_id],
+         FROM request_samples WHERE request_id = ?1 AND (?2 IS NULL OR tenant_id = ?2)
+         ORDER BY id LIMIT 20",
+        params![request_id, tenant],
     )?;
     rows.rows
         .iter()
@@ -84,7 +99,7 @@ pub fn page(env: &Env, f: &Filter) -> Result<serde_json::Value> {
         "next_cursor": next.map(|n| n.to_string()),
     });
     if let Some(r) = &f.request_id {
-        out["requests"] = serde_json::Value::Array(requests(env, r)?);
+        out["requests"] = serde_json::Value::Array(requests(env, r, f.tenant.as_deref())?);
     }
     Ok(out)
 }

@@ -110,6 +110,7 @@ pub const JOB_NAMES: &[&str] = &[
     "reports",
     "payments",
     "backup",
+    "audit",
 ];
 
 /// How a run was started.

@@ -1,6 +1,8 @@
 //! Shared helpers for core's integration tests.
 #![allow(dead_code)]
 
+pub mod identity;
+
 use echopilot_core::adapters::native::{self, ManualClock, ScriptedHttp, SqliteDb};
 use echopilot_core::app::{serve, App};
 use echopilot_core::http::{Method, Request, Response};
@@ -43,7 +45,8 @@ pub fn post_json(path: &str, body: &Value) -> Request {
 
 /// A GET with the operator key `dash`.
 pub fn op_get(path: &str) -> Request {
-    Request::new(Method::Get, path).with_header("x-dash-key", "dash")
+    Request::new(Method::Get, path)
+        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
 }
 
 /// An OpenAI-style chat completion answer.
@@ -133,7 +136,7 @@ pub const OPENAI_VARS: &[(&str, &str)] = &[
     ("openai_api_key", "sk-test"),
     ("openai_base_url", "http://mock.test"),
     ("qa_consistency_sample", "0"),
-    ("dashboard_key", "dash"),
+    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
 ];
 
 /// Share an `Arc<ScriptedHttp>` as the env's client.

@@ -8,6 +8,11 @@
 //! (`<data_dir>/sqlite_db.db`, table `audit_log`) directly, as an attacker
 //! with access to the volume would. It reads the app's data, so it runs on
 //! apps the harness starts (a test host or a real `spin up`).
+//!
+//! The signed anchors (EchoPilot issue 13, item 5): the `audit` job checks
+//! the new entries and anchors the head; a chain cut short, or rewritten
+//! from some entry on with fresh and correctly linked hashes, still
+//! verifies as a chain but not against its anchors.
 
 use crate::auth::kit::*;
 use crate::auth::sha::sha256;
@@ -24,6 +29,10 @@ pub const SCENARIOS: &[Scenario] = &[
         concurrent_chain,
     ),
     Scenario::configured("audit_chain_filters_and_paging", filters),
+    Scenario::host_only(
+        "audit_signed_anchors_find_a_cut_or_rewritten_chain",
+        signed_anchors,
+    ),
 ];
 
 const THREADS: usize = 8;
@@ -377,6 +386,137 @@ fn entry_hash(row: &BTreeMap<String, Sql>) -> Result<String> {
     .to_string();
     let input = format!("{}\n{canonical}", text_of(row, "prev_hash")?);
     Ok(echopilot_core::hex(&sha256(input.as_bytes())))
+}
+
+/// The secret the anchors are signed with (the database never holds it).
+const AUDIT_SECRET: &str = "e2e-audit-signing-secret-0123456789abcdef";
+
+/// Rewrite entries `from..=to` with `actor` changed on the first and every
+/// hash recomputed, so the chain links again: what an attacker with the
+/// database but not the signing secret can do.
+fn rewrite(db: &rusqlite::Connection, from: i64, to: i64) -> Result<()> {
+    let mut prev = text_of(&read_entry(db, from - 1)?, "hash")?;
+    for seq in from..=to {
+        let mut row = read_entry(db, seq)?;
+        if seq == from {
+            row.insert("actor".into(), Sql::Text("mallory".into()));
+        }
+        row.insert("prev_hash".into(), Sql::Text(prev.clone()));
+        let hash = entry_hash(&row)?;
+        db.execute(
+            "UPDATE audit_log SET actor = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            rusqlite::params![row["actor"], prev, hash, seq],
+        )?;
+        prev = hash;
+    }
+    Ok(())
+}
+
+/// Verify: the chain is reported broken at `seq`, for a reason saying `why`.
+fn expect_broken(app: &App, root: &Cred, seq: i64, why: &str) -> Result<()> {
+    let v = verify(app, root)?;
+    check!(
+        v["valid"] == false
+            && v["first_broken"]["seq"] == seq
+            && v["first_broken"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(why)),
+        "expected a break at {seq} saying {why:?}: {v}"
+    );
+    Ok(())
+}
+
+fn signed_anchors(env: &Env) -> Result<()> {
+    let app = env.app_with(|b| identity_vars(b).variable("audit_signing_secret", AUDIT_SECRET))?;
+    let root = Cred::Bearer(root_token(&app)?);
+    let (_, op) = user_token(&app, &root, "op@anchors.test", "operator", "default")?;
+    let op = Cred::Bearer(op);
+    for i in 0..30 {
+        enqueue(&app, &op, &json!({ "brief": format!("anchored work {i}") }))?;
+    }
+    // The job runs through its route (an external scheduler's way)...
+    let resp = call(&app, "POST", "/api/internal/cron/audit", &Cred::Cron, None)?;
+    let run = expect_status(&resp, 200)?;
+    check!(
+        run["data"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("anchored entry")),
+        "the audit job's run: {run}"
+    );
+    let v = verify(&app, &root)?;
+    let head = v["entries"].as_i64().context("entries")?;
+    check!(
+        v["valid"] == true
+            && v["anchors"]["status"] == "ok"
+            && v["anchors"]["newest_seq"] == head
+            && v["anchors"]["kv_copy"] == "matches",
+        "anchored: {v}"
+    );
+    // ...and on schedule, here a cron tick of the next minutes.
+    let host = app.host().context("host-only")?;
+    let minute = echopilot_e2e::scenario::unix_now() / 60 * 60 + 60;
+    for i in 0..5 {
+        enqueue(&app, &op, &json!({ "brief": format!("more work {i}") }))?;
+    }
+    host.tick_at("cron-audit", minute + 20)?
+        .map_err(anyhow::Error::msg)?;
+    let v = verify(&app, &root)?;
+    let head = v["entries"].as_i64().context("entries")?;
+    check!(
+        v["valid"] == true && v["anchors"]["newest_seq"] == head && v["anchors"]["anchors"] == 2,
+        "two anchors: {v}"
+    );
+
+    let db = rusqlite::Connection::open(host.data_dir().join("sqlite_db.db"))?;
+    db.busy_timeout(std::time::Duration::from_secs(10))?;
+    let saved: Vec<BTreeMap<String, Sql>> = (head - 3..=head)
+        .map(|seq| read_entry(&db, seq))
+        .collect::<Result<_>>()?;
+    // The attack: rewrite the last four entries (after the first anchor,
+    // up to the second) with fresh hashes. The chain alone would verify;
+    // its anchor does not.
+    rewrite(&db, head - 3, head)?;
+    expect_broken(&app, &root, head, "rewritten").context("a rewritten tail")?;
+    // The job does not anchor it: it fails and pages.
+    let failed = host.tick_at("cron-audit", minute + 80)?;
+    check!(
+        failed
+            .as_ref()
+            .is_err_and(|e| e.contains("audit_chain_broken") || e.contains("rewritten")),
+        "the audit job anchored a rewritten chain: {failed:?}"
+    );
+    let incidents = expect_status(
+        &call(
+            &app,
+            "GET",
+            "/api/incidents?source=audit",
+            &Cred::Dashboard,
+            None,
+        )?,
+        200,
+    )?;
+    check!(
+        incidents.to_string().contains("CRITICAL"),
+        "no CRITICAL incident for the tampered chain: {incidents}"
+    );
+    // Put the entries back: valid again.
+    for e in &saved {
+        db.execute(
+            "UPDATE audit_log SET actor = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            rusqlite::params![e["actor"], e["prev_hash"], e["hash"], e["seq"]],
+        )?;
+    }
+    check!(verify(&app, &root)?["valid"] == true, "restored");
+    // The attack: cut the tail, and the anchors that name it.
+    db.execute("DELETE FROM audit_log WHERE seq > ?1", [head - 3])?;
+    expect_broken(&app, &root, head, "cut").context("a cut tail")?;
+    db.execute(
+        "DELETE FROM audit_signed_anchors WHERE seq > ?1",
+        [head - 3],
+    )?;
+    expect_broken(&app, &root, head, "missing from the database")
+        .context("a cut tail with its anchor deleted (the key-value copy names it)")?;
+    Ok(())
 }
 
 fn filters(env: &Env) -> Result<()> {

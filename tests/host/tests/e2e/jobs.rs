@@ -20,7 +20,6 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     Scenario::new("job_bad_input_is_refused_and_creates_nothing", bad_input),
     Scenario::new("job_idempotency_key_replays_and_conflicts", idempotency),
-    Scenario::configured("job_history_needs_a_token_for_that_email", history),
     Scenario::configured("job_runs_simulated_without_an_ai_key", simulated),
     // The host's request bound kills the worker mid-job (Spin has none).
     Scenario::host_only(
@@ -297,59 +296,6 @@ fn idempotency(env: &Env) -> Result<()> {
         conflict.status == 409 && conflict.error_code().as_deref() == Some("idempotency_conflict"),
         "{}",
         conflict.text()
-    );
-    Ok(())
-}
-
-fn history(env: &Env) -> Result<()> {
-    let app = env.app_with(|b| b.variable("portal_signing_secret", "e2e-history-secret"))?;
-    let resp = app
-        .post("/api/public/create-job")
-        .json(&json!({"brief": "one", "email": "ann@example.com"}))
-        .send()?;
-    let created = expect_status(&resp, 201)?;
-    submit(&app, &json!({"brief": "two", "email": "ann@example.com"}))?;
-    submit(&app, &json!({"brief": "bob's", "email": "bob@example.com"}))?;
-    let token = created["data"]["history_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    check!(token.starts_with("v1.default."), "token: {token}");
-    let by_email = app.get("/api/public/job-history/ann@example.com").send()?;
-    check!(
-        by_email.status == 401,
-        "never by email alone: {}",
-        by_email.status
-    );
-    let mine = expect_status(
-        &app.get(&format!(
-            "/api/public/job-history/ann@example.com?token={token}"
-        ))
-        .send()?,
-        200,
-    )?;
-    check!(
-        mine["data"]["jobs"].as_array().map(|a| a.len()) == Some(2),
-        "{mine}"
-    );
-    let theirs = app
-        .get(&format!(
-            "/api/public/job-history/bob@example.com?token={token}"
-        ))
-        .send()?;
-    check!(
-        theirs.status == 401,
-        "ann's token does not open bob's history"
-    );
-    let operator = expect_status(
-        &app.get("/api/public/job-history/bob@example.com")
-            .header("X-Dash-Key", &dash(&app))
-            .send()?,
-        200,
-    )?;
-    check!(
-        operator["data"]["jobs"].as_array().map(|a| a.len()) == Some(1),
-        "{operator}"
     );
     Ok(())
 }

@@ -26,6 +26,7 @@ mod queue;
 mod real_spin;
 mod reports;
 mod scale;
+mod security;
 mod slo;
 mod static_files;
 mod support;
@@ -55,6 +56,7 @@ fn main() {
         payments::SCENARIOS,
         backups::SCENARIOS,
         real_spin::SCENARIOS,
+        security::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

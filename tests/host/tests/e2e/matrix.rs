@@ -2,22 +2,25 @@
 //! no credential, end to end through the app, each cell checked against
 //! the class the table implies.
 //!
-//! Credentials: none; a user JWT of each role in the default tenant; a
-//! partner API key with both scopes; the dashboard key; the cron token.
+//! Credentials: none; a user JWT of each role in the default tenant; an
+//! admin of another tenant; a partner API key with both scopes; the
+//! dashboard key; the cron token; the metrics token.
 //! Expected classes, in the guard's order (credential, role, scope):
 //! - no credential on a non-public route: 401;
-//! - the cron token on a role route (it carries no role): 401;
+//! - a machine token (cron, metrics) on any row but its own, public rows
+//!   included: 401 (it opens exactly the routes it exists for);
 //! - a role below the row's minimum: 403 `insufficient_role`;
-//! - a partner key on a route whose row names no scope: 403
+//! - a partner key on a route whose row names no scope, public or not: 403
 //!   `scope_required` (role first: on operator and admin routes the key is
 //!   refused for its role);
 //! - scheduler rows: the cron token and admins pass, other credentials 403;
 //! - anything else is let in: neither 401 nor 403 (the handler may still
 //!   answer 400, 404, 409 or 422 to the made-up request).
 //!
+//! The file server (`/...`) reads no credential at all: everyone is let in.
 //! One handler refuses on its own: `/api/public/job-history/{email}` is a
-//! public route whose handler wants a history token from anonymous callers
-//! (401), as docs/SECURITY.md says.
+//! public route whose handler wants the emailed history token from
+//! anonymous callers (401), as docs/SECURITY.md says.
 
 use crate::auth::kit::*;
 use anyhow::{Context, Result};
@@ -44,6 +47,7 @@ pub(crate) enum Who {
     PartnerKey,
     Dashboard,
     Cron,
+    Metrics,
 }
 
 impl Who {
@@ -54,7 +58,7 @@ impl Who {
             Who::TenantAdmin => Some(Role::Admin),
             Who::PartnerKey => Some(Role::Partner),
             Who::Dashboard => Some(Role::Admin),
-            Who::Nobody | Who::Cron => None,
+            Who::Nobody | Who::Cron | Who::Metrics => None,
         }
     }
 
@@ -66,12 +70,13 @@ impl Who {
             Who::PartnerKey => "key",
             Who::Dashboard => "dash",
             Who::Cron => "cron",
+            Who::Metrics => "metrics",
         }
     }
 }
 
 /// Every column of the matrix.
-pub(crate) const COLUMNS: [Who; 10] = [
+pub(crate) const COLUMNS: [Who; 11] = [
     Who::Nobody,
     Who::User(Role::Viewer),
     Who::User(Role::Partner),
@@ -82,6 +87,7 @@ pub(crate) const COLUMNS: [Who; 10] = [
     Who::PartnerKey,
     Who::Dashboard,
     Who::Cron,
+    Who::Metrics,
 ];
 
 /// What a cell should answer.
@@ -122,35 +128,41 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/reports",
     "/api/payments",
     "/api/backups",
+    "/api/audit/verify",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The
 /// partner key holds both scopes.
 pub(crate) fn expected(p: &Policy, who: Who) -> Class {
+    // The file server is stateless: it reads no credential.
+    if p.pattern == "/..." {
+        return Class::Allowed;
+    }
     match p.access {
-        Access::Public => {
-            if p.pattern == "/api/public/job-history/{email}" && who == Who::Nobody {
-                Class::Unauthenticated
-            } else {
-                Class::Allowed
-            }
-        }
+        Access::Public => match who {
+            Who::Cron | Who::Metrics => Class::Unauthenticated,
+            Who::PartnerKey if p.scope.is_none() => Class::Scope,
+            Who::Nobody if p.pattern == "/api/public/job-history/{email}" => Class::Unauthenticated,
+            _ => Class::Allowed,
+        },
         // Scheduled jobs work across tenants: the cron token and admins of
         // the default tenant only.
         Access::Scheduler => match who {
             Who::Cron | Who::Dashboard | Who::User(Role::Admin) => Class::Allowed,
-            Who::Nobody => Class::Unauthenticated,
+            Who::Nobody | Who::Metrics => Class::Unauthenticated,
             _ => Class::Role,
         },
-        // Metrics are platform-wide: the metrics token (not in the matrix),
-        // operators and admins of the default tenant.
+        // Metrics are platform-wide: the metrics token, operators and
+        // admins of the default tenant.
         Access::Monitor => match who {
             Who::Nobody | Who::Cron => Class::Unauthenticated,
-            Who::Dashboard | Who::User(Role::Operator | Role::Admin) => Class::Allowed,
+            Who::Metrics | Who::Dashboard | Who::User(Role::Operator | Role::Admin) => {
+                Class::Allowed
+            }
             _ => Class::Role,
         },
         Access::Role(min) => match who {
-            Who::Nobody | Who::Cron => Class::Unauthenticated,
+            Who::Nobody | Who::Cron | Who::Metrics => Class::Unauthenticated,
             w if w.role() < Some(min) => Class::Role,
             Who::PartnerKey if p.scope.is_none() => Class::Scope,
             // Creating tenants is for admins of the default tenant.
@@ -203,6 +215,7 @@ fn cell(
         Who::PartnerKey => Cred::ApiKey(creds.key.clone()),
         Who::Dashboard => Cred::Dashboard,
         Who::Cron => Cred::Cron,
+        Who::Metrics => Cred::Metrics,
     };
     let method = p.method.as_str();
     let target = concrete(p.pattern);

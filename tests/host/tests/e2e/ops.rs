@@ -184,11 +184,12 @@ fn metrics_parse(env: &Env) -> Result<()> {
 }
 
 fn metrics_token(env: &Env) -> Result<()> {
-    let app = env.app_with(|b| b.variable("metrics_token", "e2e-scraper-token"))?;
+    let app =
+        env.app_with(|b| b.variable("metrics_token", "e2e-scraper-token-0123456789abcdefghij"))?;
     let with =
         |path: &str, token: &str| -> Result<u16> { Ok(app.get(path).bearer(token).send()?.status) };
     check!(
-        with("/metrics", "e2e-scraper-token")? == 200,
+        with("/metrics", "e2e-scraper-token-0123456789abcdefghij")? == 200,
         "the scraper may read /metrics"
     );
     check!(
@@ -197,11 +198,14 @@ fn metrics_token(env: &Env) -> Result<()> {
     );
     check!(app.get("/metrics").send()?.status == 401, "nobody may not");
     check!(
-        with("/api/logs", "e2e-scraper-token")? == 401,
+        with("/api/logs", "e2e-scraper-token-0123456789abcdefghij")? == 401,
         "the metrics token opens nothing else"
     );
     check!(
-        with("/api/queue/status", "e2e-scraper-token")? == 401,
+        with(
+            "/api/queue/status",
+            "e2e-scraper-token-0123456789abcdefghij"
+        )? == 401,
         "not even read-only job routes"
     );
     Ok(())

@@ -38,13 +38,17 @@ pub fn openai() -> Result<OpenAi> {
     Ok(ai)
 }
 
-/// The variables pointing the worker at `ai`.
+/// The variables pointing the worker at `ai`, with rate limits and the
+/// anonymous intake budget out of the way (scenarios submit many jobs from
+/// one address).
 pub fn ai_vars(b: echopilot_e2e::HostBuilder, ai: &OpenAi) -> echopilot_e2e::HostBuilder {
     b.variable("openai_api_key", "sk-e2e-test")
         .variable("openai_base_url", ai.server.url())
         .variable("qa_consistency_sample", "0")
         .variable("rate_limit_ip_per_minute", "1000000")
         .variable("rate_limit_credential_per_minute", "1000000")
+        .variable("intake_anonymous_per_address_hourly", "1000000")
+        .variable("intake_anonymous_daily", "100000000")
 }
 
 /// Run one worker tick in a slot of its own (the worker runs once per

@@ -495,6 +495,7 @@ fn across_the_boundary(env: &Env) -> Result<()> {
         ("B admin", &b.admin, "/api/partners".into()),
         ("B admin", &b.admin, "/api/tenants".into()),
         ("B admin", &b.admin, "/api/audit/chain?limit=500".into()),
+        ("B operator", &b.op, "/api/logs?limit=500".into()),
         (
             "B operator",
             &b.op,
@@ -546,6 +547,10 @@ fn across_the_boundary(env: &Env) -> Result<()> {
             "/api/audit/chain?limit=500" => d["entries"]
                 .as_array()
                 .is_some_and(|e| !e.is_empty() && e.iter().all(|x| x["tenant_id"] == B)),
+            // The platform's event log: B's own events or nothing.
+            "/api/logs?limit=500" => d["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().all(|x| x["tenant_id"] == B)),
             _ => d["jobs"].as_array().is_some_and(Vec::is_empty),
         };
         if !positive {

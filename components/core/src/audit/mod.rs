@@ -10,10 +10,14 @@
 //! broken link.
 //!
 //! A chain alone cannot show that its tail was cut off, or that everything
-//! from some entry on was rewritten with fresh hashes. So the heartbeat
-//! anchors the head every minute: `audit_anchors` keeps (seq, hash) and the
-//! same pair goes to the log, out of the database's reach. `verify` checks
-//! that every anchored entry still exists with its anchored hash.
+//! from some entry on was rewritten with fresh hashes. So the `audit` job
+//! anchors the head every minute with a signature the database cannot
+//! forge (see [`anchors`]), and `verify` checks the chain against its
+//! anchors.
+
+pub mod anchors;
+
+pub use anchors::{APP, JOB};
 
 use crate::app::Ctx;
 use crate::build_info;
@@ -208,81 +212,105 @@ pub fn record(env: &Env, event: &Event) {
     }
 }
 
+/// How often a caller who proved nothing gets an entry in the chain: one
+/// per action and source (client address) per this many minutes...
+pub const SAMPLE_MINUTES_PER_SOURCE: f64 = 10.0;
+/// ...and this many per action and hour over all sources.
+pub const SAMPLES_PER_HOUR: f64 = 30.0;
+
+/// Record an event caused by a caller who proved nothing (a wrong
+/// dashboard key): always in the event log, and in the chain only as a
+/// sample, one per action and `source` per [`SAMPLE_MINUTES_PER_SOURCE`]
+/// and at most [`SAMPLES_PER_HOUR`] per action, so anonymous traffic
+/// cannot grow the chain at will while a flood still leaves its mark.
+/// The budgets are token buckets in SQLite (exact across instances).
+pub fn record_sampled(env: &Env, event: &Event, source: &str) {
+    use crate::guard::rate_limit::{allows, Limit};
+    let sampled = allows(
+        env,
+        &[
+            (
+                format!("audit:{}:{source}", event.action).as_str(),
+                Limit::once_every(SAMPLE_MINUTES_PER_SOURCE),
+            ),
+            (
+                format!("audit:{}", event.action).as_str(),
+                Limit::per_hour(SAMPLES_PER_HOUR),
+            ),
+        ],
+    );
+    if sampled {
+        record(env, event);
+    }
+    let message = format!("{} by {} ({source})", event.action, event.actor);
+    let fields = serde_json::json!({
+        "action": event.action, "target": event.target, "detail": event.detail,
+        "in_audit_chain": sampled,
+    });
+    let mut logged =
+        crate::events::Event::new(crate::events::Level::Warn, "guard", "security", &message)
+            .tenant(&event.tenant)
+            .fields(fields);
+    if let Some(r) = &event.request_id {
+        logged = logged.request(r);
+    }
+    crate::events::emit(env, &logged);
+}
+
 /// The result of a verification.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Verification {
-    /// Whether every link holds.
+    /// Whether every link and every anchor holds.
     pub valid: bool,
-    /// Entries checked.
+    /// Entries that hold, counted from the first (all of them when valid).
     pub entries: i64,
-    /// The first broken link: its sequence number and what is wrong.
+    /// The first broken link or anchor: its sequence number and what is
+    /// wrong.
     pub first_broken: Option<serde_json::Value>,
-}
-
-/// Anchor the chain's head (once per new head): a row in `audit_anchors`
-/// and a log line. Returns the anchored (seq, hash), if the chain has any.
-pub fn anchor(env: &Env) -> Result<Option<(i64, String)>> {
-    let Some(head) = env.db.query_opt(
-        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-        &[],
-    )?
-    else {
-        return Ok(None);
-    };
-    let (seq, hash) = (head.i64(0)?, head.text(1)?);
-    let added = env.db.query_opt(
-        "INSERT INTO audit_anchors (seq, hash, anchored_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (seq) DO NOTHING RETURNING seq",
-        params![seq, hash.as_str(), env.clock.now_ms()],
-    )?;
-    if added.is_some() {
-        crate::log::info("audit", &format!("anchor seq={seq} hash={hash}"));
-    }
-    Ok(Some((seq, hash)))
-}
-
-/// The first anchor the chain no longer matches: (seq, reason).
-fn anchor_mismatch(env: &Env) -> Result<Option<(i64, String)>> {
-    let row = env.db.query_opt(
-        "SELECT a.seq, l.hash IS NULL, a.anchored_at FROM audit_anchors a
-         LEFT JOIN audit_log l ON l.seq = a.seq
-         WHERE l.hash IS NULL OR l.hash <> a.hash ORDER BY a.seq LIMIT 1",
-        &[],
-    )?;
-    row.map(|r| {
-        let (seq, missing, at) = (r.i64(0)?, r.bool(1)?, r.i64(2)?);
-        let when = rfc3339(at);
-        Ok((
-            seq,
-            if missing {
-                format!("entry {seq}, anchored at {when}, is missing: the chain was cut")
-            } else {
-                format!("entry {seq} differs from its anchor of {when}: the chain was rewritten")
-            },
-        ))
-    })
-    .transpose()
+    /// The signed anchors and what they found.
+    pub anchors: Option<anchors::Report>,
 }
 
 /// Recompute the whole chain in sequence order, 500 entries at a time, and
-/// check it against its anchors; report the earliest problem.
+/// check it against its signed anchors; report the earliest problem.
 pub fn verify(env: &Env) -> Result<Verification> {
-    let walked = walk(env)?;
-    let anchored = anchor_mismatch(env)?;
-    let walk_seq = walked.first_broken.as_ref().and_then(|b| b["seq"].as_i64());
-    match anchored {
-        Some((seq, reason)) if walk_seq.is_none_or(|w| seq < w) => Ok(Verification {
-            valid: false,
-            entries: walked.entries.min(seq - 1),
-            first_broken: Some(serde_json::json!({ "seq": seq, "reason": reason })),
-        }),
-        _ => Ok(walked),
+    let walked = walk(env, 0, GENESIS)?;
+    let anchors = anchors::check(env)?;
+    let walk_seq = walked
+        .verification
+        .first_broken
+        .as_ref()
+        .and_then(|b| b["seq"].as_i64());
+    let mut out = walked.verification;
+    match anchors
+        .first_broken
+        .as_ref()
+        .and_then(|b| b["seq"].as_i64())
+    {
+        Some(seq) if walk_seq.is_none_or(|w| seq < w) => {
+            out.valid = false;
+            out.entries = out.entries.min(seq - 1);
+            out.first_broken = anchors.first_broken.clone();
+        }
+        _ => {}
     }
+    out.anchors = Some(anchors);
+    Ok(out)
 }
 
-fn walk(env: &Env) -> Result<Verification> {
-    let mut prev_seq = 0i64;
-    let mut prev_hash = GENESIS.to_string();
+/// What a walk found, and the last entry that held.
+pub(crate) struct Walked {
+    /// What held, and the first broken link.
+    pub verification: Verification,
+    /// The last entry that held (`from` when none did).
+    pub head: (i64, String),
+}
+
+/// Walk the entries after `from_seq`, whose hash is `from_hash` (0 and
+/// [`GENESIS`] for the whole chain), 500 at a time.
+pub(crate) fn walk(env: &Env, from_seq: i64, from_hash: &str) -> Result<Walked> {
+    let mut prev_seq = from_seq;
+    let mut prev_hash = from_hash.to_string();
     let mut checked = 0i64;
     loop {
         let rows = env.db.exec(
@@ -294,29 +322,39 @@ fn walk(env: &Env) -> Result<Verification> {
         }
         for r in &rows.rows {
             let e = Entry::from_row(r)?;
-            let broken = |why: &str| Verification {
-                valid: false,
-                entries: checked,
-                first_broken: Some(serde_json::json!({ "seq": e.seq, "reason": why })),
+            let why = if e.seq != prev_seq + 1 {
+                Some(format!("gap: expected sequence {}", prev_seq + 1))
+            } else if e.prev_hash != prev_hash {
+                Some("prev_hash does not match the previous entry's hash".to_string())
+            } else if e.compute_hash() != e.hash {
+                Some("hash does not match the entry's content".to_string())
+            } else {
+                None
             };
-            if e.seq != prev_seq + 1 {
-                return Ok(broken(&format!("gap: expected sequence {}", prev_seq + 1)));
-            }
-            if e.prev_hash != prev_hash {
-                return Ok(broken("prev_hash does not match the previous entry's hash"));
-            }
-            if e.compute_hash() != e.hash {
-                return Ok(broken("hash does not match the entry's content"));
+            if let Some(why) = why {
+                return Ok(Walked {
+                    verification: Verification {
+                        valid: false,
+                        entries: from_seq + checked,
+                        first_broken: Some(serde_json::json!({ "seq": e.seq, "reason": why })),
+                        anchors: None,
+                    },
+                    head: (prev_seq, prev_hash),
+                });
             }
             prev_seq = e.seq;
             prev_hash = e.hash;
             checked += 1;
         }
     }
-    Ok(Verification {
-        valid: true,
-        entries: checked,
-        first_broken: None,
+    Ok(Walked {
+        verification: Verification {
+            valid: true,
+            entries: from_seq + checked,
+            first_broken: None,
+            anchors: None,
+        },
+        head: (prev_seq, prev_hash),
     })
 }
 
@@ -389,7 +427,13 @@ pub fn chain(ctx: &Ctx, req: &Request) -> Result<Response> {
     })))
 }
 
-/// `GET /api/audit/verify`.
+/// `GET /api/audit/verify`: the chain holds every tenant's entries, so only
+/// the platform's admins verify it (a tenant's admin would learn how many
+/// entries other tenants have, and where one broke).
 pub fn verify_route(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    crate::tenancy::require_platform(
+        &ctx.principal,
+        "the audit chain holds every tenant's entries: only the platform's admins verify it",
+    )?;
     Ok(Response::ok(&verify(ctx.env)?))
 }
