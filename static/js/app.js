@@ -62,6 +62,7 @@ async function boot() {
   nav.render(null);
   await router.start(byId("main"));
   registerServiceWorker();
+  document.documentElement.dataset.ready = "true";
 }
 
 boot();

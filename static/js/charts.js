@@ -9,16 +9,21 @@ import { t } from "./i18n.js";
 
 const W = 360;
 const H = 190;
-const PAD = { top: 12, right: 10, bottom: 26, left: 46 };
+const PAD = { top: 12, right: 10, bottom: 26, left: 54 };
 const plotW = W - PAD.left - PAD.right;
 const plotH = H - PAD.top - PAD.bottom;
 
-/** A "nice" upper bound for the axis (1, 2, 2.5, 5 × 10^n). */
-export function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const exp = 10 ** Math.floor(Math.log10(value));
-  for (const m of [1, 2, 2.5, 5, 10]) if (value <= m * exp) return m * exp;
-  return 10 * exp;
+/**
+ * The axis top for data up to `value`: four equal steps of a "nice" size
+ * (1, 2, 2.5 or 5 × 10^n), whole numbers only when `whole` (counts, ms).
+ */
+export function axisMax(value, { whole = false } = {}) {
+  const want = Math.max(value, 0) / 4;
+  if (!(want > 0)) return whole ? 4 : 1;
+  const exp = 10 ** Math.floor(Math.log10(want));
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * exp).find((s) => s >= want);
+  if (whole) step = step < 1 ? 1 : step === 2.5 * exp && exp === 1 ? 3 : Math.ceil(step);
+  return 4 * step;
 }
 
 function frame(labels, max, format) {
@@ -97,7 +102,7 @@ function summarize(labels, series, format) {
  */
 export function lineChart({ title, labels, series, format = String, max = null, whole = false }) {
   const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
-  const top = max ?? niceMax(Math.max(whole ? 4 : 0, ...all));
+  const top = max ?? axisMax(Math.max(0, ...all), { whole });
   const step = plotW / labels.length;
   const x = (i) => PAD.left + step * (i + 0.5);
   const y = (v) => PAD.top + plotH - (plotH * v) / top;
@@ -120,7 +125,7 @@ export function lineChart({ title, labels, series, format = String, max = null, 
 /** A stacked bar chart: one bar per label, one segment per series (counts: the axis is whole numbers). */
 export function stackedBars({ title, labels, series, format = String }) {
   const totals = labels.map((_, i) => series.reduce((sum, s) => sum + (s.values[i] || 0), 0));
-  const top = niceMax(Math.max(4, ...totals));
+  const top = axisMax(Math.max(0, ...totals), { whole: true });
   const step = plotW / labels.length;
   const barW = Math.min(28, step * 0.6);
   const plot = [...frame(labels, top, format)];

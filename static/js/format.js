@@ -77,14 +77,15 @@ export function relative(value, now = Date.now()) {
   return rtf.format(Math.round(seconds / 86400), "day");
 }
 
-/** A duration in milliseconds ("850 ms", "12.4 s", "3 min"). */
-export function duration(ms) {
+/** A duration in milliseconds ("850 ms", "12.4 s", "3 min"); `narrow` for chart axes. */
+export function duration(ms, { narrow = false } = {}) {
   if (ms === null || ms === undefined) return dash;
   const v = Number(ms);
-  if (v < 1000) return nf({ style: "unit", unit: "millisecond", maximumFractionDigits: 0 }).format(v);
-  if (v < 120000) return nf({ style: "unit", unit: "second", maximumFractionDigits: 1 }).format(v / 1000);
-  if (v < 7200000) return nf({ style: "unit", unit: "minute", maximumFractionDigits: 0 }).format(v / 60000);
-  return nf({ style: "unit", unit: "hour", maximumFractionDigits: 1 }).format(v / 3600000);
+  const unit = (name, value, digits) => nf({ style: "unit", unit: name, unitDisplay: narrow ? "narrow" : "short", maximumFractionDigits: digits }).format(value);
+  if (v < 1000) return unit("millisecond", v, 0);
+  if (v < 120000) return unit("second", v / 1000, 1);
+  if (v < 7200000) return unit("minute", v / 60000, 0);
+  return unit("hour", v / 3600000, 1);
 }
 
 /** A duration in seconds. */

@@ -4,11 +4,11 @@
 // sidebar from 1024 px.
 
 import { h, mount, byId } from "./dom.js";
-import { t, LOCALES, locale, setLocale } from "./i18n.js";
-import * as theme from "./theme.js";
+import { t } from "./i18n.js";
 import * as session from "./session.js";
 import { VIEWS, GROUPS, href } from "./routes.js";
 import { track } from "./telemetry.js";
+import { preferenceFields } from "./ui/preferences.js";
 
 let nav;
 let menuButton;
@@ -29,6 +29,7 @@ export function setOpen(open) {
 /** Redraw for the current principal, view and locale. */
 export function render(currentView) {
   const principal = session.current();
+  const focused = nav.contains(document.activeElement) ? document.activeElement.id : null;
   const groups = GROUPS.map((group) => {
     const views = VIEWS.filter((v) => v.group === group && session.mayOpen(v));
     if (!views.length) return null;
@@ -47,14 +48,7 @@ export function render(currentView) {
     h(
       "div",
       { class: "settings" },
-      settingSelect("nav-locale", t("settings.language"), LOCALES.map((l) => [l.code, l.name]), locale(), async (value) => {
-        await setLocale(value, { remember: true });
-        track("locale.change");
-      }),
-      settingSelect("nav-theme", t("settings.theme"), theme.THEMES.map((v) => [v, t(`settings.theme.${v}`)]), theme.choice(), (value) => {
-        theme.apply(value, { remember: true });
-        track("theme.change");
-      }),
+      preferenceFields("nav"),
       principal
         ? [
             h("p", { class: "who", text: t("nav.signed_in_as", { who: who(principal), role: t(`role.${principal.role}`), tenant: principal.tenant_id }) }),
@@ -63,6 +57,7 @@ export function render(currentView) {
         : null,
     ),
   );
+  if (focused) byId(focused)?.focus(); // a redraw (new language) keeps the reader's place
   const label = byId("principal-label");
   if (label) label.textContent = principal ? `${who(principal)} · ${t(`role.${principal.role}`)}` : "";
 }
@@ -72,19 +67,6 @@ export function who(principal) {
   if (principal.user?.email) return principal.user.email;
   if (principal.actor === "dashboard") return t("nav.console_key");
   return principal.actor;
-}
-
-function settingSelect(id, label, options, value, onChange) {
-  return h(
-    "div",
-    { class: "field" },
-    h("label", { for: id, text: label }),
-    h(
-      "select",
-      { id, on: { change: (e) => onChange(e.target.value) } },
-      options.map(([v, l]) => h("option", { value: v, selected: v === value, lang: id === "nav-locale" ? v : null }, l)),
-    ),
-  );
 }
 
 /** Sign out, then show the sign-in view. */
@@ -111,4 +93,5 @@ export function init() {
     }
   });
   matchMedia("(min-width: 1024px)").addEventListener("change", () => setOpen(false));
+  addEventListener("hashchange", () => setOpen(false)); // any navigation closes the drawer
 }

@@ -59,6 +59,9 @@ export async function render() {
   }
   currentId = view.id;
   document.title = `${t(view.title)} · EchoPilot`;
+  window.scrollTo(0, 0);
+  main.dataset.path = path;
+  main.setAttribute("aria-busy", "true");
   mount(main, loading());
   if (!view.public && !session.mayOpen(view)) {
     mount(main, header(t(view.title)), failure({ status: 403, code: "insufficient_role", message: t("error.insufficient_role") }));
@@ -79,6 +82,7 @@ export async function render() {
 
 function finish(view, signal) {
   if (signal.aborted) return;
+  main.setAttribute("aria-busy", "false");
   const heading = main.querySelector("h1");
   if (heading) {
     heading.setAttribute("tabindex", "-1");

@@ -1,6 +1,7 @@
 // Matching typed words against labelled items: the command palette and
-// the 404 page's search box both use it. Case and accents are ignored;
-// every typed word must start a word of the label or of a keyword.
+// the 404 page's search box both use it. Case and accents are ignored; a
+// typed word matches a word of the label (best), the start of one, or the
+// start of a keyword.
 
 /** Lower case without accents (so "configuración" matches "configuracion"). */
 export function normalize(text) {
@@ -11,29 +12,40 @@ function words(text) {
   return normalize(text).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 }
 
+function wordScore(w, label, extra) {
+  if (label.includes(w)) return 3;
+  if (label.some((l) => l.startsWith(w))) return 2;
+  if (extra.some((k) => k.startsWith(w))) return 1;
+  return 0;
+}
+
 /**
- * The items matching `query`, best first. Each item has `label` and
- * optional `keywords` (strings). An empty query returns every item.
+ * The items matching `query` with their scores, best first. Each item has
+ * `label` and optional `keywords`. With `every` (the default) each typed
+ * word must match; without, any word may. An empty query returns every
+ * item (score 0).
  */
-export function rank(query, items) {
+export function scored(query, items, { every = true } = {}) {
   const wanted = words(query);
-  if (!wanted.length) return items.slice();
-  const scored = [];
+  if (!wanted.length) return items.map((item) => ({ item, score: 0 }));
+  const out = [];
   for (const item of items) {
     const label = words(item.label);
     const extra = (item.keywords || []).flatMap(words);
-    let score = 0;
-    let all = true;
-    for (const w of wanted) {
-      if (label.some((l) => l === w)) score += 3;
-      else if (label.some((l) => l.startsWith(w))) score += 2;
-      else if (extra.some((k) => k.startsWith(w))) score += 1;
-      else {
-        all = false;
-        break;
-      }
-    }
-    if (all) scored.push({ item, score });
+    const scores = wanted.map((w) => wordScore(w, label, extra));
+    if (every ? scores.every(Boolean) : scores.some(Boolean)) out.push({ item, score: scores.reduce((a, b) => a + b, 0) });
   }
-  return scored.sort((a, b) => b.score - a.score).map((s) => s.item);
+  return out.sort((a, b) => b.score - a.score);
+}
+
+/** The matching items, best first. */
+export function rank(query, items, options) {
+  return scored(query, items, options).map((s) => s.item);
+}
+
+/** The one clearly best match (its score above the next one's), or null. */
+export function best(query, items, options) {
+  const [first, second] = scored(query, items, options);
+  if (!first || first.score === 0) return null;
+  return !second || first.score > second.score ? first.item : null;
 }

@@ -28,15 +28,16 @@ const FLUSH_MS = 5000;
 const queue = [];
 let timer = null;
 let pausedUntil = 0;
-let disabled = optedOut();
+let disabled = false;
 
 function optedOut() {
-  return navigator.globalPrivacyControl === true || navigator.doNotTrack === "1";
+  const nav = globalThis.navigator;
+  return nav?.globalPrivacyControl === true || nav?.doNotTrack === "1";
 }
 
 /** Record an event (`name` from EVENTS; `view` from VIEWS). */
 export function track(name, view) {
-  if (disabled) return;
+  if (disabled || optedOut()) return;
   if (!EVENTS.has(name) || (view !== undefined && !VIEWS.has(view))) {
     console.warn(`telemetry: not in the catalogue: ${name} ${view ?? ""}`);
     return;
@@ -75,6 +76,6 @@ export async function flush() {
   if (queue.length && !timer) timer = setTimeout(flush, FLUSH_MS);
 }
 
-addEventListener("visibilitychange", () => {
+globalThis.document?.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "hidden") flush();
 });

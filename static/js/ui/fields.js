@@ -27,8 +27,7 @@ export function textarea({ name, label, value = "", hint = "", required = false,
 }
 
 /** A select; `options` are [value, label] pairs. */
-export function select({ name, label, options, value = "", hint = "", attrs = {} }) {
-  const id = uid(name);
+export function select({ name, label, options, value = "", hint = "", attrs = {}, id = uid(name) }) {
   const control = h(
     "select",
     { id, name, ...attrs },

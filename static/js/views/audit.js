@@ -6,7 +6,8 @@ import { t } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import { header, card, fill, facts } from "../ui/layout.js";
-import { loading, empty, failure, statusPill } from "../ui/states.js";
+import { statusPill } from "../ui/states.js";
+import { pagedList } from "../ui/paged.js";
 import { input, submit, compact } from "../ui/fields.js";
 
 const PAGE = 50;
@@ -26,7 +27,7 @@ export async function render({ main, query, signal, replaceQuery }) {
     e.preventDefault();
     const filters = compact(Object.fromEntries(new FormData(form)));
     replaceQuery(filters);
-    load(list, more, filters, null, signal);
+    load(list, more, filters, signal);
   });
   const check = () => fill(verify, () => api.get("/api/audit/verify", {}, { signal }), verdict, { signal });
   mount(
@@ -35,7 +36,7 @@ export async function render({ main, query, signal, replaceQuery }) {
     card(t("audit.verification"), verify),
     h("section", { class: "stack", "aria-labelledby": "audit-entries-title" }, h("h2", { id: "audit-entries-title", text: t("audit.entries") }), form, list, more),
   );
-  await Promise.all([check(), load(list, more, compact({ action: query.action, actor: query.actor }), null, signal)]);
+  await Promise.all([check(), load(list, more, compact({ action: query.action, actor: query.actor }), signal)]);
 }
 
 function verdict(v) {
@@ -50,34 +51,34 @@ function verdict(v) {
   );
 }
 
-async function load(list, more, filters, cursor, signal) {
-  if (!cursor) mount(list, h("li", {}, loading()));
-  mount(more);
-  try {
-    const data = await api.get("/api/audit/chain", { ...filters, limit: PAGE, cursor }, { signal });
-    if (signal.aborted) return;
-    if (!cursor) mount(list, data.entries.length ? [] : h("li", {}, empty(t("audit.none"))));
-    list.append(
-      ...data.entries.map((e) =>
-        h(
-          "li",
-          { class: "record" },
-          h("div", { class: "title mono", text: e.action }),
-          h("span", { class: "muted", text: `#${e.seq}` }),
-          h(
-            "div",
-            { class: "meta" },
-            h("span", { text: e.actor }),
-            e.target ? h("span", { text: e.target }) : null,
-            h("span", { text: e.tenant_id }),
-            h("span", {}, h("time", { datetime: e.ts, text: fmt.dateTime(e.ts) })),
-            h("span", {}, h("code", { text: e.hash.slice(0, 12) })),
-          ),
-        ),
-      ),
-    );
-    if (data.next_cursor) mount(more, h("button", { type: "button", class: "secondary", on: { click: () => load(list, more, filters, data.next_cursor, signal) } }, t("list.more")));
-  } catch (err) {
-    if (!signal.aborted && err?.name !== "AbortError") mount(more, failure(err, () => load(list, more, filters, cursor, signal)));
-  }
+function load(list, more, filters, signal) {
+  return pagedList({
+    list,
+    more,
+    signal,
+    item: entryItem,
+    emptyText: t("audit.none"),
+    fetchPage: async (cursor) => {
+      const data = await api.get("/api/audit/chain", { ...filters, limit: PAGE, cursor }, { signal });
+      return { items: data.entries, next: data.next_cursor };
+    },
+  });
+}
+
+function entryItem(e) {
+  return h(
+    "li",
+    { class: "record" },
+    h("div", { class: "title mono", text: e.action }),
+    h("span", { class: "muted", text: `#${e.seq}` }),
+    h(
+      "div",
+      { class: "meta" },
+      h("span", { text: e.actor }),
+      e.target ? h("span", { text: e.target }) : null,
+      h("span", { text: e.tenant_id }),
+      h("span", {}, h("time", { datetime: e.ts, text: fmt.dateTime(e.ts) })),
+      h("span", {}, h("code", { text: e.hash.slice(0, 12) })),
+    ),
+  );
 }

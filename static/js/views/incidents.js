@@ -9,7 +9,8 @@ import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
 import { header, card, fill, kpis, table } from "../ui/layout.js";
-import { loading, empty, failure, statusPill } from "../ui/states.js";
+import { empty, statusPill } from "../ui/states.js";
+import { pagedList } from "../ui/paged.js";
 import { input, textarea, select, enumOptions, onSubmit, submit, compact } from "../ui/fields.js";
 import { confirmDialog } from "../ui/confirm.js";
 import { toast } from "../ui/toast.js";
@@ -29,7 +30,7 @@ export async function render({ main, query, signal, replaceQuery }) {
   const deliveries = h("div");
   const forms = h("div", { class: "stack" });
   const filters = { status: query.status || "", severity: query.severity || "" };
-  const reload = () => loadList(list, more, compact(filters), null, signal, operator);
+  const reload = () => loadList(list, more, compact(filters), signal, operator);
   const filterForm = h(
     "form",
     { class: "filters", role: "search", id: "incident-filters" },
@@ -77,18 +78,18 @@ function summaryView(s) {
   ]);
 }
 
-async function loadList(list, more, filters, cursor, signal, operator) {
-  if (!cursor) mount(list, h("li", {}, loading()));
-  mount(more);
-  try {
-    const data = await api.get("/api/incidents", { ...filters, limit: PAGE, cursor }, { signal });
-    if (signal.aborted) return;
-    if (!cursor) mount(list, data.incidents.length ? [] : h("li", {}, empty(t("incidents.none"))));
-    list.append(...data.incidents.map((i) => incidentItem(i, signal, operator)));
-    if (data.next_cursor) mount(more, h("button", { type: "button", class: "secondary", on: { click: () => loadList(list, more, filters, data.next_cursor, signal, operator) } }, t("list.more")));
-  } catch (err) {
-    if (!signal.aborted && err?.name !== "AbortError") mount(more, failure(err, () => loadList(list, more, filters, cursor, signal, operator)));
-  }
+function loadList(list, more, filters, signal, operator) {
+  return pagedList({
+    list,
+    more,
+    signal,
+    item: (i) => incidentItem(i, signal, operator),
+    emptyText: t("incidents.none"),
+    fetchPage: async (cursor) => {
+      const data = await api.get("/api/incidents", { ...filters, limit: PAGE, cursor }, { signal });
+      return { items: data.incidents, next: data.next_cursor };
+    },
+  });
 }
 
 function incidentItem(incident, signal, operator) {
@@ -135,7 +136,7 @@ function incidentItem(incident, signal, operator) {
     }
     try {
       const updated = await api.post(`/api/incidents/${encodeURIComponent(i.id)}/${verb}`, body);
-      track(verb === "acknowledge" ? "incident.acknowledge" : "incident.resolve");
+      track(`incident.${verb}`);
       toast(t(verb === "acknowledge" ? "incidents.acknowledged" : "incidents.resolved"));
       draw(updated);
       item.querySelector("button")?.focus() || item.querySelector("summary")?.focus();

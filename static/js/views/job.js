@@ -40,15 +40,26 @@ export async function render({ main, params, signal }) {
     return job;
   };
   try {
-    let job = await refresh();
-    while (job && LIVE.has(job.status) && !signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      if (signal.aborted) return;
-      job = await refresh();
-    }
+    const job = await refresh();
+    if (job && LIVE.has(job.status)) poll(refresh, signal, () => render({ main, params, signal }), body);
   } catch (err) {
     if (signal.aborted || err?.name === "AbortError") return;
     mount(body, failure(err, () => render({ main, params, signal })));
+  }
+}
+
+/** Refresh every POLL_MS until the job leaves queued/processing or the reader leaves. */
+async function poll(refresh, signal, retry, body) {
+  try {
+    let job;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (signal.aborted) return;
+      job = await refresh();
+    } while (job && LIVE.has(job.status) && !signal.aborted);
+  } catch (err) {
+    if (signal.aborted || err?.name === "AbortError") return;
+    mount(body, failure(err, retry));
   }
 }
 

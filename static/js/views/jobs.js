@@ -7,7 +7,8 @@ import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
 import { header, card } from "../ui/layout.js";
-import { loading, empty, failure, statusPill } from "../ui/states.js";
+import { statusPill } from "../ui/states.js";
+import { pagedList } from "../ui/paged.js";
 import { input, textarea, select, enumOptions, onSubmit, submit, compact } from "../ui/fields.js";
 import { toast } from "../ui/toast.js";
 import { track } from "../telemetry.js";
@@ -22,7 +23,7 @@ const PAGE = 25;
 
 export async function render({ main, query, signal, navigate, replaceQuery }) {
   const canCreate = session.atLeast("operator");
-  const list = h("ul", { class: "records", "aria-live": "polite", "aria-busy": "true", id: "jobs-list" });
+  const list = h("ul", { class: "records", "aria-live": "polite", id: "jobs-list" });
   const more = h("div", { class: "pager" });
   const createBox = h("div");
   mount(
@@ -34,12 +35,12 @@ export async function render({ main, query, signal, navigate, replaceQuery }) {
     createBox,
     card(t("jobs.filters"), filterForm(query, (filters) => {
       replaceQuery(filters);
-      load(list, more, filters, null, signal);
+      load(list, more, filters, signal);
     })),
     h("section", { "aria-labelledby": "jobs-list-title", class: "stack" }, h("h2", { id: "jobs-list-title", class: "visually-hidden", text: t("jobs.list") }), list, more),
   );
   if (canCreate && query.do === "create") showCreate(createBox, navigate, true);
-  await load(list, more, pick(query), null, signal);
+  await load(list, more, pick(query), signal);
 }
 
 function pick(query) {
@@ -70,27 +71,18 @@ function filterForm(query, apply) {
   return form;
 }
 
-async function load(list, more, filters, cursor, signal) {
-  if (!cursor) mount(list, h("li", {}, loading()));
-  list.setAttribute("aria-busy", "true");
-  mount(more);
-  try {
-    const data = await api.get("/api/jobs", { ...filters, limit: PAGE, cursor }, { signal });
-    if (signal.aborted) return;
-    if (!cursor) mount(list);
-    if (!cursor && !data.jobs.length) {
-      mount(list, h("li", {}, empty(Object.keys(filters).length ? t("jobs.none_match") : t("jobs.none"))));
-    }
-    list.append(...data.jobs.map(jobItem));
-    if (data.next_cursor) {
-      mount(more, h("button", { type: "button", class: "secondary", on: { click: () => load(list, more, filters, data.next_cursor, signal) } }, t("list.more")));
-    }
-  } catch (err) {
-    if (signal.aborted || err?.name === "AbortError") return;
-    mount(more, failure(err, () => load(list, more, filters, cursor, signal)));
-  } finally {
-    list.setAttribute("aria-busy", "false");
-  }
+function load(list, more, filters, signal) {
+  return pagedList({
+    list,
+    more,
+    signal,
+    item: jobItem,
+    emptyText: Object.keys(filters).length ? t("jobs.none_match") : t("jobs.none"),
+    fetchPage: async (cursor) => {
+      const data = await api.get("/api/jobs", { ...filters, limit: PAGE, cursor }, { signal });
+      return { items: data.jobs, next: data.next_cursor };
+    },
+  });
 }
 
 /** One job in a list. */

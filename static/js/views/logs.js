@@ -6,7 +6,8 @@ import { t } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import { header, card, table } from "../ui/layout.js";
-import { loading, empty, failure, pill } from "../ui/states.js";
+import { pill } from "../ui/states.js";
+import { pagedList } from "../ui/paged.js";
 import { input, select, submit, compact } from "../ui/fields.js";
 
 const LEVELS = ["debug", "info", "warn", "error"];
@@ -28,32 +29,28 @@ export async function render({ main, query, signal, replaceQuery }) {
     e.preventDefault();
     const filters = compact(Object.fromEntries(new FormData(form)));
     replaceQuery(filters);
-    load(list, more, requests, filters, null, signal);
+    load(list, more, requests, filters, signal);
   });
   mount(main, header(t("logs.title")), card(t("logs.filters"), form), requests, list, more);
   if (query.do === "search") form.querySelector("input").focus();
   const filters = compact({ request_id: query.request_id, component: query.component, level: query.level });
-  await load(list, more, requests, filters, null, signal);
+  await load(list, more, requests, filters, signal);
 }
 
-async function load(list, more, requests, filters, cursor, signal) {
-  if (!cursor) {
-    mount(list, h("li", {}, loading()));
-    mount(requests);
-  }
-  mount(more);
-  try {
-    const data = await api.get("/api/logs", { ...filters, limit: PAGE, cursor }, { signal });
-    if (signal.aborted) return;
-    if (!cursor) {
-      mount(list, data.events.length ? [] : h("li", {}, empty(t("logs.none"))));
-      if (data.requests?.length) mount(requests, card(t("logs.requests"), requestTable(data.requests)));
-    }
-    list.append(...data.events.map(eventItem));
-    if (data.next_cursor) mount(more, h("button", { type: "button", class: "secondary", on: { click: () => load(list, more, requests, filters, data.next_cursor, signal) } }, t("list.more")));
-  } catch (err) {
-    if (!signal.aborted && err?.name !== "AbortError") mount(more, failure(err, () => load(list, more, requests, filters, cursor, signal)));
-  }
+function load(list, more, requests, filters, signal) {
+  mount(requests);
+  return pagedList({
+    list,
+    more,
+    signal,
+    item: eventItem,
+    emptyText: t("logs.none"),
+    fetchPage: async (cursor) => {
+      const data = await api.get("/api/logs", { ...filters, limit: PAGE, cursor }, { signal });
+      if (!cursor && data.requests?.length && !signal.aborted) mount(requests, card(t("logs.requests"), requestTable(data.requests)));
+      return { items: data.events, next: data.next_cursor };
+    },
+  });
 }
 
 function requestTable(rows) {

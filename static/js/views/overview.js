@@ -24,7 +24,7 @@ export async function render({ main, signal }) {
   const usageBox = h("div");
   mount(
     main,
-    header(t("overview.title"), h("a", { class: "button secondary", href: href("/jobs", { do: "create" }), text: t("jobs.create") })),
+    header(t("overview.title"), session.atLeast("operator") ? h("a", { class: "button secondary", href: href("/jobs", { do: "create" }), text: t("jobs.create") }) : null),
     h(
       "div",
       { class: "grid cols-2" },
@@ -173,7 +173,7 @@ async function charts(box, signal) {
         costSeries.length
           ? lineChart({ title: t("chart.cost_by_model"), labels, series: costSeries, format: (v) => fmt.micros(v) })
           : empty(t("chart.no_cost")),
-        lineChart({ title: t("chart.p95_latency"), labels, series: [{ name: t("chart.p95_latency"), values: fromList.p95Latency }], format: (v) => fmt.duration(v), whole: true }),
+        lineChart({ title: t("chart.p95_latency"), labels, series: [{ name: t("chart.p95_latency"), values: fromList.p95Latency }], format: (v) => fmt.duration(v, { narrow: true }), whole: true }),
       ),
       h("p", { class: "small muted", text: truncated ? t("chart.truncated", { count: fmt.number(jobs.length) }) : t("chart.source") }),
     );
