@@ -76,6 +76,15 @@ async function openNav(page, size) {
   }
 }
 
+/** Poll `check` (at most 10 s) until it holds. */
+async function until(check, what) {
+  for (let i = 0; i < 40; i += 1) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
 async function confirmDialog(page) {
   await page.click("dialog[open] button[value=confirm]");
   await page.waitForSelector("dialog[open]", { state: "detached" });
@@ -199,7 +208,7 @@ for (const size of SIZES) {
         const first = page.locator("#backup-list [data-backup-id]").first();
         await first.locator("button[data-action=verify]").click();
         await confirmDialog(page);
-        await page.locator(".toast").first().waitFor();
+        await page.locator(".toast", { hasText: "Verification: ok" }).first().waitFor();
         const [download] = await Promise.all([page.waitForEvent("download"), first.locator("button[data-action=download]").click()]);
         assert.match(download.suggestedFilename(), /^echopilot-backup-.*\.sql\.gz$/);
         watch.check("backups");
@@ -218,6 +227,101 @@ for (const size of SIZES) {
         await page.keyboard.press("Enter");
         await page.waitForSelector("#create-job-form textarea:focus");
         watch.check("palette");
+      });
+
+      await t.test("the other actions of each view (desktop)", { skip: size.name !== "desktop" }, async () => {
+        const stamp = Date.now();
+        // Users: create, change the role, disable.
+        await go(page, "/users?do=create");
+        await page.fill("#create-user-form input[name=email]", `viewer-${stamp}@example.com`);
+        await page.fill("#create-user-form input[name=password]", "viewer-password-1");
+        await page.click("#create-user-form button[type=submit]");
+        const user = page.locator("#user-list li", { hasText: `viewer-${stamp}@example.com` });
+        await user.waitFor();
+        await user.locator("select").selectOption("operator");
+        await confirmDialog(page);
+        await page.locator("#user-list li", { hasText: `viewer-${stamp}@example.com` }).locator("button.danger").click();
+        await confirmDialog(page);
+        await page.locator("#user-list li", { hasText: `viewer-${stamp}@example.com` }).getByText("Disabled", { exact: true }).waitFor();
+        const users = (await api("GET", "/api/users")).users.find((u) => u.email === `viewer-${stamp}@example.com`);
+        assert.equal(users.role, "operator");
+        assert.equal(users.disabled, true);
+        // Partner keys: the key is shown once, then revoked.
+        await go(page, "/partners?do=create");
+        await page.fill("#create-partner-form input[name=name]", `Partner ${stamp}`);
+        await page.click("#create-partner-form button[type=submit]");
+        assert.match(await page.textContent("#new-partner-secret"), /^ep_[a-z0-9]+_/);
+        await page.locator("li", { hasText: `Partner ${stamp}` }).locator("button.danger").click();
+        await confirmDialog(page);
+        await page.locator("li", { hasText: `Partner ${stamp}` }).getByText("Revoked", { exact: true }).waitFor();
+        // Tenants.
+        await go(page, "/tenants?do=create");
+        await page.fill("#create-tenant-form input[name=id]", `t${stamp}`);
+        await page.fill("#create-tenant-form input[name=name]", "Browser tenant");
+        await page.click("#create-tenant-form button[type=submit]");
+        await page.getByText(`Browser tenant (t${stamp})`).waitFor();
+        // Costs: set a cap, then remove the override.
+        await go(page, "/costs?do=cap");
+        await page.selectOption("#cap-form select[name=target]", "model:gpt-4o");
+        await page.fill("#cap-form input[name=cap_usd]", "12.5");
+        await page.click("#cap-form button[type=submit]");
+        await confirmDialog(page);
+        await page.locator(".toast", { hasText: "Cap saved." }).first().waitFor();
+        assert.equal((await api("GET", "/api/costs/status")).by_model["gpt-4o"].cap_usd, 12.5);
+        await settled(page);
+        await page.selectOption("#cap-form select[name=target]", "model:gpt-4o");
+        await page.click("#cap-form button[type=submit]");
+        await confirmDialog(page);
+        await until(async () => (await api("GET", "/api/costs/status")).by_model["gpt-4o"].cap_source === "variable", "the override removed");
+        // Scaling: a preview, then the change.
+        await go(page, "/scale?do=apply");
+        await page.fill("#scale-form input[name=workers]", "2");
+        await page.click("#scale-form button[type=submit]");
+        await page.click("#scale-apply");
+        await confirmDialog(page);
+        await page.locator(".notice.ok").waitFor();
+        assert.equal((await api("GET", "/api/scale/status")).current_workers, 2);
+        // Incidents: raise from the form, resolve with a note; a silence, ended.
+        await go(page, "/incidents?do=raise");
+        await page.fill("#raise-form input[name=source]", `form-${stamp}`);
+        await page.fill("#raise-form textarea[name=message]", `Raised in the form ${stamp}`);
+        await page.click("#raise-form button[type=submit]");
+        const raised = page.locator("#incident-list li", { hasText: `Raised in the form ${stamp}` });
+        await raised.waitFor();
+        await raised.locator("button[data-action=resolve]").click();
+        await page.fill("#resolve-note", "fixed by the browser test");
+        await confirmDialog(page);
+        await raised.getByText("Resolved", { exact: true }).waitFor();
+        await page.click("#new-silence");
+        await page.fill("#silence-form input[name=source]", `form-${stamp}`);
+        await page.fill("#silence-form textarea[name=comment]", "maintenance");
+        await page.click("#silence-form button[type=submit]");
+        const silence = page.locator("li", { hasText: "maintenance" });
+        await silence.getByRole("button").click();
+        await page.locator(".toast", { hasText: "Silence ended." }).first().waitFor();
+        // A prompt version; the logs by request id; another day's report; a job retried.
+        await go(page, "/prompts?do=create");
+        await page.fill("#create-prompt-form textarea[name=system_prompt]", `You write briefly. (${stamp})`);
+        await page.uncheck("#create-prompt-form input[name=activate]");
+        await page.click("#create-prompt-form button[type=submit]");
+        await page.locator(".toast", { hasText: "Prompt version saved." }).first().waitFor();
+        const rid = `browser-${stamp}`;
+        await fetch(`${BASE}/api/queue/status`, { headers: { "X-Dash-Key": DASH_KEY, "X-Request-ID": rid } });
+        await go(page, `/logs?request_id=${rid}`);
+        await page.getByText("/api/queue/status").first().waitFor();
+        await go(page, "/reports");
+        await settled(page);
+        const later = new Date(Date.now() + 3600_000).toISOString();
+        const { job } = await api("POST", "/api/queue/enqueue", { brief: "Wait an hour, then be cancelled", run_at: later });
+        await go(page, `/jobs/${encodeURIComponent(job.id)}`);
+        await page.click("#cancel-job");
+        await confirmDialog(page);
+        await page.click("#retry-job");
+        await confirmDialog(page);
+        await page.locator(".toast", { hasText: "Job queued again." }).first().waitFor();
+        assert.equal((await api("GET", `/api/jobs/${job.id}`)).status, "queued");
+        await screenshot(page, shot("actions"));
+        watch.check("actions");
       });
 
       await t.test("every view passes axe and is screenshotted", async () => {

@@ -67,7 +67,7 @@ function view(r, reload) {
               {},
               i === 0 ? h("th", { scope: "rowgroup", rowspan: r[name].rules.length }, t(`slo.objective.${name}`), " ", statusPill(r[name].level)) : null,
               h("td", {}, statusPill(rule.level)),
-              h("td", { text: `${rule.long} / ${rule.short} × ${fmt.number(rule.factor, 1)}` }),
+              h("td", { class: "nowrap", text: `${rule.long} / ${rule.short} × ${fmt.number(rule.factor, 1)}` }),
               h("td", { class: "num", text: fmt.number(rule.long_burn, 2) }),
               h("td", { class: "num", text: fmt.number(rule.short_burn, 2) }),
               h("td", { text: rule.firing ? t("slo.yes") : rule.guarded ? t("slo.guarded") : t("slo.no") }),
