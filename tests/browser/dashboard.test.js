@@ -352,7 +352,9 @@ for (const size of SIZES) {
         assert.ok(layout.width - layout.brandRight < layout.width / 2, `the brand sits on the right: ${JSON.stringify(layout)}`);
         if (size.name === "desktop") assert.ok(layout.navX > layout.width / 2, `the sidebar is on the right: ${JSON.stringify(layout)}`);
         await audit(page, watch, shot("jobs-ur"));
+        const asked = page.waitForRequest((r) => r.url().includes("/api/queue/status"));
         await go(page, "/overview");
+        assert.equal((await asked).headers()["accept-language"], "ur", "API calls ask for Urdu (error messages)");
         await audit(page, watch, shot("overview-ur"));
         await openNav(page, size);
         await page.selectOption("#nav-locale", "en");

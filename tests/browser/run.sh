@@ -19,11 +19,13 @@ ROOT=$(cd ../.. && pwd)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 step() { printf '\n==> %s\n' "$*"; }
 
-step "packages: Debian's chromium, nodejs and npm"
+step "packages: Debian's chromium, nodejs and npm (and a font for Urdu)"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The screenshots of the Urdu views need a font with Urdu glyphs.
+{ command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=ur 2>/dev/null)" ]; } || missing+=(fonts-noto-core)
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

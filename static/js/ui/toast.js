@@ -8,5 +8,6 @@ export function toast(message, tone = "") {
   if (!region) return;
   const node = h("div", { class: `toast ${tone}` }, message);
   region.append(node);
+  while (region.children.length > 3) region.firstChild.remove(); // the newest three
   setTimeout(() => node.remove(), 6000);
 }

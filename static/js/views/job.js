@@ -113,6 +113,7 @@ function details(job) {
         [t("jobs.tenant"), job.tenant_id],
         [t("job.attempts"), t("job.attempts_of", { n: fmt.number(job.attempts), max: fmt.number(job.max_attempts) })],
         [t("job.created"), fmt.dateTime(job.created_at)],
+        job.status === "queued" ? [t("job.run_at"), fmt.dateTime(job.run_at)] : null,
         [t("job.finished"), fmt.dateTime(job.finished_at)],
         [t("job.latency"), fmt.duration(job.latency_ms)],
         [t("job.tokens"), t("job.tokens_value", { input: fmt.number(job.tokens?.input), output: fmt.number(job.tokens?.output), qa_input: fmt.number(job.tokens?.qa_input), qa_output: fmt.number(job.tokens?.qa_output) })],
