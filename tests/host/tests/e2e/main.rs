@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod backups;
 mod costs;
+mod dashboard;
 mod health;
 mod heartbeat;
 mod incidents;
@@ -32,6 +33,7 @@ fn main() {
     let all: Vec<echopilot_e2e::scenario::Scenario> = [
         health::SCENARIOS,
         static_files::SCENARIOS,
+        dashboard::SCENARIOS,
         heartbeat::SCENARIOS,
         platform::SCENARIOS,
         isolation::SCENARIOS,
