@@ -73,14 +73,16 @@ stop() {
 }
 trap stop EXIT
 
+# The first start of a new build compiles every component (about 15 s on
+# an idle machine, minutes on a busy one); later starts hit Wasmtime's cache.
 up=0
-for _ in $(seq 1 120); do
+for _ in $(seq 1 600); do
   if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then up=1; break; fi
   kill -0 "$SPIN_PID" 2>/dev/null || break
   sleep 0.5
 done
 if [ "$up" -ne 1 ]; then
-  echo "spin up did not answer /health within 60 s:"; tail -n 40 "$LOG"; exit 1
+  echo "spin up did not answer /health within 300 s:"; tail -n 40 "$LOG"; exit 1
 fi
 echo "spin up (pid $SPIN_PID) on 127.0.0.1:$PORT"
 
