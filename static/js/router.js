@@ -9,6 +9,7 @@ import * as session from "./session.js";
 import { match, href, HOME, NOT_FOUND } from "./routes.js";
 import { loading, failure } from "./ui/states.js";
 import { pageView } from "./telemetry.js";
+import { leaveView } from "./ui/toast.js";
 
 let main = null;
 let controller = null;
@@ -57,6 +58,7 @@ export async function render() {
     view = match("/sign-in").view;
     query.next = path;
   }
+  leaveView();
   currentId = view.id;
   document.title = `${t(view.title)} · EchoPilot`;
   window.scrollTo(0, 0);

@@ -90,6 +90,21 @@ async function until(check, what) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/**
+ * The toasts sit clear of the view's heading and actions (a corner from
+ * 600 px, the bottom strip on phones), and a click dismisses each one.
+ */
+async function toastsStayClear(page, size) {
+  const toasts = page.locator("#toasts .toast");
+  assert.ok((await toasts.count()) > 0, "a toast is showing");
+  const region = await page.locator("#toasts").boundingBox();
+  const heading = await page.locator("main .view-header").boundingBox();
+  assert.ok(region.y >= heading.y + heading.height, `toasts below the view's header: ${JSON.stringify({ region, heading })}`);
+  if (size.name === "desktop") assert.ok(region.x > size.viewport.width / 2, `toasts in the inline-end corner: ${JSON.stringify(region)}`);
+  for (let i = 0; i < 5 && (await toasts.count()) > 0; i += 1) await toasts.first().click();
+  assert.equal(await toasts.count(), 0, "a click dismisses a toast");
+}
+
 async function confirmDialog(page) {
   await page.click("dialog[open] button[value=confirm]");
   await page.waitForSelector("dialog[open]", { state: "detached" });
@@ -216,6 +231,7 @@ for (const size of SIZES) {
         await page.locator(".toast", { hasText: "Verification: ok" }).first().waitFor();
         const [download] = await Promise.all([page.waitForEvent("download"), first.locator("button[data-action=download]").click()]);
         assert.match(download.suggestedFilename(), /^echopilot-backup-.*\.sql\.gz$/);
+        await toastsStayClear(page, size);
         watch.check("backups");
       });
 
@@ -326,6 +342,7 @@ for (const size of SIZES) {
         await page.locator(".toast", { hasText: "Job queued again." }).first().waitFor();
         assert.equal((await api("GET", `/api/jobs/${job.id}`)).status, "queued");
         await screenshot(page, shot("actions"));
+        await toastsStayClear(page, size);
         watch.check("actions");
       });
 

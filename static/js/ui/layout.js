@@ -35,6 +35,21 @@ export function kpis(items, { wide = false } = {}) {
 }
 
 /**
+ * A labelled gauge of a percentage (clamped to 0-100) with its figure in
+ * words beside the label, so an empty bar still reads as "0 %", not as a
+ * missing one. Green below `low`, amber to `high`, red above.
+ */
+export function gauge({ id, label, pct, detail, low = 90, high = 99.9 }) {
+  const value = Math.max(0, Math.min(100, Number(pct) || 0));
+  return h(
+    "div",
+    { class: "gauge" },
+    h("div", { class: "gauge-label" }, h("label", { for: id, text: label }), detail ? h("span", { class: "gauge-figure", text: detail }) : null),
+    h("meter", { id, min: 0, max: 100, low, high, optimum: 0, value }),
+  );
+}
+
+/**
  * Load into `container`: a loading state, then `render(data)`'s node, or
  * the error state with a retry. Answers that arrive after `signal` fired
  * (the reader left) are dropped. Resolves to the data (or undefined).

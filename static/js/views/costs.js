@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
-import { header, card, fill, kpis, table } from "../ui/layout.js";
+import { header, card, fill, kpis, table, gauge } from "../ui/layout.js";
 import { statusPill, empty } from "../ui/states.js";
 import { input, select, onSubmit, submit } from "../ui/fields.js";
 import { confirmDialog } from "../ui/confirm.js";
@@ -26,8 +26,14 @@ export async function render({ main, query, signal }) {
   if (status && query.do === "cap") capBox.querySelector("select")?.focus();
 }
 
-function meter(id, label, pct) {
-  return h("div", { class: "field" }, h("label", { for: id, class: "small", text: label }), h("meter", { id, min: 0, max: 100, low: 90, high: 99, optimum: 0, value: Math.min(100, pct || 0) }));
+/** Today's spend against the global daily cap (also on the overview). */
+export function spendGauge(id, s) {
+  return gauge({
+    id,
+    label: t("costs.global_meter"),
+    pct: s.global_utilization_pct,
+    detail: t("costs.meter_detail", { spent: fmt.money(s.total_spent_usd), cap: fmt.money(s.daily_cap_usd), pct: fmt.percent(s.global_utilization_pct) }),
+  });
 }
 
 function view(s) {
@@ -43,10 +49,10 @@ function view(s) {
         [t("costs.cap"), fmt.money(s.daily_cap_usd), t(`costs.source.${s.daily_cap_source}`)],
         [t("costs.utilization"), fmt.percent(s.global_utilization_pct)],
         [t("costs.alert"), statusPill(s.alert_level)],
-        [t("costs.action"), s.action],
+        [t("costs.action"), t(`costs.action.${s.action}`)],
         [t("costs.resets"), fmt.relative(s.resets_at)],
       ]),
-      meter("cost-global", t("costs.global_meter"), s.global_utilization_pct),
+      spendGauge("cost-global", s),
     ),
     card(
       t("costs.by_model"),
@@ -67,7 +73,7 @@ function view(s) {
             t("costs.downgrades"),
             [t("costs.from"), t("costs.to"), { text: t("costs.pass_rate"), class: "num" }, t("costs.verdict"), t("costs.cap_reached")],
             Object.entries(s.downgrades).map(([from, d]) =>
-              h("tr", {}, h("th", { scope: "row", text: from }), h("td", { text: d.to }), h("td", { class: "num", text: fmt.ratio(d.pass_rate) }), h("td", { text: d.quality?.verdict || "—" }), h("td", { text: d.cap_reached ? t("slo.yes") : t("slo.no") })),
+              h("tr", {}, h("th", { scope: "row", text: from }), h("td", { text: d.to }), h("td", { class: "num", text: fmt.ratio(d.pass_rate) }), h("td", { text: d.quality ? t(`costs.quality.${d.quality.verdict}`) : "—" }), h("td", { text: d.cap_reached ? t("slo.yes") : t("slo.no") })),
             ),
           )
         : empty(t("costs.no_downgrades")),

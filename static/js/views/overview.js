@@ -8,11 +8,12 @@ import { t } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
-import { header, card, facts, kpis, fill, table } from "../ui/layout.js";
+import { header, card, facts, kpis, fill, table, gauge } from "../ui/layout.js";
 import { statusPill, empty, failure, loading } from "../ui/states.js";
 import { lineChart, stackedBars } from "../charts.js";
 import { lastDays, jobsOfDays, fromJobs, fromReports, STATUSES } from "../daily.js";
 import { href } from "../routes.js";
+import { spendGauge } from "./costs.js";
 
 const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
 
@@ -97,12 +98,7 @@ async function today(signal) {
     [t("overview.open_incidents"), openCount === null ? "—" : h("a", { href: href("/incidents", { status: "open" }), text: fmt.number(openCount) + (incidents.value.next_cursor ? "+" : "") })],
   ];
   const node = h("div", {}, kpis(items));
-  if (spend) {
-    node.append(
-      h("label", { for: "spend-meter", class: "small", text: t("overview.spend_meter") }),
-      h("meter", { id: "spend-meter", min: 0, max: 100, low: 90, high: 99, optimum: 0, value: Math.min(100, spend.global_utilization_pct || 0) }),
-    );
-  }
+  if (spend) node.append(spendGauge("spend-meter", spend));
   return node;
 }
 

@@ -23,6 +23,8 @@ const DYNAMIC = {
   "logs.level.": ["debug", "info", "warn", "error"],
   "slo.objective.": ["availability", "jobs", "quality"],
   "costs.source.": ["variable", "override"],
+  "costs.action.": ["NONE", "THROTTLE"],
+  "costs.quality.": ["no_evidence", "at_or_above_floor", "below_floor"],
   "plan.": ["free", "pro", "business", "enterprise"],
   "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
 };
