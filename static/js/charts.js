@@ -41,12 +41,15 @@ function frame(labels, max, format) {
   return nodes;
 }
 
+/** A series' colour class: its own `colour` (1-6) when it has one, else by position. */
+const colourOf = (s, i) => `series-${s.colour ?? (i % 6) + 1}`;
+
 function legend(series) {
   return h(
     "ul",
     { class: "legend" },
     series.map((s, i) =>
-      h("li", {}, svg("svg", { viewBox: "0 0 12 12", "aria-hidden": "true" }, svg("rect", { width: 12, height: 12, rx: 3, class: `series-${(i % 6) + 1}` })), s.name),
+      h("li", {}, svg("svg", { viewBox: "0 0 12 12", "aria-hidden": "true" }, svg("rect", { width: 12, height: 12, rx: 3, class: colourOf(s, i) })), s.name),
     ),
   );
 }
@@ -75,7 +78,7 @@ function dataTable(title, labels, series, format) {
   );
 }
 
-function figure(title, summary, plot, labels, series, format) {
+function figure(title, summary, plot, labels, series, format, { alwaysLegend = false } = {}) {
   const captionId = uid("chart");
   const summaryId = uid("chart-summary");
   return h(
@@ -84,7 +87,7 @@ function figure(title, summary, plot, labels, series, format) {
     h("figcaption", { id: captionId, text: title }),
     svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": captionId, "aria-describedby": summaryId, direction: "ltr" }, plot),
     h("p", { id: summaryId, class: "visually-hidden", text: summary }),
-    series.length > 1 ? legend(series) : null,
+    series.length > 1 || (alwaysLegend && series.length) ? legend(series) : null,
     dataTable(title, labels, series, format),
   );
 }
@@ -108,7 +111,7 @@ export function lineChart({ title, labels, series, format = String, max = null, 
   const y = (v) => PAD.top + plotH - (plotH * v) / top;
   const plot = [...frame(labels, top, format)];
   series.forEach((s, si) => {
-    const cls = `series-${(si % 6) + 1}`;
+    const cls = colourOf(s, si);
     let d = "";
     s.values.forEach((v, i) => {
       if (v === null || v === undefined) return;
@@ -122,7 +125,11 @@ export function lineChart({ title, labels, series, format = String, max = null, 
   return figure(title, summarize(labels, series, format), plot, labels, series, format);
 }
 
-/** A stacked bar chart: one bar per label, one segment per series (counts: the axis is whole numbers). */
+/**
+ * A stacked bar chart: one bar per label, one segment per series (counts:
+ * the axis is whole numbers). The legend shows even for one series, whose
+ * name (a status) is what the colour means.
+ */
 export function stackedBars({ title, labels, series, format = String }) {
   const totals = labels.map((_, i) => series.reduce((sum, s) => sum + (s.values[i] || 0), 0));
   const top = axisMax(Math.max(0, ...totals), { whole: true });
@@ -136,8 +143,8 @@ export function stackedBars({ title, labels, series, format = String }) {
       if (!v) return;
       const height = (plotH * v) / top;
       base -= height;
-      plot.push(svg("rect", { class: `series-${(si % 6) + 1}`, x: (PAD.left + step * (i + 0.5) - barW / 2).toFixed(1), y: base.toFixed(1), width: barW.toFixed(1), height: height.toFixed(1) }));
+      plot.push(svg("rect", { class: colourOf(s, si), x: (PAD.left + step * (i + 0.5) - barW / 2).toFixed(1), y: base.toFixed(1), width: barW.toFixed(1), height: height.toFixed(1) }));
     });
   });
-  return figure(title, summarize(labels, series, format), plot, labels, series, format);
+  return figure(title, summarize(labels, series, format), plot, labels, series, format, { alwaysLegend: true });
 }

@@ -8,6 +8,8 @@
 import * as api from "./api.js";
 
 export const STATUSES = ["completed", "failed", "dead", "cancelled", "processing", "queued"];
+/** Each status's chart colour (1-6, the `series-N` classes), the same whichever statuses a chart shows. */
+export const STATUS_COLOURS = { completed: 2, failed: 4, dead: 6, cancelled: 5, processing: 3, queued: 1 };
 const DAY_MS = 86400000;
 const JOB_PAGES = 5; // at most 1,000 jobs
 const PAGE = 200;

@@ -11,7 +11,7 @@ import * as session from "../session.js";
 import { header, card, facts, kpis, fill, table, gauge } from "../ui/layout.js";
 import { statusPill, empty, failure, loading } from "../ui/states.js";
 import { lineChart, stackedBars } from "../charts.js";
-import { lastDays, jobsOfDays, fromJobs, fromReports, STATUSES } from "../daily.js";
+import { lastDays, jobsOfDays, fromJobs, fromReports, STATUSES, STATUS_COLOURS } from "../daily.js";
 import { href } from "../routes.js";
 import { spendGauge } from "./costs.js";
 
@@ -155,7 +155,7 @@ async function charts(box, signal) {
     if (signal.aborted) return;
     const fromList = fromJobs(days, jobs);
     const s = reports || fromList;
-    const statusSeries = STATUSES.map((st) => ({ name: t(`status.${st}`), values: s.byStatus[st] })).filter((x) => x.values.some(Boolean));
+    const statusSeries = STATUSES.map((st) => ({ name: t(`status.${st}`), values: s.byStatus[st], colour: STATUS_COLOURS[st] })).filter((x) => x.values.some(Boolean));
     const costSeries = Object.entries(s.costByModel).filter(([, values]) => values.some(Boolean)).map(([model, values]) => ({ name: model, values }));
     mount(
       box,

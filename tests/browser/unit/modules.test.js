@@ -80,6 +80,11 @@ test("daily: the last days, p95 and series from job records", () => {
   assert.deepEqual(s.p95Latency, [null, 300]);
 });
 
+test("daily: every status has its own chart colour", () => {
+  assert.deepEqual(Object.keys(daily.STATUS_COLOURS).sort(), [...daily.STATUSES].sort());
+  assert.deepEqual(Object.values(daily.STATUS_COLOURS).sort(), [1, 2, 3, 4, 5, 6]);
+});
+
 test("console: argument specs become fields", () => {
   assert.deepEqual(consoleView.parseArgs("none"), []);
   assert.deepEqual(consoleView.parseArgs("reason?: string"), [{ name: "reason", optional: true, numeric: false, hint: "string" }]);
