@@ -11,10 +11,15 @@
 // - `cookies: false` sends none (analytics); `keepalive` lets a call outlive the page.
 // - Every call sends Accept-Language (the dashboard's locale) and an
 //   X-Request-ID, and every failure becomes one ApiError.
+// - A read (GET) answered 503 with Retry-After (the database busy, the
+//   schema being updated) is tried once more after that wait (at most
+//   5 s); writes never are, so nothing is done twice.
 
 import { locale } from "./i18n.js";
 
 const TIMEOUT_MS = 20000;
+/** The longest a read waits, per the server's Retry-After, before its one retry. */
+const RETRY_WAIT_MAX_S = 5;
 
 /** A failed call: HTTP status (0 when the network failed), the envelope's code and message, the request id. */
 export class ApiError extends Error {
@@ -177,9 +182,32 @@ export async function fetchRaw(method, path, options = {}) {
   return res;
 }
 
+/** Resolve after `ms`, or reject with the abort reason when `signal` fires first. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** fetchRaw, with one retry of a read the server asked to retry shortly (503 + Retry-After). */
+async function fetchWithRetry(method, path, options) {
+  try {
+    return await fetchRaw(method, path, options);
+  } catch (err) {
+    if (method !== "GET" || !(err instanceof ApiError) || err.status !== 503 || !err.retryAfter) throw err;
+    await pause(Math.min(err.retryAfter, RETRY_WAIT_MAX_S) * 1000, options.signal);
+    return fetchRaw(method, path, options);
+  }
+}
+
 /** A JSON call: resolves to the envelope's `data`. */
 export async function call(method, path, options = {}) {
-  const res = await fetchRaw(method, path, options);
+  const res = await fetchWithRetry(method, path, options);
   if (res.status === 204) return null;
   const body = await res.json();
   return body.data;

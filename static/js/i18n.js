@@ -72,6 +72,16 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+/**
+ * The label of an API enum value (`prefix` + value, e.g. "scale.action." +
+ * "scale_down"), or the value itself when the catalogue has none (a value
+ * newer than this dashboard still shows).
+ */
+export function tEnum(prefix, value) {
+  if (value === null || value === undefined) return "—";
+  return has(prefix + value) ? t(prefix + value) : String(value);
+}
+
 /** The plural form of `key` for `count` (`key.one`, `key.other`, ...). */
 export function tn(key, count, params = {}) {
   const form = new Intl.PluralRules(current).select(count);

@@ -3,7 +3,7 @@
 // and setting a cap (admins; confirmed first).
 
 import { h, mount } from "../dom.js";
-import { t } from "../i18n.js";
+import { t, tEnum } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
@@ -49,7 +49,7 @@ function view(s) {
         [t("costs.cap"), fmt.money(s.daily_cap_usd), t(`costs.source.${s.daily_cap_source}`)],
         [t("costs.utilization"), fmt.percent(s.global_utilization_pct)],
         [t("costs.alert"), statusPill(s.alert_level)],
-        [t("costs.action"), t(`costs.action.${s.action}`)],
+        [t("costs.action"), tEnum("costs.action.", s.action)],
         [t("costs.resets"), fmt.relative(s.resets_at)],
       ]),
       spendGauge("cost-global", s),
@@ -73,7 +73,7 @@ function view(s) {
             t("costs.downgrades"),
             [t("costs.from"), t("costs.to"), { text: t("costs.pass_rate"), class: "num" }, t("costs.verdict"), t("costs.cap_reached")],
             Object.entries(s.downgrades).map(([from, d]) =>
-              h("tr", {}, h("th", { scope: "row", text: from }), h("td", { text: d.to }), h("td", { class: "num", text: fmt.ratio(d.pass_rate) }), h("td", { text: d.quality ? t(`costs.quality.${d.quality.verdict}`) : "—" }), h("td", { text: d.cap_reached ? t("slo.yes") : t("slo.no") })),
+              h("tr", {}, h("th", { scope: "row", text: from }), h("td", { text: d.to }), h("td", { class: "num", text: fmt.ratio(d.pass_rate) }), h("td", { text: tEnum("costs.quality.", d.quality?.verdict) }), h("td", { text: d.cap_reached ? t("slo.yes") : t("slo.no") })),
             ),
           )
         : empty(t("costs.no_downgrades")),

@@ -3,7 +3,7 @@
 // then the real change after a confirmation (admins).
 
 import { h, mount } from "../dom.js";
-import { t } from "../i18n.js";
+import { t, tEnum } from "../i18n.js";
 import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
@@ -34,12 +34,12 @@ function view(s) {
       kpis([
         [t("scale.current"), fmt.number(s.current_workers)],
         [t("scale.desired"), fmt.number(s.desired_workers)],
-        [t("scale.action"), s.action],
-        [t("scale.reason"), s.reason],
+        [t("scale.action"), tEnum("scale.action.", s.action)],
+        [t("scale.reason"), tEnum("scale.reason.", s.reason)],
         [t("scale.concurrency"), fmt.number(s.effective_concurrency)],
         [t("scale.dry_run"), s.dry_run ? t("slo.yes") : t("slo.no")],
       ]),
-      s.blocked_by ? h("p", { class: "notice warn", text: t("scale.blocked", { by: s.blocked_by }) }) : null,
+      s.blocked_by ? h("p", { class: "notice warn", text: t("scale.blocked", { by: tEnum("scale.block.", s.blocked_by) }) }) : null,
     ),
     h(
       "div",
@@ -58,7 +58,7 @@ function view(s) {
         t("scale.constraints"),
         facts([
           [t("scale.bounds"), `${fmt.number(s.constraints.min)}–${fmt.number(s.constraints.max)}`],
-          [t("scale.cooldown"), t("scale.cooldown_value", { min: fmt.number(s.constraints.cooldown_min), left: fmt.seconds(s.constraints.cooldown_remaining_sec) })],
+          [t("scale.cooldown"), cooldown(s.constraints)],
           [t("scale.gate"), s.constraints.deploy_gate_active ? t("slo.yes") : t("slo.no")],
           [t("scale.last_change"), s.last_change ? fmt.dateTime(s.last_change.at || s.last_change.ts) : "—"],
         ]),
@@ -82,7 +82,7 @@ function applyCard(status, reload) {
       if (v.workers !== "") body.workers = Number(v.workers);
       const r = await api.post("/api/scale/apply", body);
       planned = { workers: body.workers };
-      mount(result, h("p", { class: "notice", text: t("scale.preview_result", { from: fmt.number(r.from), to: fmt.number(r.to), reason: r.reason }) }), applyButton);
+      mount(result, h("p", { class: "notice", text: t("scale.preview_result", { from: fmt.number(r.from), to: fmt.number(r.to), reason: tEnum("scale.reason.", r.reason) }) }), applyButton);
       applyButton.focus();
     },
   );
@@ -100,4 +100,10 @@ function applyCard(status, reload) {
     }
   });
   return card(t("scale.apply_title"), h("p", { class: "small muted", text: t("scale.apply_lede") }), form, result);
+}
+
+/** The cooldown and what is left of it ("10 min (4 min left)", or "10 min, over"). */
+function cooldown(c) {
+  const min = fmt.number(c.cooldown_min);
+  return c.cooldown_remaining_sec > 0 ? t("scale.cooldown_value", { min, left: fmt.seconds(c.cooldown_remaining_sec) }) : t("scale.cooldown_over", { min });
 }
