@@ -356,6 +356,15 @@ for (const size of SIZES) {
           await go(page, path);
           await audit(page, watch, shot(name));
         }
+        if (size.name === "desktop") {
+          // The sidebar is as tall as its content: no group (Administration
+          // is last) hides behind a scrollbar of its own.
+          const nav = await page.evaluate(() => {
+            const n = document.querySelector("#nav");
+            return { scroll: n.scrollHeight, client: n.clientHeight, last: n.querySelector("a[href='#/audit']")?.getBoundingClientRect().bottom, page: document.documentElement.scrollHeight };
+          });
+          assert.ok(nav.scroll <= nav.client + 1 && nav.last > 0 && nav.last <= nav.page, `every sidebar item is on the page: ${JSON.stringify(nav)}`);
+        }
         await page.keyboard.press("Control+k");
         await page.waitForSelector("#palette[open]");
         await page.keyboard.type("inc");
