@@ -98,3 +98,19 @@ else
 fi
 
 printf '\nAll tiers passed in %ss.\n' "$(( $(date +%s) - started ))"
+
+# ---- browser tier (the dashboard) --------------------------------------------
+# Headless Chromium (Debian's chromium) driven by playwright-core, axe-core on
+# every view, against the built app under real `spin up`: tests/browser/run.sh.
+# Needs Spin with the trigger-cron plugin on PATH; under CI=true a missing Spin
+# fails the run instead of skipping the tier.
+if command -v spin >/dev/null 2>&1; then
+  step "browser: the dashboard in headless Chromium under real spin up"
+  tests/browser/run.sh
+elif [ "${CI:-}" = "true" ]; then
+  echo "spin is not on PATH: the browser tier cannot run (CI=true)"; exit 1
+else
+  step "browser: skipped (spin is not on PATH)"
+fi
+printf '\nAll tiers (with the browser tier) passed in %ss.\n' "$(( $(date +%s) - started ))"
+# ---- end of the browser tier ---------------------------------------------------

@@ -35,9 +35,13 @@ fn serves_files_with_their_content_types() {
     for (path, ct) in [
         ("/", "text/html; charset=utf-8"),
         ("/index.html", "text/html; charset=utf-8"),
-        ("/app.css", "text/css; charset=utf-8"),
-        ("/app.js", "text/javascript; charset=utf-8"),
-        ("/icon.svg", "image/svg+xml"),
+        ("/css/base.css", "text/css; charset=utf-8"),
+        ("/js/app.js", "text/javascript; charset=utf-8"),
+        ("/icons/icon.svg", "image/svg+xml"),
+        ("/icons/icon-192.png", "image/png"),
+        ("/i18n/en.json", "application/json"),
+        ("/sw.js", "text/javascript; charset=utf-8"),
+        ("/app/", "text/html; charset=utf-8"),
         ("/manifest.webmanifest", "application/manifest+json"),
     ] {
         let resp = serve_from(&root(), &get(path)).unwrap();
@@ -47,13 +51,14 @@ fn serves_files_with_their_content_types() {
         assert!(!resp.body.is_empty());
     }
     let index = serve_from(&root(), &get("/")).unwrap();
-    assert!(String::from_utf8_lossy(&index.body).contains("/health"));
+    // The landing page leads to the console.
+    assert!(String::from_utf8_lossy(&index.body).contains("href=\"/app/\""));
     assert_eq!(index.header("cache-control"), Some("no-cache"));
 }
 
 #[test]
 fn etag_revalidation_answers_304() {
-    let first = serve_from(&root(), &get("/app.css")).unwrap();
+    let first = serve_from(&root(), &get("/css/base.css")).unwrap();
     let tag = first.header("etag").unwrap().to_string();
     for inm in [
         tag.clone(),
@@ -61,15 +66,18 @@ fn etag_revalidation_answers_304() {
         format!("\"other\", {tag}"),
         "*".to_string(),
     ] {
-        let resp =
-            serve_from(&root(), &get("/app.css").with_header("if-none-match", &inm)).unwrap();
+        let resp = serve_from(
+            &root(),
+            &get("/css/base.css").with_header("if-none-match", &inm),
+        )
+        .unwrap();
         assert_eq!(resp.status, 304, "{inm}");
         assert!(resp.body.is_empty());
         assert_eq!(resp.header("etag"), Some(tag.as_str()));
     }
     let resp = serve_from(
         &root(),
-        &get("/app.css").with_header("if-none-match", "\"stale\""),
+        &get("/css/base.css").with_header("if-none-match", "\"stale\""),
     )
     .unwrap();
     assert_eq!(resp.status, 200);

@@ -731,7 +731,7 @@ fn password_flood(env: &Env) -> Result<()> {
 }
 
 /// `name=value` of a Set-Cookie line.
-fn cookie_pair<'a>(set_cookies: &[&'a str], name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_pair<'a>(set_cookies: &[&'a str], name: &str) -> Option<&'a str> {
     set_cookies
         .iter()
         .find(|c| c.starts_with(&format!("{name}=")))

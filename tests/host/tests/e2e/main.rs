@@ -12,6 +12,7 @@ mod auth;
 mod backups;
 mod caching;
 mod costs;
+mod dashboard;
 mod health;
 mod heartbeat;
 mod incidents;
@@ -37,6 +38,7 @@ fn main() {
         health::SCENARIOS,
         caching::SCENARIOS,
         static_files::SCENARIOS,
+        dashboard::SCENARIOS,
         heartbeat::SCENARIOS,
         platform::SCENARIOS,
         isolation::SCENARIOS,

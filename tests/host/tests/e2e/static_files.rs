@@ -18,9 +18,12 @@ fn content_types(env: &Env) -> Result<()> {
     for (path, ty) in [
         ("/", "text/html; charset=utf-8"),
         ("/index.html", "text/html; charset=utf-8"),
-        ("/app.css", "text/css; charset=utf-8"),
-        ("/app.js", "text/javascript; charset=utf-8"),
-        ("/icon.svg", "image/svg+xml"),
+        ("/css/base.css", "text/css; charset=utf-8"),
+        ("/js/app.js", "text/javascript; charset=utf-8"),
+        ("/app/", "text/html; charset=utf-8"),
+        ("/i18n/ur.json", "application/json"),
+        ("/icons/icon-192.png", "image/png"),
+        ("/icons/icon.svg", "image/svg+xml"),
         ("/manifest.webmanifest", "application/manifest+json"),
     ] {
         let r = app.get(path).send()?;
@@ -49,16 +52,19 @@ fn content_types(env: &Env) -> Result<()> {
 
 fn etags(env: &Env) -> Result<()> {
     let app = env.app()?;
-    let first = app.get("/app.css").send()?;
+    let first = app.get("/css/base.css").send()?;
     let tag = first.header("etag").map(str::to_string);
     let Some(tag) = tag else {
-        anyhow::bail!("no ETag on /app.css")
+        anyhow::bail!("no ETag on /css/base.css")
     };
     check!(
         tag.starts_with('"') && tag.ends_with('"'),
         "not a strong ETag: {tag}"
     );
-    let again = app.get("/app.css").header("If-None-Match", &tag).send()?;
+    let again = app
+        .get("/css/base.css")
+        .header("If-None-Match", &tag)
+        .send()?;
     check!(again.status == 304, "If-None-Match: {}", again.status);
     check!(again.body.is_empty(), "304 with a body");
     check!(
@@ -71,12 +77,12 @@ fn etags(env: &Env) -> Result<()> {
         "304 cache-control"
     );
     let weak = app
-        .get("/app.css")
+        .get("/css/base.css")
         .header("If-None-Match", &format!("W/{tag}"))
         .send()?;
     check!(weak.status == 304, "weak If-None-Match: {}", weak.status);
     let other = app
-        .get("/app.css")
+        .get("/css/base.css")
         .header("If-None-Match", "\"nope\"")
         .send()?;
     check!(other.status == 200, "stale tag: {}", other.status);
@@ -89,14 +95,14 @@ fn etags(env: &Env) -> Result<()> {
 fn gzip(env: &Env) -> Result<()> {
     use std::io::Read as _;
     let app = env.app()?;
-    let plain = app.get("/app.js").send()?;
+    let plain = app.get("/js/app.js").send()?;
     check!(plain.status == 200, "plain: {}", plain.status);
     check!(
         plain.header("content-encoding").is_none(),
         "gzip without Accept-Encoding"
     );
     let packed = app
-        .get("/app.js")
+        .get("/js/app.js")
         .header("Accept-Encoding", "br, gzip;q=0.8")
         .send()?;
     check!(packed.status == 200, "gzip: {}", packed.status);
@@ -124,13 +130,13 @@ fn gzip(env: &Env) -> Result<()> {
     };
     check!(tag != gz_tag, "one ETag for two representations");
     let again = app
-        .get("/app.js")
+        .get("/js/app.js")
         .header("Accept-Encoding", "gzip")
         .header("If-None-Match", gz_tag)
         .send()?;
     check!(again.status == 304, "gzip revalidation: {}", again.status);
     let refused = app
-        .get("/app.js")
+        .get("/js/app.js")
         .header("Accept-Encoding", "gzip;q=0")
         .send()?;
     check!(
