@@ -171,7 +171,7 @@ mod tests {
             OutboundRequest::new("POST", "https://x.test/").json(&serde_json::json!({"a": "é"}));
         assert_eq!(length(&req), Some(req.body.len().to_string()));
         let form = OutboundRequest::new("POST", "https://x.test/").form(&[("k", "v w")]);
-        assert_eq!(length(&form).as_deref(), Some("5"));
+        assert_eq!(length(&form).as_deref(), Some("7")); // k=v%20w
     }
 
     #[test]
