@@ -13,6 +13,7 @@
 //! | [`adapters`] | `spin` (wasm32 only, on spin-sdk) and `native` (in-memory KV, rusqlite, scripted HTTP) |
 //! | [`error`] | the one [`error::Error`] type and its mapping to HTTP statuses |
 //! | [`http`] | request, response and JSON envelope, router, body parsing, security headers |
+//! | [`i18n`] | `Accept-Language` negotiation and the error messages of each language catalogue |
 //! | [`app`] | the request pipeline every HTTP component shares |
 //! | [`access`] | the access policy of every route, and the credential checks |
 //! | [`db`] | connection set-up, versioned migrations, transactions |
@@ -47,6 +48,7 @@ pub mod guard;
 pub mod health;
 pub mod heartbeat;
 pub mod http;
+pub mod i18n;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;

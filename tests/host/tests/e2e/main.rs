@@ -12,6 +12,7 @@ mod backups;
 mod costs;
 mod health;
 mod heartbeat;
+mod i18n;
 mod incidents;
 mod isolation;
 mod jobs;
@@ -50,6 +51,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        i18n::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
