@@ -23,6 +23,8 @@ pub const APPS: &[&App] = &[
     &crate::reports::APP,
     &crate::payments::APP,
     &crate::backup::APP,
+    &crate::analytics::APP,
+    &crate::analytics::rollup::APP,
 ];
 
 /// Every scheduled job.
@@ -38,6 +40,7 @@ pub const JOBS: &[&Job] = &[
     &crate::reports::JOB,
     &crate::payments::JOB,
     &crate::backup::JOB,
+    &crate::analytics::rollup::JOB,
 ];
 
 #[cfg(test)]

@@ -27,12 +27,14 @@
 //! | [`anomaly`] | the latency anomaly guard (rolling 3σ over 50 samples), `cron-anomaly` |
 //! | [`reports`] | the daily operator report: figures, comparison, LLM summary, email |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
+//! | [`analytics`] | product analytics: event intake, daily visitor hashes, usage (DAU/WAU/MAU), the daily rollup |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
 
 pub mod access;
 pub mod adapters;
 pub mod ai;
+pub mod analytics;
 pub mod anomaly;
 pub mod app;
 pub mod audit;

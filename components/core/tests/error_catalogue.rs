@@ -801,6 +801,7 @@ fn placeholders_name_only_values_their_errors_carry() {
     const CARRIED: &[(&str, &str)] = &[
         ("rate_limited", "retry_after"),
         ("quota_exceeded", "retry_after"),
+        ("analytics_cap_reached", "retry_after"),
         ("method_not_allowed", "allow"),
     ];
     for code in i18n::codes(Lang::En) {

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     LEAN_SAMPLES,
     BACKUPS,
     PAYMENTS,
+    ANALYTICS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -741,5 +742,56 @@ const PAYMENTS: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS payment_reconciliations_by_time
             ON payment_reconciliations (started_at)",
+    ],
+};
+
+const ANALYTICS: Migration = Migration {
+    version: 15,
+    name: "product analytics (raw events, daily rollups, daily salts)",
+    statements: &[
+        // Raw dashboard events, kept only until their day is final and the
+        // daily rollup folds them (see `crate::analytics`). `visitor` is a
+        // hash of the client address and user agent with the salt of the
+        // event's day; the address and agent themselves are never stored.
+        "CREATE TABLE IF NOT EXISTS analytics_events (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            view TEXT,
+            visitor TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS analytics_events_by_day
+            ON analytics_events (tenant_id, day, visitor)",
+        // One random salt per UTC day, deleted once no event can be dated
+        // in that day any more, so a visitor hash cannot be recomputed.
+        "CREATE TABLE IF NOT EXISTS analytics_salts (
+            day INTEGER PRIMARY KEY,
+            salt TEXT NOT NULL
+        )",
+        // Events accepted per tenant and day: the daily cap, counted exactly.
+        "CREATE TABLE IF NOT EXISTS analytics_intake (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day)
+        ) WITHOUT ROWID",
+        // The rollup: visitors and events per tenant and day, and events by
+        // name.
+        "CREATE TABLE IF NOT EXISTS analytics_days (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day)
+        ) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS analytics_day_events (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day, name)
+        ) WITHOUT ROWID",
     ],
 };

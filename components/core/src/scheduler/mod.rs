@@ -108,6 +108,7 @@ pub const JOB_NAMES: &[&str] = &[
     "reports",
     "payments",
     "backup",
+    "analytics",
 ];
 
 /// How a run was started.

@@ -6,6 +6,7 @@
 //! of its area (or a new module listed below) and add it to that module's
 //! `SCENARIOS`. Every request it makes counts towards route coverage.
 
+mod analytics;
 mod audit;
 mod auth;
 mod backups;
@@ -51,6 +52,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        analytics::SCENARIOS,
         i18n::SCENARIOS,
     ]
     .concat();
