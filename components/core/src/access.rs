@@ -172,6 +172,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/payments", Scheduler),
     row(Post, "/api/internal/cron/backup", Scheduler),
     row(Post, "/api/internal/cron/analytics", Scheduler),
+    row(Post, "/api/internal/cron/demo", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -3,7 +3,7 @@
 //! A component is an [`App`]: a name and its routes. For each request:
 //! request id → CORS preflight → route (404/405) → the guard (rate limits,
 //! credential, permission table, CSRF, tenant scope, partner quota; all
-//! before any body is read) → body limit (413) → input screening → handler →
+//! before any body is read) → demo mode's write refusal → body limit (413) → input screening → handler →
 //! error envelope (in the caller's `Accept-Language`) → request id,
 //! security, rate-limit and CORS headers. The
 //! Spin adapter reads the body between [`begin`] and [`finish`], only as far
@@ -149,7 +149,9 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 headers: Vec::new(),
             }
         } else {
-            guard::admit(env, head.method, route.pattern, head, &request_id)?
+            let admission = guard::admit(env, head.method, route.pattern, head, &request_id)?;
+            crate::demo::refuse_writes(env, head.method, route.pattern, &admission.principal)?;
+            admission
         };
         Ok((*route, params, admission))
     });

@@ -25,6 +25,7 @@ pub const APPS: &[&App] = &[
     &crate::backup::APP,
     &crate::analytics::APP,
     &crate::analytics::rollup::APP,
+    &crate::demo::APP,
 ];
 
 /// Every scheduled job.
@@ -41,6 +42,7 @@ pub const JOBS: &[&Job] = &[
     &crate::payments::JOB,
     &crate::backup::JOB,
     &crate::analytics::rollup::JOB,
+    &crate::demo::JOB,
 ];
 
 #[cfg(test)]

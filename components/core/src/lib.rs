@@ -28,6 +28,7 @@
 //! | [`reports`] | the daily operator report: figures, comparison, LLM summary, email |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`analytics`] | product analytics: event intake, daily visitor hashes, usage (DAU/WAU/MAU), the daily rollup |
+//! | [`demo`] | demo mode: the write refusal, the seeder, the tags and the removal |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
 
@@ -44,6 +45,7 @@ pub mod catalog;
 pub mod config;
 pub mod costs;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod guard;

@@ -27,7 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     LEAN_SAMPLES,
     BACKUPS,
     PAYMENTS,
-    ANALYTICS,
+    ANALYTICS_AND_DEMO,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -745,9 +745,9 @@ const PAYMENTS: Migration = Migration {
     ],
 };
 
-const ANALYTICS: Migration = Migration {
+const ANALYTICS_AND_DEMO: Migration = Migration {
     version: 15,
-    name: "product analytics (raw events, daily rollups, daily salts)",
+    name: "product analytics (raw events, daily rollups, daily salts); demo-mode row tags",
     statements: &[
         // Raw dashboard events, kept only until their day is final and the
         // daily rollup folds them (see `crate::analytics`). `visitor` is a
@@ -792,6 +792,17 @@ const ANALYTICS: Migration = Migration {
             name TEXT NOT NULL,
             count INTEGER NOT NULL,
             PRIMARY KEY (tenant_id, day, name)
+        ) WITHOUT ROWID",
+        // Every row the demo seeder wrote or added to (see `crate::demo`):
+        // the table, the row's key (a JSON array), whether the seeder
+        // created the row, and the counters it added to an existing one,
+        // so removal restores exactly what was there before.
+        "CREATE TABLE IF NOT EXISTS demo_rows (
+            tbl TEXT NOT NULL,
+            key TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            added TEXT,
+            PRIMARY KEY (tbl, key)
         ) WITHOUT ROWID",
     ],
 };

@@ -109,6 +109,7 @@ pub const JOB_NAMES: &[&str] = &[
     "payments",
     "backup",
     "analytics",
+    "demo",
 ];
 
 /// How a run was started.

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod backups;
 mod costs;
+mod demo;
 mod health;
 mod heartbeat;
 mod i18n;
@@ -53,6 +54,7 @@ fn main() {
         payments::SCENARIOS,
         backups::SCENARIOS,
         analytics::SCENARIOS,
+        demo::SCENARIOS,
         i18n::SCENARIOS,
     ]
     .concat();
