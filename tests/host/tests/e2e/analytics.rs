@@ -136,9 +136,15 @@ fn bad_events(env: &Env) -> Result<()> {
     let cases = [
         (one(json!({"name": "drop.tables"})), 400, "unknown_event"),
         (
-            one(json!({"name": "page.view", "view": "../../etc"})),
+            one(json!({"name": "page.view", "view": "settings"})),
             400,
             "unknown_view",
+        ),
+        // The guard's input screening refuses this before the handler.
+        (
+            one(json!({"name": "page.view", "view": "../../etc"})),
+            400,
+            "screened_input",
         ),
         (one(json!({"name": "page.view"})), 400, "missing_view"),
         (
