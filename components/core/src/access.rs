@@ -171,6 +171,10 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/backups", ADMIN),
     row(Get, "/api/backups/{id}", ADMIN),
     row(Get, "/api/backups/{id}/download", ADMIN),
+    // api-analytics: anyone may report dashboard events (flood-limited);
+    // usage is per tenant
+    row(Post, "/api/analytics/event", Public),
+    row(Get, "/api/analytics/usage", ANALYST),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
@@ -186,6 +190,8 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/payments", Scheduler),
     row(Post, "/api/internal/cron/backup", Scheduler),
     row(Post, "/api/internal/cron/audit", Scheduler),
+    row(Post, "/api/internal/cron/analytics", Scheduler),
+    row(Post, "/api/internal/cron/demo", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

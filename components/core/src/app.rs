@@ -5,8 +5,9 @@
 //! answered from the edge cache, or one that needs no data: see
 //! [`Edge`]) → the guard (rate limits,
 //! credential, permission table, CSRF, tenant scope, partner quota; all
-//! before any body is read) → body limit (413) → input screening → handler →
-//! error envelope → request id, security, rate-limit and CORS headers. The
+//! before any body is read) → demo mode's write refusal → body limit (413) → input screening → handler →
+//! error envelope (in the caller's `Accept-Language`) → request id,
+//! security, rate-limit and CORS headers. The
 //! Spin adapter reads the body between [`begin`] and [`finish`], only as far
 //! as the route's limit.
 
@@ -164,7 +165,9 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 headers: Vec::new(),
             }
         } else {
-            guard::admit(env, head.method, route.pattern, head, &request_id)?
+            let admission = guard::admit(env, head.method, route.pattern, head, &request_id)?;
+            crate::demo::refuse_writes(env, head.method, route.pattern, &admission.principal)?;
+            admission
         };
         Ok((*route, params, admission, at_edge))
     });
@@ -178,15 +181,7 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
             at_edge,
         })),
         Err(e) => {
-            let resp = render_error(
-                app,
-                env,
-                &e,
-                &request_id,
-                head.method,
-                origin.as_deref(),
-                &[],
-            );
+            let resp = render_error(app, env, &e, &request_id, head, origin.as_deref(), &[]);
             let sample = early_sample(app, head, &request_id, matched, resp.status);
             Begin::Respond(resp, (!app.stateless).then_some(sample))
         }
@@ -264,15 +259,7 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         guard::screen(env, &req, &named, &admission.principal, &request_id)
     };
     if let Err(e) = refused {
-        return render_error(
-            app,
-            env,
-            &e,
-            &request_id,
-            req.method,
-            origin.as_deref(),
-            &extra,
-        );
+        return render_error(app, env, &e, &request_id, &req, origin.as_deref(), &extra);
     }
     let ctx = Ctx {
         env,
@@ -307,7 +294,7 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
             env,
             &e,
             &ctx.request_id,
-            req.method,
+            &req,
             origin.as_deref(),
             &extra,
         ),
@@ -351,12 +338,13 @@ pub fn record(app: &App, env: &Env, sample: &Sample, started_ms: f64) {
     }
 }
 
+/// The error envelope for `req`, in the language its `Accept-Language` asks for.
 fn render_error(
     app: &App,
     env: &Env,
     e: &Error,
     request_id: &str,
-    method: Method,
+    req: &Request,
     origin: Option<&str>,
     extra: &[(String, String)],
 ) -> Response {
@@ -371,13 +359,14 @@ fn render_error(
             .fields(serde_json::json!({ "code": e.code }));
         crate::events::emit(env, &event);
     }
-    let mut resp = Response::error(e);
+    let lang = crate::i18n::Lang::negotiate(req.header("accept-language"));
+    let mut resp = Response::error_in(e, lang);
     if e.headers.is_empty() {
         resp.headers.extend(extra.iter().cloned());
     }
     cors::decorate(&mut resp, origin, None);
     security::decorate(&mut resp, request_id);
-    if method == Method::Head {
+    if req.method == Method::Head {
         resp.body.clear();
     }
     resp

@@ -24,6 +24,9 @@ pub const APPS: &[&App] = &[
     &crate::payments::APP,
     &crate::backup::APP,
     &crate::audit::APP,
+    &crate::analytics::APP,
+    &crate::analytics::rollup::APP,
+    &crate::demo::APP,
 ];
 
 /// Every scheduled job.
@@ -40,6 +43,8 @@ pub const JOBS: &[&Job] = &[
     &crate::payments::JOB,
     &crate::backup::JOB,
     &crate::audit::JOB,
+    &crate::analytics::rollup::JOB,
+    &crate::demo::JOB,
 ];
 
 #[cfg(test)]

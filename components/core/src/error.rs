@@ -3,7 +3,9 @@
 //! Every fallible function in core returns [`Result`]. An [`Error`] carries a
 //! stable snake_case `code` (what clients branch on) and a human message (what
 //! people read). [`Error::status`] is the only place where errors become HTTP
-//! statuses; `http::response` renders them into the JSON envelope.
+//! statuses; `http::response` renders them into the JSON envelope, with the
+//! code's message from the caller's language catalogue ([`crate::i18n`]) and
+//! this message as the `detail`.
 
 use std::fmt;
 
@@ -66,6 +68,16 @@ impl Error {
             retry_after: None,
             allow: None,
             headers: Vec::new(),
+        }
+    }
+
+    /// The value a catalogue message names in braces: `{retry_after}` or
+    /// `{allow}`, when this error carries it.
+    pub fn arg(&self, name: &str) -> Option<String> {
+        match name {
+            "retry_after" => self.retry_after.map(|s| s.to_string()),
+            "allow" => self.allow.clone(),
+            _ => None,
         }
     }
 

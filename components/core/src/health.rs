@@ -108,7 +108,10 @@ fn health(ctx: &Ctx, _req: &Request) -> Result<Response> {
     Ok(Response::data(code, &body))
 }
 
-/// `GET /api/version`: the build.
-fn version(_ctx: &Ctx, _req: &Request) -> Result<Response> {
-    Ok(Response::ok(&build_info::get()))
+/// `GET /api/version`: the build, and whether this is a demo (the
+/// dashboard shows its banner).
+fn version(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let mut body = serde_json::to_value(build_info::get())?;
+    body["demo_mode"] = crate::demo::enabled(ctx.env)?.into();
+    Ok(Response::ok(&body))
 }

@@ -13,6 +13,7 @@
 //! | [`adapters`] | `spin` (wasm32 only, on spin-sdk) and `native` (in-memory KV, rusqlite, scripted HTTP) |
 //! | [`error`] | the one [`error::Error`] type and its mapping to HTTP statuses |
 //! | [`http`] | request, response and JSON envelope, router, body parsing, security headers |
+//! | [`i18n`] | `Accept-Language` negotiation and the error messages of each language catalogue |
 //! | [`app`] | the request pipeline every HTTP component shares |
 //! | [`access`] | the access policy of every route, and the credential checks |
 //! | [`db`] | connection set-up, versioned migrations, transactions |
@@ -26,12 +27,15 @@
 //! | [`anomaly`] | the latency anomaly guard (rolling 3σ over 50 samples), `cron-anomaly` |
 //! | [`reports`] | the daily operator report: figures, comparison, LLM summary, email |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
+//! | [`analytics`] | product analytics: event intake, daily visitor hashes, usage (DAU/WAU/MAU), the daily rollup |
+//! | [`demo`] | demo mode: the write refusal, the seeder, the tags and the removal |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
 
 pub mod access;
 pub mod adapters;
 pub mod ai;
+pub mod analytics;
 pub mod anomaly;
 pub mod app;
 pub mod audit;
@@ -42,12 +46,14 @@ pub mod catalog;
 pub mod config;
 pub mod costs;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;
 pub mod http;
+pub mod i18n;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;

@@ -455,7 +455,7 @@ fn a_tenant_spends_only_its_own_daily_budget() {
         (status, body["error"]["code"].as_str()),
         (429, Some("intake_budget_exceeded"))
     );
-    assert!(body["error"]["message"]
+    assert!(body["error"]["detail"]
         .as_str()
         .unwrap()
         .contains("jobs_per_day"));

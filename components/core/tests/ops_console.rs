@@ -70,6 +70,7 @@ fn the_allow_list_is_listed_and_anything_else_is_refused() {
             "run_backup",
             "verify_backup",
             "reconcile_payments",
+            "remove_demo_data",
             "tail_logs"
         ]
     );

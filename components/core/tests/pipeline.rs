@@ -191,7 +191,7 @@ fn unconfigured_credentials_say_so() {
         resp.status, 401,
         "no cron_token: an opaque bearer is simply not valid"
     );
-    assert!(body["error"]["message"]
+    assert!(body["error"]["detail"]
         .as_str()
         .unwrap()
         .contains("cron_token"));
@@ -211,7 +211,7 @@ fn unknown_jobs_are_404_after_authentication() {
     let (resp, body) = call(&health::APP, &env, req);
     assert_eq!(resp.status, 404);
     assert_eq!(body["error"]["code"], "unknown_job");
-    assert!(body["error"]["message"]
+    assert!(body["error"]["detail"]
         .as_str()
         .unwrap()
         .contains("heartbeat"));

@@ -383,7 +383,7 @@ fn creating_a_user_reveals_nothing_about_other_tenants() {
     // Sign-in without a tenant reaches the email's first account; the
     // later one names its tenant.
     let (_, first) = login(&env, "admin@example.com", RIGHT);
-    assert_eq!(first["data"]["user"]["tenant_id"], "default");
+    assert_eq!(first["data"]["user"]["tenant_id"], "default", "{first}");
     let (resp, second) = call(
         &AUTH,
         &env,

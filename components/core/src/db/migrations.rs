@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     BACKUPS,
     PAYMENTS,
     SECURITY,
+    ANALYTICS_AND_DEMO,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -803,5 +804,67 @@ const SECURITY: Migration = Migration {
             signature TEXT NOT NULL
         )",
         "DROP TABLE IF EXISTS audit_anchors",
+    ],
+};
+
+const ANALYTICS_AND_DEMO: Migration = Migration {
+    version: 15,
+    name: "product analytics (raw events, daily rollups, daily salts); demo-mode row tags",
+    statements: &[
+        // Raw dashboard events, kept only until their day is final and the
+        // daily rollup folds them (see `crate::analytics`). `visitor` is a
+        // hash of the client address and user agent with the salt of the
+        // event's day; the address and agent themselves are never stored.
+        "CREATE TABLE IF NOT EXISTS analytics_events (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            view TEXT,
+            visitor TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS analytics_events_by_day
+            ON analytics_events (tenant_id, day, visitor)",
+        // One random salt per UTC day, deleted once no event can be dated
+        // in that day any more, so a visitor hash cannot be recomputed.
+        "CREATE TABLE IF NOT EXISTS analytics_salts (
+            day INTEGER PRIMARY KEY,
+            salt TEXT NOT NULL
+        )",
+        // Events accepted per tenant and day: the daily cap, counted exactly.
+        "CREATE TABLE IF NOT EXISTS analytics_intake (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day)
+        ) WITHOUT ROWID",
+        // The rollup: visitors and events per tenant and day, and events by
+        // name.
+        "CREATE TABLE IF NOT EXISTS analytics_days (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day)
+        ) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS analytics_day_events (
+            tenant_id TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, day, name)
+        ) WITHOUT ROWID",
+        // Every row the demo seeder wrote or added to (see `crate::demo`):
+        // the table, the row's key (a JSON array), whether the seeder
+        // created the row, and the counters it added to an existing one,
+        // so removal restores exactly what was there before.
+        "CREATE TABLE IF NOT EXISTS demo_rows (
+            tbl TEXT NOT NULL,
+            key TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            added TEXT,
+            PRIMARY KEY (tbl, key)
+        ) WITHOUT ROWID",
     ],
 };

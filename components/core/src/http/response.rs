@@ -1,10 +1,15 @@
 //! Responses and the JSON envelope.
 //!
 //! Success: `{"ok": true, "data": ...}`. Failure:
-//! `{"ok": false, "error": {"code": "snake_case", "message": "human words"}}`.
-//! [`Response::error`] is the one place an [`Error`] becomes a response.
+//! `{"ok": false, "error": {"code": "snake_case", "message": "human words",
+//! "detail": "the specifics"}}`: `message` is the code's message from the
+//! language catalogue the caller asked for (`Accept-Language`, see
+//! [`crate::i18n`]), `detail` the error's own English words (which field,
+//! which value; absent for internal errors). [`Response::error_in`] is the
+//! one place an [`Error`] becomes a response.
 
-use crate::error::Error;
+use crate::error::{Error, Kind};
+use crate::i18n::{self, Lang};
 use serde::Serialize;
 
 /// An outgoing response.
@@ -47,14 +52,25 @@ impl Response {
             .with_body(body)
     }
 
-    /// The error envelope with the error's status (and Retry-After / Allow).
+    /// The error envelope in English (see [`Response::error_in`]).
     pub fn error(err: &Error) -> Self {
-        let body = serde_json::json!({
-            "ok": false,
-            "error": { "code": err.code, "message": err.public_message() }
-        });
+        Self::error_in(err, Lang::En)
+    }
+
+    /// The error envelope with the error's status (and Retry-After / Allow),
+    /// its message in `lang` (or English where the catalogue has none), and
+    /// `Content-Language` saying which.
+    pub fn error_in(err: &Error, lang: Lang) -> Self {
+        let (used, message) = i18n::render(lang, err);
+        let mut error = serde_json::json!({ "code": err.code, "message": message });
+        if err.kind != Kind::Internal {
+            error["detail"] = err.public_message().into();
+        }
+        let body = serde_json::json!({ "ok": false, "error": error });
         let mut resp = Response::new(err.status())
             .with_header("Content-Type", "application/json")
+            .with_header("Content-Language", used.tag())
+            .with_header("Vary", "Accept-Language")
             .with_body(body.to_string().into_bytes());
         if let Some(secs) = err.retry_after {
             resp = resp.with_header("Retry-After", &secs.to_string());
@@ -117,6 +133,23 @@ mod tests {
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("/etc/x"));
         assert!(body.contains("internal_error"));
+        assert!(!body.contains("detail"));
+    }
+
+    #[test]
+    fn error_messages_speak_the_language_asked_for_and_keep_the_specifics() {
+        let e = Error::bad_request("invalid_json", "unknown field `txet`");
+        let en: serde_json::Value = serde_json::from_slice(&Response::error(&e).body).unwrap();
+        let es_resp = Response::error_in(&e, Lang::Es);
+        let es: serde_json::Value = serde_json::from_slice(&es_resp.body).unwrap();
+        assert_eq!(es_resp.header("content-language"), Some("es"));
+        assert_eq!(es["error"]["code"], "invalid_json");
+        assert_eq!(es["error"]["detail"], "unknown field `txet`");
+        assert_ne!(es["error"]["message"], en["error"]["message"]);
+        assert_eq!(
+            en["error"]["message"],
+            i18n::message(Lang::En, "invalid_json").unwrap()
+        );
     }
 
     #[test]

@@ -101,9 +101,11 @@ pub fn find_for_login(
             &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1 AND tenant_id = ?2"),
             params![email, t.as_str()],
         )?,
+        // The first account made with this email (rowid breaks a tie within
+        // a millisecond: ids are random).
         None => env.db.query_opt(
             &format!(
-                "SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1 ORDER BY created_at, id LIMIT 1"
+                "SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1 ORDER BY created_at, rowid LIMIT 1"
             ),
             params![email],
         )?,

@@ -99,6 +99,12 @@ pub const COMMANDS: &[Command] = &[
         run: Run::Async(reconcile_payments),
     },
     Command {
+        name: "remove_demo_data",
+        summary: "Remove every demo row (switch demo_mode off first), leaving no trace.",
+        args: "none",
+        run: Run::Sync(remove_demo_data),
+    },
+    Command {
         name: "tail_logs",
         summary: "The latest events (read-only; runs even without confirm).",
         args: "level?: debug|info|warn|error, component?: string, limit?: 1..200",
@@ -308,6 +314,16 @@ fn reconcile_payments<'a>(
             json!({ "would": "write these differences to the payments ledger", "reconciliation": r })
         })
     })
+}
+
+fn remove_demo_data(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
+    only(args, &[])?;
+    if !confirm {
+        return Ok(
+            json!({ "would": "remove these demo rows", "demo": crate::demo::remove::plan(ctx.env)? }),
+        );
+    }
+    crate::demo::remove::remove(ctx.env)
 }
 
 fn tail_logs(ctx: &Ctx, args: &Value, _confirm: bool) -> Result<Value> {

@@ -111,6 +111,8 @@ pub const JOB_NAMES: &[&str] = &[
     "payments",
     "backup",
     "audit",
+    "analytics",
+    "demo",
 ];
 
 /// How a run was started.

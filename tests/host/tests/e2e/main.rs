@@ -7,14 +7,17 @@
 //! of its area (or a new module listed below) and add it to that module's
 //! `SCENARIOS`. Every request it makes counts towards route coverage.
 
+mod analytics;
 mod audit;
 mod auth;
 mod backups;
 mod caching;
 mod costs;
 mod dashboard;
+mod demo;
 mod health;
 mod heartbeat;
+mod i18n;
 mod incidents;
 mod isolation;
 mod jobs;
@@ -59,6 +62,9 @@ fn main() {
         backups::SCENARIOS,
         real_spin::SCENARIOS,
         security::SCENARIOS,
+        analytics::SCENARIOS,
+        demo::SCENARIOS,
+        i18n::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

@@ -635,7 +635,7 @@ fn weak_secrets(env: &Env) -> Result<()> {
         let app = env.app_with(|b| b.variable(name, value))?;
         let resp = request(&app).send()?;
         expect_error(&resp, 503, "invalid_configuration", name)?;
-        let msg = resp.json()?["error"]["message"]
+        let msg = resp.json()?["error"]["detail"]
             .as_str()
             .unwrap_or("")
             .to_string();

@@ -142,3 +142,19 @@ pub fn check_one_work_call_each(ai: &OpenAi, jobs: usize) -> Result<()> {
     );
     Ok(())
 }
+
+/// A job run over its internal route: 200, and when this call ran the
+/// slot (not another caller first), a summary saying `what`.
+pub fn ran_saying(resp: &echopilot_e2e::Response, what: &str) -> Result<()> {
+    let body = echopilot_e2e::scenario::expect_status(resp, 200)?;
+    let report = &body["data"];
+    match report["outcome"].as_str() {
+        Some("ran") => echopilot_e2e::check!(
+            report["summary"].as_str().is_some_and(|s| s.contains(what)),
+            "the run says {what:?}: {body}"
+        ),
+        Some("already_done") => {}
+        _ => anyhow::bail!("unexpected run report: {body}"),
+    }
+    Ok(())
+}
