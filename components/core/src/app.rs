@@ -261,7 +261,12 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         Ok(())
     } else {
         let named: Vec<(&str, &str)> = params.iter().collect();
-        guard::screen(env, &req, &named, &admission.principal, &request_id)
+        if route.signed_body {
+            let head = req.clone_head();
+            guard::screen(env, &head, &named, &admission.principal, &request_id)
+        } else {
+            guard::screen(env, &req, &named, &admission.principal, &request_id)
+        }
     };
     if let Err(e) = refused {
         return render_error(

@@ -23,6 +23,8 @@ pub const APPS: &[&App] = &[
     &crate::reports::APP,
     &crate::payments::APP,
     &crate::backup::APP,
+    &crate::payments::routes::APP,
+    &crate::finance::api::APP,
 ];
 
 /// Every scheduled job.
