@@ -195,7 +195,7 @@ pub struct Created {
 }
 
 /// Create (or hand out again) the Checkout Session for `job_id`.
-pub async fn create(env: &Env, s: &Stripe, job_id: &str) -> Result<Created> {
+pub async fn create(env: &Env, job_id: &str) -> Result<Created> {
     let job = store::get(env, &Scope::All, job_id)?;
     if matches!(
         job.status,
@@ -228,6 +228,8 @@ pub async fn create(env: &Env, s: &Stripe, job_id: &str) -> Result<Created> {
         }
         _ => {}
     }
+    // What needs configuring is asked only for a payable job.
+    let s: &Stripe = &stripe::settings(env.config.as_ref())?.ok_or_else(super::not_configured)?;
     let base = return_base(env)?;
     let tenant = TenantId::parse(&job.tenant_id)?;
     let plan = plans::of_tenant(env, &tenant)?;

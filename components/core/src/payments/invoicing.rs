@@ -34,7 +34,6 @@ fn id_in(v: &Value, what: &str) -> Result<String> {
 /// Send draft `id` (within `scope`); the invoice afterwards.
 pub async fn send(
     env: &Env,
-    s: &Stripe,
     scope: &Scope,
     id: &str,
     actor: &str,
@@ -60,6 +59,8 @@ pub async fn send(
             "set the tenant's billing_email first (PATCH /api/billing/settings)",
         )
     })?;
+    // Stripe's settings only once the invoice is known to be sendable.
+    let s: &Stripe = &stripe::settings(env.config.as_ref())?.ok_or_else(super::not_configured)?;
     let customer = match settings.stripe_customer {
         Some(c) => c,
         None => {

@@ -193,7 +193,8 @@ pub struct Link {
 
 impl Link {
     /// Parse `email`, `id`, `expires` and `token` from a query string
-    /// (403 `link_invalid` when one is missing or malformed).
+    /// (400 `incomplete_link` when one is missing, 403 `link_invalid` when
+    /// one is malformed).
     pub fn parse(query: &str) -> Result<Link> {
         let invalid = || {
             Error::new(
@@ -211,7 +212,10 @@ impl Link {
         let (Some(email), Some(id), Some(expires), Some(token)) =
             (get("email"), get("id"), get("expires"), get("token"))
         else {
-            return Err(invalid());
+            return Err(Error::bad_request(
+                "incomplete_link",
+                "a download link has `email`, `id`, `expires` and `token`",
+            ));
         };
         if email.len() > 254 || id.len() > 64 {
             return Err(invalid());
@@ -294,7 +298,14 @@ mod tests {
         assert!(check("k", &link.email, &link.id, link.expires, &link.token, 1).is_ok());
         assert_eq!(
             Link::parse("email=a@b.co&id=x").err().unwrap().code,
-            "link_invalid"
+            "incomplete_link"
+        );
+        assert_eq!(
+            Link::parse("email=a@b.co&id=x&expires=soon&token=t")
+                .err()
+                .unwrap()
+                .status(),
+            403
         );
     }
 }

@@ -70,8 +70,7 @@ fn create_checkout<'a>(
 ) -> LocalBoxFuture<'a, Result<Response>> {
     Box::pin(async move {
         let job_id = ctx.params.require("job_id")?;
-        let s = stripe_settings(ctx)?;
-        let created = checkout::create(ctx.env, &s, job_id).await?;
+        let created = checkout::create(ctx.env, job_id).await?;
         let mut body = created.session.public_view();
         body["reused"] = json!(created.reused);
         body["price_conversion"] = json!(created.conversion);
@@ -244,10 +243,8 @@ fn download(ctx: &Ctx, req: &Request) -> Result<Response> {
 fn send_invoice<'a>(ctx: &'a Ctx<'a>, _req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
     Box::pin(async move {
         let id = ctx.params.require("id")?;
-        let s = stripe_settings(ctx)?;
         let invoice = invoicing::send(
             ctx.env,
-            &s,
             &ctx.scope,
             id,
             &ctx.principal.actor(),

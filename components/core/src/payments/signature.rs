@@ -48,6 +48,14 @@ fn refuse(code: &'static str, message: &str) -> Error {
     Error::new(Kind::BadRequest, code, message)
 }
 
+/// 400 `signature_missing`: a delivery without a `Stripe-Signature`.
+pub fn missing() -> Error {
+    refuse(
+        "signature_missing",
+        "no Stripe-Signature header: webhook deliveries must be signed by Stripe",
+    )
+}
+
 /// The timestamp and the `v1` signatures of a header; `None` when either is
 /// missing or malformed (as Stripe's libraries refuse it).
 pub fn parse_header(header: &str) -> Option<(i64, Vec<[u8; 32]>)> {
@@ -104,10 +112,7 @@ fn matches(secret: &str, t: i64, payload: &[u8], sig: &[u8; 32]) -> bool {
 /// `signature_expired`.
 pub fn verify(header: Option<&str>, payload: &[u8], secrets: &[String], now_s: i64) -> Result<i64> {
     let Some(header) = header.filter(|h| !h.trim().is_empty()) else {
-        return Err(refuse(
-            "signature_missing",
-            "no Stripe-Signature header: webhook deliveries must be signed by Stripe",
-        ));
+        return Err(missing());
     };
     let Some((t, signatures)) = parse_header(header) else {
         return Err(refuse(
@@ -202,6 +207,31 @@ mod tests {
         assert_eq!(
             verify(Some(&good), BODY, &other, NOW).unwrap_err().status(),
             400
+        );
+    }
+
+    /// A header made by Stripe's own library, not by this code:
+    /// `stripe.webhooks.generateTestHeaderString({payload, secret:
+    /// "whsec_official_vector", timestamp: 1800000000})` from the `stripe`
+    /// npm package 17.7.0.
+    #[test]
+    fn a_header_made_by_the_official_stripe_library_verifies() {
+        let payload = br#"{"id":"evt_official","object":"event","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}"#;
+        let header =
+            "t=1800000000,v1=18274cfe433c6ac4ae8501b8abf9c05cf08ae4bfba536eda646d529163141255";
+        let secret = owned(&["whsec_official_vector"]);
+        assert_eq!(
+            verify(Some(header), payload, &secret, NOW + 60).unwrap(),
+            NOW
+        );
+        assert_eq!(sign("whsec_official_vector", NOW, payload), &header[16..]);
+        let mut tampered = payload.to_vec();
+        tampered[10] ^= 1;
+        assert_eq!(
+            verify(Some(header), &tampered, &secret, NOW)
+                .unwrap_err()
+                .code,
+            "signature_mismatch"
         );
     }
 

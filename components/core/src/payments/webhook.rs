@@ -140,6 +140,10 @@ pub fn receive(
     request_id: &str,
     client: &str,
 ) -> Result<Value> {
+    // An unsigned delivery is refused whatever the configuration.
+    if signature_header.is_none_or(|h| h.trim().is_empty()) {
+        return Err(signature::missing());
+    }
     let secrets = signature::secrets(env.config.as_ref())?.ok_or_else(|| {
         Error::unavailable(
             "not_configured",
