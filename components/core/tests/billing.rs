@@ -575,3 +575,66 @@ fn finops_and_pnl_equal_hand_computed_sums() {
     let text = pnl.to_string();
     assert!(text.contains("12000") && text.contains("2000"), "{pnl}");
 }
+
+#[test]
+fn the_same_event_delivered_to_two_replicas_at_once_is_applied_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Arc::new(dir.path().join("db.sqlite"));
+        let (mut env, _clock) = env_with(SqliteDb::open(path.as_ref()).unwrap(), VARS);
+        let stripe = FakeStripe::default();
+        let s = stripe.clone();
+        env.http = Box::new(SharedHttp(Arc::new(ScriptedHttp::new(move |r| {
+            Ok(s.answer(r))
+        }))));
+        let job = create_job(&env, "ann@example.com");
+        let (_, body) = call(
+            BILLING,
+            &env,
+            Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
+        );
+        let session = body["data"]["session_id"].as_str().unwrap().to_string();
+        let payload = Arc::new(completed_event(
+            "evt_twice",
+            &session,
+            "pi_twice",
+            "ann@example.com",
+        ));
+        let header = Arc::new(sign(WHSEC, now_s(&env), &payload));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let replicas: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, payload, header, barrier) = (
+                    path.clone(),
+                    payload.clone(),
+                    header.clone(),
+                    barrier.clone(),
+                );
+                std::thread::spawn(move || {
+                    let (replica, _clock) = env_with(SqliteDb::open(path.as_ref()).unwrap(), VARS);
+                    barrier.wait();
+                    deliver(&replica, Some(header.to_string()), &payload)
+                })
+            })
+            .collect();
+        let mut outcomes: Vec<String> = replicas
+            .into_iter()
+            .map(|h| {
+                let (status, body) = h.join().unwrap();
+                assert_eq!(status, 200, "round {round}: {body}");
+                body["data"]["outcome"].as_str().unwrap().to_string()
+            })
+            .collect();
+        outcomes.sort();
+        assert_eq!(outcomes, ["applied", "duplicate"], "round {round}");
+        assert_eq!(count(&env, "SELECT COUNT(*) FROM stripe_events"), 1);
+        assert_eq!(count(&env, "SELECT COUNT(*) FROM receipts"), 1);
+        assert_eq!(
+            count(
+                &env,
+                "SELECT COUNT(*) FROM checkout_sessions WHERE status = 'paid'"
+            ),
+            1
+        );
+    }
+}
