@@ -326,9 +326,9 @@ fn paid(
             .map(|pi| ledger::by_payment_intent(db, pi))
             .transpose()?
             .flatten();
-        let receipt = receipts::record(
+        settle(
+            env,
             db,
-            env.ids.as_ref(),
             &NewReceipt {
                 tenant_id: &session.tenant_id,
                 email: &email,
@@ -340,25 +340,44 @@ fn paid(
                 amount: session.amount,
                 livemode,
             },
-            now,
-        )?;
-        let commission = commissions::on_payment(
-            db,
-            &commissions::Payment {
-                tenant_id: &session.tenant_id,
-                email: &email,
-                payment_key: key,
-                amount: session.amount,
-                refunded: charge.map_or(0, |c| c.amount_refunded),
-                livemode,
-            },
+            charge.as_ref().map_or(0, |c| c.amount_refunded),
             hold_ms,
             now,
+            &mut detail,
         )?;
-        detail["receipt"] = json!(receipt.id);
-        detail["commission"] = commission.view();
     }
     Ok(Applied::acted(detail))
+}
+
+/// A payment settled: its receipt for the customer, and the referral
+/// commission it earns (if the customer was referred), noted in `detail`.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    env: &Env,
+    db: &dyn Db,
+    r: &NewReceipt<'_>,
+    refunded: i64,
+    hold_ms: i64,
+    now: i64,
+    detail: &mut Value,
+) -> Result<()> {
+    let receipt = receipts::record(db, env.ids.as_ref(), r, now)?;
+    let commission = commissions::on_payment(
+        db,
+        &commissions::Payment {
+            tenant_id: r.tenant_id,
+            email: r.email,
+            payment_key: r.payment_key,
+            amount: r.amount,
+            refunded,
+            livemode: r.livemode,
+        },
+        hold_ms,
+        now,
+    )?;
+    detail["receipt"] = json!(receipt.id);
+    detail["commission"] = commission.view();
+    Ok(())
 }
 
 fn session_expired(env: &Env, db: &dyn Db, o: &Value, now: i64) -> Result<Applied> {
@@ -630,9 +649,9 @@ fn invoice_paid(
             (None, Some(n)) => format!("Invoice {n}"),
             (None, None) => "EchoPilot invoice".to_string(),
         };
-        let receipt = receipts::record(
+        settle(
+            env,
             db,
-            env.ids.as_ref(),
             &NewReceipt {
                 tenant_id: &tenant,
                 email,
@@ -644,23 +663,11 @@ fn invoice_paid(
                 amount: paid,
                 livemode,
             },
-            now,
-        )?;
-        let commission = commissions::on_payment(
-            db,
-            &commissions::Payment {
-                tenant_id: &tenant,
-                email,
-                payment_key: &key,
-                amount: paid,
-                refunded: 0,
-                livemode,
-            },
+            0,
             hold_ms,
             now,
+            &mut detail,
         )?;
-        detail["receipt"] = json!(receipt.id);
-        detail["commission"] = commission.view();
     }
     Ok(Applied::acted(detail))
 }
