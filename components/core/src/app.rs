@@ -49,6 +49,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The one tenant a write acts for: the scope's, or for the platform's
+    /// admins (whose scope is every tenant) their own.
+    pub fn acting_tenant(&self) -> crate::tenancy::TenantId {
+        match &self.scope {
+            crate::tenancy::Scope::Tenant(t) => t.clone(),
+            crate::tenancy::Scope::All => self.principal.tenant.clone(),
+        }
+    }
+
     /// Refuse (403 `platform_only`) principals outside the default tenant,
     /// for resources that describe the whole platform (`what`, e.g.
     /// "incidents"). Schedulers pass.

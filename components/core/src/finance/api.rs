@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::http::router::concat;
 use crate::http::{Request, Response, Route};
 use crate::referrals;
-use crate::tenancy::{Scope, TenantId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -56,15 +55,6 @@ fn days_param(req: &Request, default: i64) -> Result<i64> {
         Some(d) => d
             .parse()
             .map_err(|_| Error::bad_request("invalid_days", "`days` is a whole number of days")),
-    }
-}
-
-/// The one tenant a write acts for: the scope's, or for the platform's
-/// admins (whose scope is every tenant) their own.
-fn acting_tenant(ctx: &Ctx) -> TenantId {
-    match &ctx.scope {
-        Scope::Tenant(t) => t.clone(),
-        Scope::All => ctx.principal.tenant.clone(),
     }
 }
 
@@ -159,7 +149,7 @@ struct DraftRequest {
 fn draft_invoice(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body: DraftRequest = req.json()?;
     let period = Period::parse(&body.period)?;
-    let tenant = acting_tenant(ctx);
+    let tenant = ctx.acting_tenant();
     let invoice = billing::draft(
         ctx.env,
         &tenant,
@@ -171,7 +161,7 @@ fn draft_invoice(ctx: &Ctx, req: &Request) -> Result<Response> {
 }
 
 fn settings_view(ctx: &Ctx, _req: &Request) -> Result<Response> {
-    let tenant = acting_tenant(ctx);
+    let tenant = ctx.acting_tenant();
     Ok(Response::ok(
         &billing::settings(ctx.env, tenant.as_str())?.view(),
     ))
@@ -179,7 +169,7 @@ fn settings_view(ctx: &Ctx, _req: &Request) -> Result<Response> {
 
 fn settings_change(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body: SettingsChange = req.json()?;
-    let tenant = acting_tenant(ctx);
+    let tenant = ctx.acting_tenant();
     let s = billing::change(
         ctx.env,
         &tenant,

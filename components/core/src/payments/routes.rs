@@ -18,7 +18,7 @@ use crate::guard;
 use crate::http::{Method, Request, Response, Route};
 use crate::identity::{users, Credential, Role};
 use crate::money::{Currency, Money};
-use crate::tenancy::{Scope, TenantId};
+use crate::tenancy::Scope;
 use futures::future::LocalBoxFuture;
 use serde_json::json;
 
@@ -53,15 +53,6 @@ pub const APP: App = App {
 /// Stripe's settings, or 503 `payments_not_configured`.
 fn stripe_settings(ctx: &Ctx) -> Result<stripe::Stripe> {
     stripe::settings(ctx.env.config.as_ref())?.ok_or_else(super::not_configured)
-}
-
-/// The tenant a request acts in: the one its scope names, else the
-/// caller's home tenant.
-fn acting_tenant(ctx: &Ctx) -> TenantId {
-    match &ctx.scope {
-        Scope::Tenant(t) => t.clone(),
-        Scope::All => ctx.principal.tenant.clone(),
-    }
 }
 
 fn create_checkout<'a>(
@@ -203,7 +194,7 @@ fn receipts(ctx: &Ctx, req: &Request) -> Result<Response> {
             "customers see their own receipts; operators see anyone's",
         ));
     }
-    let listing = portal::listing(ctx.env, acting_tenant(ctx).as_str(), &email);
+    let listing = portal::listing(ctx.env, ctx.acting_tenant().as_str(), &email);
     log(
         Some(&email),
         listing.as_ref().map_or_else(|e| e.code, |_| "ok"),

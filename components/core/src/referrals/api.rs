@@ -15,7 +15,6 @@ use crate::audit::{self, Event};
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::http::{Request, Response, Route};
-use crate::tenancy::Scope;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -40,10 +39,7 @@ struct CreateRequest {
 
 fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body: CreateRequest = req.json()?;
-    let tenant = match &ctx.scope {
-        Scope::Tenant(t) => t.clone(),
-        Scope::All => ctx.principal.tenant.clone(),
-    };
+    let tenant = ctx.acting_tenant();
     let actor = ctx.principal.actor();
     let (code, created) = codes::create(
         ctx.env,
