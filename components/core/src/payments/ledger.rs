@@ -48,18 +48,48 @@ pub fn in_window(db: &dyn Db, from_ms: i64, to_ms: i64) -> Result<BTreeMap<Strin
 /// Insert or update `c` as Stripe reports it; `source` says who wrote it
 /// (`reconcile` or `webhook`).
 pub fn upsert(db: &dyn Db, c: &Charge, source: &str, now_ms: i64) -> Result<()> {
+    write(
+        db,
+        c,
+        source,
+        now_ms,
+        "tenant_id = excluded.tenant_id, customer = excluded.customer,
+         payment_intent = excluded.payment_intent, amount = excluded.amount,
+         amount_refunded = excluded.amount_refunded, currency = excluded.currency,
+         status = excluded.status, disputed = excluded.disputed,
+         description = excluded.description, livemode = excluded.livemode,
+         created_at = excluded.created_at, source = excluded.source,
+         updated_at = excluded.updated_at",
+    )
+}
+
+/// Record `c` as a webhook reports it. A new charge is inserted; a known
+/// one keeps what it has and only gains: refunds (the larger total wins),
+/// a dispute, and the tenant, customer and payment intent if it lacked
+/// them. Reconciliation later overwrites with Stripe's list either way.
+pub fn merge(db: &dyn Db, c: &Charge, now_ms: i64) -> Result<()> {
+    write(
+        db,
+        c,
+        "webhook",
+        now_ms,
+        "amount_refunded = MAX(amount_refunded, excluded.amount_refunded),
+         disputed = MAX(disputed, excluded.disputed),
+         tenant_id = COALESCE(tenant_id, excluded.tenant_id),
+         customer = COALESCE(customer, excluded.customer),
+         payment_intent = COALESCE(payment_intent, excluded.payment_intent),
+         updated_at = excluded.updated_at",
+    )
+}
+
+/// Insert `c`, or apply `on_conflict` (an `UPDATE SET` list) to the row
+/// the ledger has.
+fn write(db: &dyn Db, c: &Charge, source: &str, now_ms: i64, on_conflict: &str) -> Result<()> {
     db.exec(
         &format!(
             "INSERT INTO payments ({COLUMNS}, source, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             ON CONFLICT (id) DO UPDATE SET
-               tenant_id = excluded.tenant_id, customer = excluded.customer,
-               payment_intent = excluded.payment_intent, amount = excluded.amount,
-               amount_refunded = excluded.amount_refunded, currency = excluded.currency,
-               status = excluded.status, disputed = excluded.disputed,
-               description = excluded.description, livemode = excluded.livemode,
-               created_at = excluded.created_at, source = excluded.source,
-               updated_at = excluded.updated_at"
+             ON CONFLICT (id) DO UPDATE SET {on_conflict}"
         ),
         params![
             c.id.as_str(),
@@ -75,42 +105,6 @@ pub fn upsert(db: &dyn Db, c: &Charge, source: &str, now_ms: i64) -> Result<()> 
             c.livemode,
             c.created_at,
             source,
-            now_ms
-        ],
-    )?;
-    Ok(())
-}
-
-/// Record `c` as a webhook reports it. A new charge is inserted; a known
-/// one keeps what it has and only gains: refunds (the larger total wins),
-/// a dispute, and the tenant, customer and payment intent if it lacked
-/// them. Reconciliation later overwrites with Stripe's list either way.
-pub fn merge(db: &dyn Db, c: &Charge, now_ms: i64) -> Result<()> {
-    db.exec(
-        &format!(
-            "INSERT INTO payments ({COLUMNS}, source, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'webhook', ?13)
-             ON CONFLICT (id) DO UPDATE SET
-               amount_refunded = MAX(amount_refunded, excluded.amount_refunded),
-               disputed = MAX(disputed, excluded.disputed),
-               tenant_id = COALESCE(tenant_id, excluded.tenant_id),
-               customer = COALESCE(customer, excluded.customer),
-               payment_intent = COALESCE(payment_intent, excluded.payment_intent),
-               updated_at = excluded.updated_at"
-        ),
-        params![
-            c.id.as_str(),
-            c.tenant_id.as_deref(),
-            c.customer.as_deref(),
-            c.payment_intent.as_deref(),
-            c.amount,
-            c.amount_refunded,
-            c.currency.as_str(),
-            c.status.as_str(),
-            c.disputed,
-            c.description.as_deref(),
-            c.livemode,
-            c.created_at,
             now_ms
         ],
     )?;
