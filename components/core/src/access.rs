@@ -182,7 +182,8 @@ pub const POLICY: &[Policy] = &[
     // api-finance: referrals (click and signup are a customer's, public)
     row(Post, "/api/growth/referral/create", OPERATOR),
     row(Post, "/api/growth/referral/click", Public),
-    row(Post, "/api/growth/referral/signup", Public),
+    // The signed-in customer for their own email, or an operator.
+    row(Post, "/api/growth/referral/signup", VIEWER),
     row(Get, "/api/growth/referrals", ANALYST),
     row(Get, "/api/growth/payouts/export", ADMIN),
     row(Post, "/api/growth/payouts", ADMIN),

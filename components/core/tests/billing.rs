@@ -446,31 +446,42 @@ fn a_referred_payment_earns_a_commission_that_a_refund_reverses() {
     let (resp, body) = call(
         FINANCE,
         &env,
-        post_json(
+        admin(post_json(
             "/api/growth/referral/signup",
             &json!({"code": code, "email": "Pat+x@partner.io"}),
-        ),
+        )),
     );
     assert_eq!(resp.status / 100, 4, "{body}");
     let (resp, body) = call(
         FINANCE,
         &env,
-        post_json(
+        admin(post_json(
             "/api/growth/referral/signup",
             &json!({"code": code, "email": "cat@shop.io"}),
-        ),
+        )),
     );
     assert_eq!(resp.status, 201, "{body}");
     let (resp, body) = call(
         FINANCE,
         &env,
-        post_json(
+        admin(post_json(
             "/api/growth/referral/signup",
             &json!({"code": code, "email": "CAT@shop.io"}),
-        ),
+        )),
     );
     assert_eq!(resp.status / 100, 4, "a duplicate signup: {body}");
     assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_refusals"), 2);
+    // Anonymous callers cannot claim a customer for a code.
+    let (resp, _) = call(
+        FINANCE,
+        &env,
+        post_json(
+            "/api/growth/referral/signup",
+            &json!({"code": code, "email": "dan@shop.io"}),
+        ),
+    );
+    assert_eq!(resp.status, 401);
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM referral_signups"), 1);
 
     // The referred customer pays for a job.
     let job = create_job(&env, "cat@shop.io");

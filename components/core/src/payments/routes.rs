@@ -16,7 +16,6 @@ use crate::app::{App, Ctx};
 use crate::error::{Error, Kind, Result};
 use crate::guard;
 use crate::http::{Method, Request, Response, Route};
-use crate::identity::{users, Credential, Role};
 use crate::money::{Currency, Money};
 use crate::tenancy::Scope;
 use futures::future::LocalBoxFuture;
@@ -140,21 +139,6 @@ fn refund<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<R
     })
 }
 
-/// The signed-in user's own email, if the caller is a user.
-fn own_email(ctx: &Ctx) -> Result<Option<String>> {
-    match &ctx.principal.credential {
-        Credential::User { user_id, .. } => {
-            let scope = Scope::Tenant(ctx.principal.tenant.clone());
-            Ok(Some(
-                users::get(ctx.env, &scope, user_id)?
-                    .email
-                    .to_ascii_lowercase(),
-            ))
-        }
-        _ => Ok(None),
-    }
-}
-
 fn receipts(ctx: &Ctx, req: &Request) -> Result<Response> {
     let client = guard::client_ip(req);
     let actor = ctx.principal.actor();
@@ -184,15 +168,9 @@ fn receipts(ctx: &Ctx, req: &Request) -> Result<Response> {
             return Err(Error::bad_request("missing_email", "`email` is required"));
         }
     };
-    let operator = ctx.principal.role.is_some_and(|r| r >= Role::Operator)
-        && !matches!(ctx.principal.credential, Credential::ApiKey { .. });
-    if !operator && own_email(ctx)?.as_deref() != Some(email.as_str()) {
-        log(Some(&email), "not_your_email");
-        return Err(Error::new(
-            Kind::Forbidden,
-            "not_your_email",
-            "customers see their own receipts; operators see anyone's",
-        ));
+    if let Err(e) = ctx.require_customer(&email) {
+        log(Some(&email), e.code);
+        return Err(e);
     }
     let listing = portal::listing(ctx.env, ctx.acting_tenant().as_str(), &email);
     log(

@@ -87,8 +87,12 @@ struct SignupRequest {
     email: String,
 }
 
+/// A customer signs up through a code: the signed-in customer for their
+/// own email (an anonymous caller could otherwise claim anyone's future
+/// payments for their code), or an operator recording one.
 fn signup(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body: SignupRequest = req.json()?;
+    ctx.require_customer(&body.email)?;
     let code = codes::signup(ctx.env, &body.code, &body.email, &guard::client_ip(req))?;
     Ok(Response::data(
         201,
