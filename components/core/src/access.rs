@@ -175,6 +175,40 @@ pub const POLICY: &[Policy] = &[
     // usage is per tenant
     row(Post, "/api/analytics/event", Public),
     row(Get, "/api/analytics/usage", ANALYST),
+    // api-billing: checkout (the job id is the capability), Stripe's
+    // webhook (its signature is the credential), the ledger, refunds, the
+    // customer portal (download links are signed), sending invoices
+    row(Post, "/api/public/checkout/{job_id}", Public),
+    row(Get, "/api/public/checkout/{job_id}", Public),
+    row(Post, "/api/stripe/webhook", Public),
+    row(Get, "/api/payments", OPERATOR),
+    row(Post, "/api/payments/refund", ADMIN),
+    // The customer themself (a user with that email) or an operator.
+    row(Get, "/api/portal/receipts", VIEWER),
+    row(Get, "/api/portal/download", Public),
+    row(Post, "/api/billing/invoices/{id}/send", OPERATOR),
+    // api-finance: FinOps, P&L, forecast, rates, tenant billing (each
+    // figure within the caller's tenant scope)
+    row(Get, "/api/finops/summary", ANALYST),
+    row(Get, "/api/finops/tenants", ANALYST),
+    row(Get, "/api/finance/pnl", ANALYST),
+    row(Get, "/api/forecast", ANALYST),
+    row(Get, "/api/finance/rates", VIEWER),
+    // Rates are platform-wide: the handler refuses other tenants.
+    row(Post, "/api/finance/rates", ADMIN),
+    row(Get, "/api/billing/usage", ANALYST),
+    row(Get, "/api/billing/invoices", ANALYST),
+    row(Post, "/api/billing/invoices", OPERATOR),
+    row(Get, "/api/billing/settings", ANALYST),
+    row(Patch, "/api/billing/settings", ADMIN),
+    // api-finance: referrals (click and signup are a customer's, public)
+    row(Post, "/api/growth/referral/create", OPERATOR),
+    row(Post, "/api/growth/referral/click", Public),
+    // The signed-in customer for their own email, or an operator.
+    row(Post, "/api/growth/referral/signup", VIEWER),
+    row(Get, "/api/growth/referrals", ANALYST),
+    row(Get, "/api/growth/payouts/export", ADMIN),
+    row(Post, "/api/growth/payouts", ADMIN),
     // static-files
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job

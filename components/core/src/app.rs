@@ -50,6 +50,39 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Refuse (403 `not_your_email`) unless `email` is the signed-in
+    /// user's own, or the caller is an operator (by role, not by an API
+    /// key) acting for a customer.
+    pub fn require_customer(&self, email: &str) -> crate::Result<()> {
+        use crate::identity::{users, Credential, Role};
+        let operator = self.principal.role.is_some_and(|r| r >= Role::Operator)
+            && !matches!(self.principal.credential, Credential::ApiKey { .. });
+        let own = match &self.principal.credential {
+            Credential::User { user_id, .. } => {
+                let scope = crate::tenancy::Scope::Tenant(self.principal.tenant.clone());
+                Some(users::get(self.env, &scope, user_id)?.email)
+            }
+            _ => None,
+        };
+        if operator || own.is_some_and(|o| o.eq_ignore_ascii_case(email)) {
+            return Ok(());
+        }
+        Err(crate::Error::new(
+            crate::error::Kind::Forbidden,
+            "not_your_email",
+            "customers act for their own email only; operators for anyone's",
+        ))
+    }
+
+    /// The one tenant a write acts for: the scope's, or for the platform's
+    /// admins (whose scope is every tenant) their own.
+    pub fn acting_tenant(&self) -> crate::tenancy::TenantId {
+        match &self.scope {
+            crate::tenancy::Scope::Tenant(t) => t.clone(),
+            crate::tenancy::Scope::All => self.principal.tenant.clone(),
+        }
+    }
+
     /// Refuse (403 `platform_only`) principals outside the default tenant,
     /// for resources that describe the whole platform (`what`, e.g.
     /// "incidents"). Schedulers pass.
@@ -256,7 +289,12 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         Ok(())
     } else {
         let named: Vec<(&str, &str)> = params.iter().collect();
-        guard::screen(env, &req, &named, &admission.principal, &request_id)
+        if route.signed_body {
+            let head = req.clone_head();
+            guard::screen(env, &head, &named, &admission.principal, &request_id)
+        } else {
+            guard::screen(env, &req, &named, &admission.principal, &request_id)
+        }
     };
     if let Err(e) = refused {
         return render_error(app, env, &e, &request_id, &req, origin.as_deref(), &extra);

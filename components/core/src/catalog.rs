@@ -27,6 +27,8 @@ pub const APPS: &[&App] = &[
     &crate::analytics::APP,
     &crate::analytics::rollup::APP,
     &crate::demo::APP,
+    &crate::payments::routes::APP,
+    &crate::finance::api::APP,
 ];
 
 /// Every scheduled job.

@@ -26,6 +26,10 @@
 //! | [`scale`] | autoscaling the worker's concurrency: signals, forecast, rules, state, `/api/scale/*`, `cron-autoscale` |
 //! | [`anomaly`] | the latency anomaly guard (rolling 3σ over 50 samples), `cron-anomaly` |
 //! | [`reports`] | the daily operator report: figures, comparison, LLM summary, email |
+//! | [`money`] | currencies, integer minor units, exchange-rate conversions that record their rate |
+//! | [`payments`] | the Stripe ledger and reconciliation, checkout, webhooks, refunds, receipts and the customer portal (api-billing) |
+//! | [`finance`] | FinOps, P&L, forecast, exchange rates, plans, tenant billing (api-finance) |
+//! | [`referrals`] | referral codes, signups, commissions, payouts |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`analytics`] | product analytics: event intake, daily visitor hashes, usage (DAU/WAU/MAU), the daily rollup |
 //! | [`demo`] | demo mode: the write refusal, the seeder, the tags and the removal |
@@ -49,6 +53,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod finance;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;
@@ -59,10 +64,12 @@ pub mod incidents;
 pub mod integrations;
 pub mod jobs;
 pub mod log;
+pub mod money;
 pub mod notion;
 pub mod ops;
 pub mod payments;
 pub mod ports;
+pub mod referrals;
 pub mod reports;
 pub mod scale;
 pub mod scheduler;

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     PAYMENTS,
     SECURITY,
     ANALYTICS_AND_DEMO,
+    MONEY,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -866,5 +867,211 @@ const ANALYTICS_AND_DEMO: Migration = Migration {
             added TEXT,
             PRIMARY KEY (tbl, key)
         ) WITHOUT ROWID",
+    ],
+};
+
+const MONEY: Migration = Migration {
+    version: 16,
+    name: "money: checkout sessions, Stripe events, refunds, receipts and portal access, billing settings and invoices, exchange rates, referrals",
+    statements: &[
+        // One row per Stripe Checkout Session created for a job. `held`:
+        // the tenant's unpaid-jobs policy made the job wait for it.
+        "CREATE TABLE IF NOT EXISTS checkout_sessions (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'expired')),
+            held INTEGER NOT NULL DEFAULT 0,
+            url TEXT NOT NULL,
+            email TEXT,
+            payment_intent TEXT,
+            last_error TEXT,
+            livemode INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            paid_at INTEGER,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS checkout_sessions_by_job ON checkout_sessions (job_id, created_at)",
+        "CREATE INDEX IF NOT EXISTS checkout_sessions_open ON checkout_sessions (expires_at) WHERE status = 'open'",
+        "CREATE INDEX IF NOT EXISTS checkout_sessions_by_intent
+            ON checkout_sessions (payment_intent) WHERE payment_intent IS NOT NULL",
+        // Every Stripe event received, once: the primary key is what makes
+        // a delivery to two replicas at once apply once (the event's
+        // effects are written in the transaction that inserts its row).
+        "CREATE TABLE IF NOT EXISTS stripe_events (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'ignored', 'unrecognised')),
+            detail TEXT NOT NULL,
+            request_id TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS stripe_events_by_time ON stripe_events (received_at)",
+        // Refunds, from the refund route (Stripe's answer) and from
+        // `charge.refunded` events; the ledger row's `amount_refunded` is
+        // their sum as Stripe reports it.
+        "CREATE TABLE IF NOT EXISTS refunds (
+            id TEXT PRIMARY KEY,
+            charge_id TEXT NOT NULL,
+            payment_intent TEXT,
+            tenant_id TEXT,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            note TEXT,
+            actor TEXT NOT NULL,
+            request_id TEXT,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id, created_at)",
+        // Receipts per customer (lower-case email), one per payment (its
+        // payment intent, or charge when there is none).
+        "CREATE TABLE IF NOT EXISTS receipts (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            payment_key TEXT NOT NULL UNIQUE,
+            charge_id TEXT,
+            job_id TEXT,
+            invoice_id TEXT,
+            description TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            amount_refunded INTEGER NOT NULL DEFAULT 0,
+            currency TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            paid_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS receipts_by_email ON receipts (tenant_id, email, paid_at)",
+        "CREATE INDEX IF NOT EXISTS receipts_by_charge ON receipts (charge_id) WHERE charge_id IS NOT NULL",
+        // Every customer-portal access (lists and downloads, refused ones
+        // too) with the client's address: a security record kept a year,
+        // apart from the event log's 14 days.
+        "CREATE TABLE IF NOT EXISTS portal_access (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('list', 'download')),
+            email TEXT,
+            receipt_id TEXT,
+            outcome TEXT NOT NULL,
+            client_addr TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            request_id TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS portal_access_by_time ON portal_access (at)",
+        "CREATE INDEX IF NOT EXISTS portal_access_by_email ON portal_access (email, at)",
+        // Per-tenant billing: what happens to unpaid jobs, where invoices go.
+        "CREATE TABLE IF NOT EXISTS billing_settings (
+            tenant_id TEXT PRIMARY KEY,
+            unpaid_jobs TEXT NOT NULL CHECK (unpaid_jobs IN ('run', 'hold')),
+            billing_email TEXT,
+            stripe_customer TEXT,
+            updated_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        // Usage invoices: a draft per tenant and month, sent through Stripe.
+        "CREATE TABLE IF NOT EXISTS invoices (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            lines TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('draft', 'sent', 'paid', 'void')),
+            stripe_invoice TEXT,
+            hosted_url TEXT,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER,
+            paid_at INTEGER,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE UNIQUE INDEX IF NOT EXISTS invoices_one_per_period
+            ON invoices (tenant_id, period) WHERE status != 'void'",
+        "CREATE INDEX IF NOT EXISTS invoices_by_stripe ON invoices (stripe_invoice) WHERE stripe_invoice IS NOT NULL",
+        // Exchange rates set by admins (USD per unit, 10^-9), by day: the
+        // history converted figures are checked against.
+        "CREATE TABLE IF NOT EXISTS exchange_rates (
+            currency TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            usd_per_unit_e9 INTEGER NOT NULL CHECK (usd_per_unit_e9 > 0),
+            set_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (currency, day)
+        )",
+        // Referrals: codes, signups (one per email and tenant), refusals,
+        // commissions (earned per referred payment, reversed after refunds)
+        // and payouts.
+        "CREATE TABLE IF NOT EXISTS referral_codes (
+            code TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            referrer_id TEXT NOT NULL,
+            referrer_email TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            commission_bps INTEGER NOT NULL CHECK (commission_bps BETWEEN 0 AND 10000),
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (tenant_id, referrer_id, campaign)
+        )",
+        // Clicks counted per code and UTC day (one upsert per click).
+        "CREATE TABLE IF NOT EXISTS referral_clicks (
+            code TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (code, day)
+        )",
+        "CREATE TABLE IF NOT EXISTS referral_signups (
+            tenant_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            code TEXT NOT NULL,
+            client_addr TEXT,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (tenant_id, email)
+        )",
+        "CREATE INDEX IF NOT EXISTS referral_signups_by_code ON referral_signups (code)",
+        "CREATE TABLE IF NOT EXISTS referral_refusals (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            code TEXT NOT NULL,
+            email TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (reason IN ('self_referral', 'duplicate_signup')),
+            client_addr TEXT,
+            at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS referral_refusals_by_code ON referral_refusals (code, at)",
+        "CREATE TABLE IF NOT EXISTS referral_commissions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            code TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            referrer_id TEXT NOT NULL,
+            payment_key TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('earned', 'reversal')),
+            revenue INTEGER NOT NULL,
+            amount INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            available_at INTEGER NOT NULL,
+            payout_id TEXT,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE UNIQUE INDEX IF NOT EXISTS referral_commissions_one_earning
+            ON referral_commissions (payment_key) WHERE kind = 'earned'",
+        "CREATE INDEX IF NOT EXISTS referral_commissions_by_code ON referral_commissions (code, payout_id)",
+        "CREATE INDEX IF NOT EXISTS referral_commissions_by_referrer
+            ON referral_commissions (tenant_id, referrer_id, payout_id)",
+        "CREATE TABLE IF NOT EXISTS referral_payouts (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            referrer_id TEXT NOT NULL,
+            amounts TEXT NOT NULL,
+            commissions INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
     ],
 };

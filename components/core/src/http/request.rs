@@ -162,6 +162,19 @@ impl Request {
         Ok(cursor)
     }
 
+    /// The request without its body (method, path, query, headers).
+    pub fn clone_head(&self) -> Request {
+        Request {
+            method: self.method,
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: Vec::new(),
+            body_too_large: self.body_too_large,
+            client_addr: self.client_addr.clone(),
+        }
+    }
+
     /// Parse the body as JSON into `T` (see [`super::body::json`]).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         super::body::json(self)

@@ -38,6 +38,11 @@ pub struct Route {
     pub body_limit: usize,
     /// Whether the pipeline may answer it before the guard.
     pub edge: Edge,
+    /// The body is authenticated by a signature the handler verifies (a
+    /// webhook): input screening skips it (its path and query are still
+    /// screened), since refusing a signed third-party payload for a
+    /// pattern in a customer's name would only make the sender retry.
+    pub signed_body: bool,
 }
 
 /// How a public read may be answered at the edge: before the guard, without
@@ -98,6 +103,7 @@ impl Route {
             handler,
             body_limit: DEFAULT_BODY_LIMIT,
             edge: Edge::None,
+            signed_body: false,
         }
     }
     /// A GET (and HEAD) route.
@@ -127,6 +133,12 @@ impl Route {
     /// The same route with another body limit.
     pub const fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+    /// The same route, its body verified by the handler's signature check
+    /// instead of screened ([`Route::signed_body`]).
+    pub const fn signed_body(mut self) -> Self {
+        self.signed_body = true;
         self
     }
     /// The same route, answered at the edge ([`Edge`]).

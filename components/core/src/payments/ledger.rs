@@ -1,6 +1,9 @@
 //! The payments ledger: EchoPilot's copy of the charges Stripe holds, one
-//! row per charge, written by reconciliation (and, once billing lands, by
-//! Stripe's webhooks). Revenue figures are read from it by index range.
+//! row per charge, written by reconciliation (Stripe's values win) and by
+//! Stripe's webhooks and the refund route ([`merge`], [`add_refunded`],
+//! [`set_disputed`]: facts only accumulate, so events arriving out of order
+//! never undo a refund or a dispute). Revenue figures are read from it by
+//! index range.
 
 use super::stripe::Charge;
 use crate::error::Result;
@@ -45,18 +48,48 @@ pub fn in_window(db: &dyn Db, from_ms: i64, to_ms: i64) -> Result<BTreeMap<Strin
 /// Insert or update `c` as Stripe reports it; `source` says who wrote it
 /// (`reconcile` or `webhook`).
 pub fn upsert(db: &dyn Db, c: &Charge, source: &str, now_ms: i64) -> Result<()> {
+    write(
+        db,
+        c,
+        source,
+        now_ms,
+        "tenant_id = excluded.tenant_id, customer = excluded.customer,
+         payment_intent = excluded.payment_intent, amount = excluded.amount,
+         amount_refunded = excluded.amount_refunded, currency = excluded.currency,
+         status = excluded.status, disputed = excluded.disputed,
+         description = excluded.description, livemode = excluded.livemode,
+         created_at = excluded.created_at, source = excluded.source,
+         updated_at = excluded.updated_at",
+    )
+}
+
+/// Record `c` as a webhook reports it. A new charge is inserted; a known
+/// one keeps what it has and only gains: refunds (the larger total wins),
+/// a dispute, and the tenant, customer and payment intent if it lacked
+/// them. Reconciliation later overwrites with Stripe's list either way.
+pub fn merge(db: &dyn Db, c: &Charge, now_ms: i64) -> Result<()> {
+    write(
+        db,
+        c,
+        "webhook",
+        now_ms,
+        "amount_refunded = MAX(amount_refunded, excluded.amount_refunded),
+         disputed = MAX(disputed, excluded.disputed),
+         tenant_id = COALESCE(tenant_id, excluded.tenant_id),
+         customer = COALESCE(customer, excluded.customer),
+         payment_intent = COALESCE(payment_intent, excluded.payment_intent),
+         updated_at = excluded.updated_at",
+    )
+}
+
+/// Insert `c`, or apply `on_conflict` (an `UPDATE SET` list) to the row
+/// the ledger has.
+fn write(db: &dyn Db, c: &Charge, source: &str, now_ms: i64, on_conflict: &str) -> Result<()> {
     db.exec(
         &format!(
             "INSERT INTO payments ({COLUMNS}, source, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             ON CONFLICT (id) DO UPDATE SET
-               tenant_id = excluded.tenant_id, customer = excluded.customer,
-               payment_intent = excluded.payment_intent, amount = excluded.amount,
-               amount_refunded = excluded.amount_refunded, currency = excluded.currency,
-               status = excluded.status, disputed = excluded.disputed,
-               description = excluded.description, livemode = excluded.livemode,
-               created_at = excluded.created_at, source = excluded.source,
-               updated_at = excluded.updated_at"
+             ON CONFLICT (id) DO UPDATE SET {on_conflict}"
         ),
         params![
             c.id.as_str(),
@@ -76,6 +109,82 @@ pub fn upsert(db: &dyn Db, c: &Charge, source: &str, now_ms: i64) -> Result<()> 
         ],
     )?;
     Ok(())
+}
+
+/// One charge, if the ledger has it.
+pub fn get(db: &dyn Db, id: &str) -> Result<Option<Charge>> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1"),
+        params![id],
+    )?
+    .map(|r| charge(&r))
+    .transpose()
+}
+
+/// The charge of a payment intent, if the ledger has it (the latest one).
+pub fn by_payment_intent(db: &dyn Db, payment_intent: &str) -> Result<Option<Charge>> {
+    db.query_opt(
+        &format!(
+            "SELECT {COLUMNS} FROM payments WHERE payment_intent = ?1 ORDER BY created_at DESC LIMIT 1"
+        ),
+        params![payment_intent],
+    )?
+    .map(|r| charge(&r))
+    .transpose()
+}
+
+/// Raise a charge's refunded total to `total` (never lowers it); the
+/// charge as it is now.
+pub fn add_refunded(db: &dyn Db, id: &str, total: i64, now_ms: i64) -> Result<Option<Charge>> {
+    db.exec(
+        "UPDATE payments SET amount_refunded = MAX(amount_refunded, MIN(amount, ?2)), updated_at = ?3
+         WHERE id = ?1",
+        params![id, total, now_ms],
+    )?;
+    get(db, id)
+}
+
+/// Mark a charge disputed; whether the ledger has it.
+pub fn set_disputed(db: &dyn Db, id: &str, now_ms: i64) -> Result<bool> {
+    let rows = db.exec(
+        "UPDATE payments SET disputed = 1, updated_at = ?2 WHERE id = ?1 RETURNING id",
+        params![id, now_ms],
+    )?;
+    Ok(!rows.rows.is_empty())
+}
+
+/// Ledger charges within a tenant scope, newest first: `limit` of them
+/// after the charge `after` (a page's last id), and whether more follow.
+pub fn page(
+    db: &dyn Db,
+    scope: &crate::tenancy::Scope,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Charge>, bool)> {
+    let start = match after {
+        Some(id) => {
+            let c = get(db, id)?.ok_or_else(|| {
+                crate::Error::bad_request("invalid_cursor", "the cursor is not one this API issued")
+            })?;
+            (c.created_at, c.id)
+        }
+        None => (i64::MAX, String::new()),
+    };
+    let (cond, tenant) = scope.condition("tenant_id", 4);
+    let mut p = params![start.0, start.1, (limit + 1) as i64].to_vec();
+    p.extend(tenant.map(crate::ports::Value::from));
+    let rows = db.exec(
+        &format!(
+            "SELECT {COLUMNS} FROM payments
+             WHERE (created_at < ?1 OR (created_at = ?1 AND id < ?2)) AND {cond}
+             ORDER BY created_at DESC, id DESC LIMIT ?3"
+        ),
+        &p,
+    )?;
+    let mut list: Vec<Charge> = rows.rows.iter().map(charge).collect::<Result<_>>()?;
+    let more = list.len() > limit;
+    list.truncate(limit);
+    Ok((list, more))
 }
 
 /// Revenue in one currency.

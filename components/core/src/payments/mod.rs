@@ -1,23 +1,42 @@
-//! Payments: the ledger of Stripe charges and its reconciliation.
+//! Payments: money moving through the product, and EchoPilot's copy of it.
 //!
 //! - [`ledger`]: one row per Stripe charge (minor units, currency, refunds,
 //!   disputes, the tenant from `metadata.tenant_id`), read by the daily
-//!   report's revenue figures.
+//!   report's revenue figures and by finance.
 //! - [`reconcile()`]: lists Stripe's charges for a window and compares them
 //!   with the ledger; applied, it brings the ledger in line and records
 //!   the run. Dry runs write nothing.
+//! - [`stripe`]: the REST client (form-encoded, an idempotency key on every
+//!   POST).
+//! - [`checkout`]: Checkout Sessions for jobs and the unpaid-jobs policy;
+//!   [`webhook`] and [`signature`]: Stripe's events, verified and applied
+//!   once; [`refunds`]: refunds under the guardrail; [`receipts`] and
+//!   [`portal`]: receipts per customer and their signed links;
+//!   [`invoicing`]: usage invoices sent through Stripe; [`routes`]: the
+//!   api-billing component.
 //! - [`JOB`]: `cron-payments`, daily at 02:10 UTC over the last
 //!   [`reconcile::DEFAULT_DAYS`] days (plus one per missed run); the operator console's
-//!   `reconcile_payments` runs it on demand over 1 to 90 days.
+//!   `reconcile_payments` runs it on demand over 1 to 90 days. The same run
+//!   settles checkouts whose events never arrived ([`sweep_checkouts`]) and
+//!   prunes portal access records older than a year.
 //!
 //! Without `stripe_secret_key`, payments are "not configured": the job
-//! records that and succeeds, the console answers 503
-//! `payments_not_configured`, and the report says revenue is unavailable.
+//! records that and succeeds, the console and the billing routes answer
+//! 503 `payments_not_configured`, and the report says revenue is
+//! unavailable.
 
 pub mod api;
+pub mod checkout;
+pub mod invoicing;
 pub mod ledger;
+pub mod portal;
+pub mod receipts;
 pub mod reconcile;
+pub mod refunds;
+pub mod routes;
+pub mod signature;
 pub mod stripe;
+pub mod webhook;
 
 pub use reconcile::{reconcile, Reconciliation, Requester};
 
@@ -119,16 +138,53 @@ pub fn revenue_figures(env: &Env, day: i64) -> Result<Value> {
     }))
 }
 
+/// Checkout sessions settled per run at most.
+const SWEEP_LIMIT: usize = 50;
+/// A session is asked about this long after its expiry (Stripe sends
+/// `checkout.session.expired` within minutes).
+const SWEEP_GRACE_MS: i64 = 3_600_000;
+
+/// Settle open checkout sessions past their expiry whose events never
+/// arrived: ask Stripe for each and apply what it says (paid: the job is
+/// released and receipted; expired: a held job is cancelled). How many
+/// were settled.
+pub async fn sweep_checkouts(env: &Env, s: &stripe::Stripe) -> Result<usize> {
+    let now = env.clock.now_ms();
+    let hold_ms = crate::referrals::hold_ms(env.config.as_ref())?;
+    let mut settled = 0;
+    for session in checkout::overdue(env.db.as_ref(), now - SWEEP_GRACE_MS, SWEEP_LIMIT)? {
+        let call = stripe::Call::get(
+            format!("/v1/checkout/sessions/{}", session.id),
+            "Checkout Sessions: read",
+        );
+        let object = stripe::call(env, s, &call).await?;
+        let status = object.get("status").and_then(Value::as_str).unwrap_or("");
+        if !matches!(status, "complete" | "expired") {
+            continue;
+        }
+        let livemode = object
+            .get("livemode")
+            .and_then(Value::as_bool)
+            .unwrap_or(session.livemode);
+        crate::db::transaction(env.db.as_ref(), |db| {
+            webhook::apply_session(env, db, &object, livemode, hold_ms, now)
+        })?;
+        settled += 1;
+    }
+    Ok(settled)
+}
+
 fn run<'a>(env: &'a Env, run: &'a RunContext) -> LocalBoxFuture<'a, Result<String>> {
     Box::pin(async move {
         let who = Requester {
             trigger: "schedule",
             actor: "scheduler",
         };
+        let pruned = portal::prune(env)?;
         // Days whose run was missed are caught up in this one.
         let days = (reconcile::DEFAULT_DAYS + run.missed_slots).min(reconcile::MAX_DAYS);
-        match reconcile_and_record(env, days, true, &who).await {
-            Ok(r) => Ok(format!(
+        let summary = match reconcile_and_record(env, days, true, &who).await {
+            Ok(r) => format!(
                 "{} charges: {} added, {} changed, {} unchanged, {} local only{}",
                 r.fetched,
                 r.added.count,
@@ -136,11 +192,18 @@ fn run<'a>(env: &'a Env, run: &'a RunContext) -> LocalBoxFuture<'a, Result<Strin
                 r.unchanged,
                 r.local_only.count,
                 if r.truncated { " (truncated)" } else { "" }
-            )),
-            Err(e) if e.code == "payments_not_configured" => Ok(
-                "payments not configured (stripe_secret_key is empty); nothing to reconcile".into(),
             ),
-            Err(e) => Err(e),
-        }
+            Err(e) if e.code == "payments_not_configured" => {
+                return Ok(format!(
+                    "payments not configured (stripe_secret_key is empty); nothing to reconcile; {pruned} portal access records pruned"
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        let s = stripe::settings(env.config.as_ref())?.ok_or_else(not_configured)?;
+        let settled = sweep_checkouts(env, &s).await?;
+        Ok(format!(
+            "{summary}; {settled} overdue checkouts settled; {pruned} portal access records pruned"
+        ))
     })
 }

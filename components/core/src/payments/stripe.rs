@@ -1,9 +1,11 @@
-//! The slice of Stripe's API that reconciliation reads: the charges created
-//! in a time window, page by page (`GET /v1/charges`).
+//! The slice of Stripe's REST API EchoPilot uses: one [`call`] (form-encoded
+//! POSTs, each with an `Idempotency-Key`; retries; errors mapped once), the
+//! charges list reconciliation reads (`GET /v1/charges`, page by page), and
+//! the objects the ledger keeps.
 //!
-//! Stripe is the source of truth for money; this client only reads. It
-//! never logs or returns the secret key: error texts pass through
-//! [`redact`] before they leave this module.
+//! Stripe is the source of truth for money. This client never logs or
+//! returns the secret key: error texts pass through [`redact`] before they
+//! leave this module.
 
 use crate::config;
 use crate::error::{Error, Result};
@@ -22,7 +24,10 @@ const MAX_WAIT_MS: u64 = 5_000;
 /// Where Stripe is and how to authenticate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stripe {
-    /// `stripe_secret_key` (a secret or restricted key with charges read).
+    /// `stripe_secret_key` (a secret key, or a restricted key with the
+    /// permissions of the features used: charges read for reconciliation;
+    /// Checkout Sessions, refunds, customers and invoices write for
+    /// billing).
     pub secret_key: String,
     /// `stripe_base_url` (an origin).
     pub base_url: String,
@@ -179,39 +184,105 @@ fn message(status: u16, body: &[u8]) -> String {
         .unwrap_or_else(|| format!("HTTP {status}"))
 }
 
-/// Fetch one page of charges. A 429 with a short Retry-After, a 5xx or a
-/// network failure is tried once more; then it is `stripe_unavailable`
-/// (503). A rejected key is `stripe_rejected` (503: the configuration, not
-/// the caller, is wrong).
-pub async fn list_charges(
-    env: &Env,
-    s: &Stripe,
-    from_s: i64,
-    to_s: i64,
-    after: Option<&str>,
-) -> Result<Page> {
-    let url = format!(
-        "{}/v1/charges?{}",
-        s.base_url,
-        list_query(from_s, to_s, after)
-    );
+/// One request to Stripe's REST API.
+#[derive(Debug, Clone)]
+pub struct Call {
+    method: &'static str,
+    path: String,
+    form: Vec<(String, String)>,
+    idempotency_key: Option<String>,
+    /// What the key must be allowed to do, for the 403 message
+    /// (`charges: read`).
+    permission: &'static str,
+}
+
+impl Call {
+    /// `GET path` (with its query).
+    pub fn get(path: impl Into<String>, permission: &'static str) -> Call {
+        Call {
+            method: "GET",
+            path: path.into(),
+            form: Vec::new(),
+            idempotency_key: None,
+            permission,
+        }
+    }
+
+    /// `POST path` with a form body. Every POST carries an
+    /// `Idempotency-Key` (Stripe keeps the first answer for 24 hours), so
+    /// a retry, a double click or two replicas asking at once never make
+    /// a second object.
+    pub fn post(
+        path: impl Into<String>,
+        idempotency_key: impl Into<String>,
+        permission: &'static str,
+    ) -> Call {
+        Call {
+            method: "POST",
+            path: path.into(),
+            form: Vec::new(),
+            idempotency_key: Some(idempotency_key.into()),
+            permission,
+        }
+    }
+
+    /// Add a form field (Stripe's bracket syntax for nested fields:
+    /// `metadata[job_id]`).
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<String>) -> Call {
+        self.form.push((name.into(), value.into()));
+        self
+    }
+
+    /// The form fields, in order.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.form
+    }
+
+    /// The idempotency key.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}
+
+/// Send `call` and return Stripe's JSON answer.
+///
+/// A 429 with a short Retry-After, a 5xx, a 409 (the same idempotency key
+/// still in flight) or a network failure is tried once more (safe: GETs
+/// read, POSTs carry their idempotency key); then it is
+/// `stripe_unavailable` (503). A key Stripe refuses (401, 403) is
+/// `stripe_rejected` (503: the configuration, not the caller, is wrong);
+/// any other refusal (400 invalid request, 402 card declined, 404) is
+/// `stripe_refused` (422) with Stripe's own words. The key never appears in
+/// an error.
+pub async fn call(env: &Env, s: &Stripe, call: &Call) -> Result<Value> {
+    let url = format!("{}{}", s.base_url, call.path);
     let secrets = [s.secret_key.clone()];
+    let pairs: Vec<(&str, &str)> = call
+        .form
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut last = String::new();
     for attempt in 0..2 {
-        let req = OutboundRequest::new("GET", url.clone())
+        let mut req = OutboundRequest::new(call.method, url.clone())
             .header("authorization", format!("Bearer {}", s.secret_key))
             .timeout_ms(TIMEOUT_MS);
+        if call.method == "POST" {
+            req = req.form(&pairs);
+        }
+        if let Some(key) = &call.idempotency_key {
+            req = req.header("idempotency-key", key.clone());
+        }
         let wait_ms = match env.http.send(req).await {
             Ok(resp) if (200..300).contains(&resp.status) => {
-                let body: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+                return serde_json::from_slice(&resp.body).map_err(|e| {
                     Error::unavailable(
                         "stripe_unavailable",
                         format!("Stripe's answer is not JSON: {e}"),
                     )
-                })?;
-                return parse_page(&body);
+                });
             }
-            Ok(resp) if retryable(resp.status) => {
+            Ok(resp) if retryable(resp.status) || resp.status == 409 => {
                 last = format!(
                     "Stripe answered {}: {}",
                     resp.status,
@@ -220,16 +291,32 @@ pub async fn list_charges(
                 resp.retry_after_secs()
                     .map_or(1_000, |s| (s * 1000.0) as u64)
             }
-            Ok(resp) => {
-                let why = match resp.status {
-                    401 => "stripe_secret_key was rejected".to_string(),
-                    403 => "stripe_secret_key may not read charges (a restricted key needs charges: read)".to_string(),
-                    st => format!("Stripe refused the request ({st})"),
+            Ok(resp) if matches!(resp.status, 401 | 403) => {
+                let why = if resp.status == 401 {
+                    "stripe_secret_key was rejected".to_string()
+                } else {
+                    format!(
+                        "stripe_secret_key may not do this (a restricted key needs {})",
+                        call.permission
+                    )
                 };
                 return Err(Error::unavailable(
                     "stripe_rejected",
                     redact(
                         &format!("{why}: {}", message(resp.status, &resp.body)),
+                        &secrets,
+                    ),
+                ));
+            }
+            Ok(resp) => {
+                return Err(Error::unprocessable(
+                    "stripe_refused",
+                    redact(
+                        &format!(
+                            "Stripe refused the request ({}): {}",
+                            resp.status,
+                            message(resp.status, &resp.body)
+                        ),
                         &secrets,
                     ),
                 ));
@@ -255,6 +342,19 @@ pub async fn list_charges(
         "stripe_unavailable",
         redact(&last, &secrets),
     ))
+}
+
+/// Fetch one page of charges created in `[from_s, to_s)`.
+pub async fn list_charges(
+    env: &Env,
+    s: &Stripe,
+    from_s: i64,
+    to_s: i64,
+    after: Option<&str>,
+) -> Result<Page> {
+    let path = format!("/v1/charges?{}", list_query(from_s, to_s, after));
+    let body = call(env, s, &Call::get(path, "charges: read")).await?;
+    parse_page(&body)
 }
 
 #[cfg(test)]

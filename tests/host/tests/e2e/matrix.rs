@@ -126,7 +126,9 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/costs",
     "/api/scale",
     "/api/reports",
-    "/api/payments",
+    // The ledger and refunds (api-billing) are per tenant; reconciliation
+    // is the platform's.
+    "/api/payments/reconciliations",
     "/api/backups",
     "/api/audit/verify",
 ];
@@ -169,6 +171,10 @@ pub(crate) fn expected(p: &Policy, who: Who) -> Class {
             Who::TenantAdmin if p.pattern == "/api/tenant/create" => Class::Role,
             // Incidents describe the platform, not a tenant.
             Who::TenantAdmin if PLATFORM_ROUTES.iter().any(|r| p.pattern.starts_with(r)) => {
+                Class::Platform
+            }
+            // Exchange rates are the platform's.
+            Who::TenantAdmin if p.pattern == "/api/finance/rates" && p.method == Method::Post => {
                 Class::Platform
             }
             // Prompt templates are shared by every tenant.
