@@ -18,6 +18,7 @@
 //! | [`db`] | connection set-up, versioned migrations, transactions |
 //! | [`costs`] | cost guardrails: daily spend per model, caps, downgrades, the worker's guard, cost incidents |
 //! | [`incidents`] | incidents (dedup, lifecycle, silences), routing by severity, the delivery outbox (Telegram, email) |
+//! | [`google`] | Google APIs with an OAuth refresh token: the one token exchange (Gmail, Drive), Drive's multipart upload |
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
@@ -44,6 +45,7 @@ pub mod costs;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod google;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;

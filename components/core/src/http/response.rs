@@ -49,10 +49,11 @@ impl Response {
 
     /// The error envelope with the error's status (and Retry-After / Allow).
     pub fn error(err: &Error) -> Self {
-        let body = serde_json::json!({
-            "ok": false,
-            "error": { "code": err.code, "message": err.public_message() }
-        });
+        let mut error = serde_json::json!({ "code": err.code, "message": err.public_message() });
+        if let (Some(details), false) = (&err.details, err.kind == crate::error::Kind::Internal) {
+            error["details"] = (**details).clone();
+        }
+        let body = serde_json::json!({ "ok": false, "error": error });
         let mut resp = Response::new(err.status())
             .with_header("Content-Type", "application/json")
             .with_body(body.to_string().into_bytes());
