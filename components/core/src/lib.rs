@@ -67,6 +67,7 @@ pub mod static_files;
 pub mod telemetry;
 pub mod tenancy;
 pub mod time;
+pub mod workflows;
 
 pub use error::{Error, Result};
 
