@@ -23,6 +23,7 @@ pub const APPS: &[&App] = &[
     &crate::reports::APP,
     &crate::payments::APP,
     &crate::backup::APP,
+    &crate::workflows::api::APP,
 ];
 
 /// Every scheduled job.

@@ -405,3 +405,221 @@ fn saving_makes_a_new_version_and_runs_keep_theirs() {
         "version 1's condition"
     );
 }
+
+mod api {
+    use super::*;
+    use echopilot_core::http::{Method, Request};
+    use echopilot_core::workflows::api::APP;
+    use echopilot_core::workflows::webhook;
+
+    fn op(method: Method, path: &str, body: Option<Value>) -> Request {
+        let r = Request::new(method, path).with_header("x-dash-key", "dash");
+        match body {
+            Some(b) => r
+                .with_header("content-type", "application/json")
+                .with_body(b.to_string().into_bytes()),
+            None => r,
+        }
+    }
+
+    fn api_env() -> (Env, echopilot_core::adapters::native::ManualClock) {
+        env(&[
+            ("dashboard_key", "dash"),
+            ("workflow_http_allowed_origins", ORIGIN),
+        ])
+    }
+
+    #[test]
+    fn the_editor_s_calls_work_end_to_end() {
+        let (env, _clock) = api_env();
+        let (resp, nodes) = call(&APP, &env, op(Method::Get, "/api/workflow-nodes", None));
+        assert_eq!(resp.status, 200, "{nodes}");
+        let (_, templates) = call(&APP, &env, op(Method::Get, "/api/workflow-templates", None));
+        assert_eq!(templates["data"]["templates"].as_array().unwrap().len(), 5);
+
+        let (resp, bad) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                "/api/workflow-checks",
+                Some(
+                    json!({"graph": {"nodes": [{"id": "x", "type": "widget", "config": {}}], "edges": []}}),
+                ),
+            ),
+        );
+        assert_eq!(resp.status, 200);
+        assert_eq!(bad["data"]["valid"], json!(false));
+        assert!(bad["data"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["node"] == "x"));
+
+        let (resp, refused) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                "/api/workflows",
+                Some(
+                    json!({"name": "bad", "graph": {"nodes": [{"id": "x", "type": "widget", "config": {}}], "edges": []}}),
+                ),
+            ),
+        );
+        assert_eq!(resp.status, 422, "{refused}");
+        assert_eq!(refused["error"]["code"], "invalid_workflow");
+        assert!(refused["error"]["details"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["node"] == "x"));
+
+        let (resp, created) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                "/api/workflows",
+                Some(json!({"template": "support_ticket_triage"})),
+            ),
+        );
+        assert_eq!(resp.status, 201, "{created}");
+        let id = created["data"]["id"].as_str().unwrap().to_string();
+        let secret = created["data"]["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (_, got) = call(
+            &APP,
+            &env,
+            op(Method::Get, &format!("/api/workflows/{id}"), None),
+        );
+        assert!(
+            got["data"].get("webhook_secret").is_none(),
+            "the secret is shown once"
+        );
+        let (resp, _) = call(
+            &APP,
+            &env,
+            op(
+                Method::Get,
+                &format!("/api/workflows/{id}?tenant_id=acme"),
+                None,
+            ),
+        );
+        assert_eq!(resp.status, 404, "another tenant's scope does not see it");
+
+        let (resp, run) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                &format!("/api/workflows/{id}/run"),
+                Some(
+                    json!({"debug": true, "context": {"subject": "Down", "customer": "Bob", "body": "x", "priority": "high"}}),
+                ),
+            ),
+        );
+        assert_eq!(resp.status, 202, "{run}");
+        let run_id = run["data"]["id"].as_str().unwrap().to_string();
+        drain(&env);
+        let (_, log) = call(
+            &APP,
+            &env,
+            op(Method::Get, &format!("/api/runs/{run_id}"), None),
+        );
+        assert_eq!(log["data"]["status"], "succeeded", "{log}");
+        assert!(log["data"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["node_id"] == "page" && s["status"] == "succeeded"));
+
+        // Signed webhook: accepted once, refused when replayed, tampered or unsigned.
+        let body =
+            json!({"subject": "Refund", "customer": "Ann", "body": "please", "priority": "low"})
+                .to_string();
+        let sig = webhook::sign(&secret, T0 / 1000, body.as_bytes());
+        let hook = |sig: Option<&str>, body: &str| {
+            let mut r = Request::new(Method::Post, &format!("/api/workflows/{id}/trigger"))
+                .with_header("content-type", "application/json")
+                .with_body(body.as_bytes().to_vec());
+            if let Some(s) = sig {
+                r = r.with_header("x-echopilot-signature", s);
+            }
+            r
+        };
+        let (resp, accepted) = call(&APP, &env, hook(Some(&sig), &body));
+        assert_eq!(resp.status, 202, "{accepted}");
+        let (resp, _) = call(&APP, &env, hook(Some(&sig), &body));
+        assert_eq!(resp.status, 409, "a replay is refused");
+        let (resp, _) = call(&APP, &env, hook(Some(&sig), "{\"subject\":\"forged\"}"));
+        assert_eq!(resp.status, 401);
+        let (resp, _) = call(&APP, &env, hook(None, &body));
+        assert_eq!(resp.status, 401);
+
+        let (_, runs) = call(
+            &APP,
+            &env,
+            op(Method::Get, &format!("/api/workflows/{id}/runs"), None),
+        );
+        assert_eq!(runs["data"]["runs"].as_array().unwrap().len(), 2);
+        let webhook_run = runs["data"]["runs"][0]["id"].as_str().unwrap().to_string();
+        let (resp, cancelled) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                &format!("/api/runs/{webhook_run}/cancel"),
+                None,
+            ),
+        );
+        assert_eq!(resp.status, 200, "{cancelled}");
+        let (resp, restarted) = call(
+            &APP,
+            &env,
+            op(
+                Method::Post,
+                &format!("/api/runs/{run_id}/restart"),
+                Some(json!({"node": "urgent", "debug": true})),
+            ),
+        );
+        assert_eq!(resp.status, 202, "{restarted}");
+        let (resp, _) = call(
+            &APP,
+            &env,
+            op(Method::Delete, &format!("/api/workflows/{id}"), None),
+        );
+        assert_eq!(resp.status, 200);
+        let (resp, _) = call(
+            &APP,
+            &env,
+            op(Method::Get, &format!("/api/workflows/{id}"), None),
+        );
+        assert_eq!(resp.status, 404);
+    }
+
+    #[test]
+    fn anonymous_callers_reach_nothing_but_the_signed_trigger() {
+        let (env, _clock) = api_env();
+        for (m, path) in [
+            (Method::Get, "/api/workflows"),
+            (Method::Post, "/api/workflows"),
+            (Method::Get, "/api/runs/run_x"),
+            (Method::Get, "/api/workflow-nodes"),
+        ] {
+            let (resp, _) = call(&APP, &env, Request::new(m, path));
+            assert_eq!(resp.status, 401, "{path}");
+        }
+        let (resp, _) = call(
+            &APP,
+            &env,
+            post_json("/api/workflows/wf_nope/trigger", &json!({})),
+        );
+        assert_eq!(
+            resp.status, 401,
+            "an unknown workflow looks like a bad signature"
+        );
+    }
+}

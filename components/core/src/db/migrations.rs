@@ -818,7 +818,15 @@ const WORKFLOWS: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS workflow_steps_ready ON workflow_steps (run_at, id) WHERE status = 'queued'",
         "CREATE INDEX IF NOT EXISTS workflow_steps_leases ON workflow_steps (lease_expires_at) WHERE status = 'processing'",
-        // Schedule triggers: the last slot each workflow fired for.
+        // Signed-webhook deliveries seen within the replay window: a
+        // signature is accepted once.
+        "CREATE TABLE IF NOT EXISTS workflow_webhook_deliveries (
+            workflow_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, signature)
+        )",
+        // Schedule triggers: the slots each workflow fired for.
         "CREATE TABLE IF NOT EXISTS workflow_schedule_slots (
             workflow_id TEXT NOT NULL,
             slot INTEGER NOT NULL,

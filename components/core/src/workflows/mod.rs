@@ -4,6 +4,7 @@
 //! step by step on the worker ([`engine`], [`execute`]); five starting
 //! points ([`templates`]).
 
+pub mod api;
 pub mod engine;
 pub mod execute;
 pub mod expr;
@@ -14,3 +15,4 @@ pub mod template;
 pub mod templates;
 pub mod timing;
 pub mod validate;
+pub mod webhook;
