@@ -623,3 +623,39 @@ mod api {
         );
     }
 }
+
+#[test]
+fn a_schedule_trigger_runs_each_slot_once_across_replicas() {
+    let (env, clock, _http) = setup(|_| ok(200, "{}"));
+    let graph = json!({
+        "nodes": [
+            {"id": "tick", "type": "trigger", "config": {"kind": "schedule", "cron": "*/15 * * * *"}},
+            {"id": "wait", "type": "delay", "config": {"kind": "duration", "duration": "1s"}}
+        ],
+        "edges": [{"from": "tick", "to": "wait"}]
+    });
+    let wf = save(&env, graph);
+    // T0 is a minute boundary; move to the next quarter hour.
+    let to_quarter = 900_000 - T0.rem_euclid(900_000);
+    clock.advance(to_quarter + 30_000);
+    let a = echopilot_core::workflows::schedule::fire_due(&env).unwrap();
+    let b = echopilot_core::workflows::schedule::fire_due(&env).unwrap();
+    assert_eq!((a, b), (1, 0), "the second replica finds the slot taken");
+    clock.advance(60_000);
+    assert_eq!(
+        echopilot_core::workflows::schedule::fire_due(&env).unwrap(),
+        0
+    );
+    clock.advance(15 * 60_000);
+    assert_eq!(
+        echopilot_core::workflows::schedule::fire_due(&env).unwrap(),
+        1
+    );
+    let runs = engine::runs_of(&env, &wf.id, 10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.trigger == "schedule"));
+    assert!(runs[0].input["fired_at"]
+        .as_str()
+        .unwrap()
+        .ends_with(":00.000Z"));
+}

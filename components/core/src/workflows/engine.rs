@@ -807,6 +807,8 @@ pub struct DrainReport {
     pub dropped: usize,
     /// Hit a storage error (their lease will expire and they run again).
     pub errors: usize,
+    /// Runs started by schedule triggers.
+    pub scheduled: usize,
 }
 
 /// Claim and process due steps one after another until none is due, at
@@ -814,6 +816,7 @@ pub struct DrainReport {
 pub async fn drain(env: &Env, owner: &str, max_steps: usize, deadline: f64) -> Result<DrainReport> {
     let mut report = DrainReport {
         reaped: reap_expired(env)?,
+        scheduled: super::schedule::fire_due(env)?,
         ..Default::default()
     };
     while report.claimed < max_steps && env.clock.monotonic_ms() < deadline {

@@ -10,6 +10,7 @@ pub mod execute;
 pub mod expr;
 pub mod model;
 pub mod nodes;
+pub mod schedule;
 pub mod store;
 pub mod template;
 pub mod templates;
