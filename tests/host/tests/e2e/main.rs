@@ -28,6 +28,7 @@ mod slo;
 mod static_files;
 mod support;
 mod tenancy;
+mod workflows;
 
 fn main() {
     let all: Vec<echopilot_e2e::scenario::Scenario> = [
@@ -52,6 +53,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        workflows::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
