@@ -565,7 +565,15 @@ mod api {
             op(Method::Get, &format!("/api/workflows/{id}/runs"), None),
         );
         assert_eq!(runs["data"]["runs"].as_array().unwrap().len(), 2);
-        let webhook_run = runs["data"]["runs"][0]["id"].as_str().unwrap().to_string();
+        let webhook_run = runs["data"]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == "webhook")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let (resp, cancelled) = call(
             &APP,
             &env,

@@ -172,8 +172,10 @@ fn workflows(env: &Env) -> Result<()> {
         s == 200 && runs["data"]["runs"].as_array().map_or(0, Vec::len) == 2,
         "{runs}"
     );
-    let hooked = runs["data"]["runs"][0]["id"]
-        .as_str()
+    let hooked = runs["data"]["runs"]
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["trigger"] == "webhook"))
+        .and_then(|r| r["id"].as_str())
         .context("webhook run")?
         .to_string();
     let (s, cancelled) = op(&app, "POST", &format!("/api/runs/{hooked}/cancel"), None)?;
