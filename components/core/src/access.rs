@@ -83,7 +83,7 @@ const fn partner(method: Method, pattern: &'static str, scope: &'static str) -> 
 }
 
 use Access::{Monitor, Public, Scheduler};
-use Method::{Delete, Get, Patch, Post};
+use Method::{Delete, Get, Patch, Post, Put};
 const VIEWER: Access = Access::Role(Role::Viewer);
 const ANALYST: Access = Access::Role(Role::Analyst);
 const OPERATOR: Access = Access::Role(Role::Operator);
@@ -210,6 +210,22 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/growth/payouts/export", ADMIN),
     row(Post, "/api/growth/payouts", ADMIN),
     // static-files
+    row(Get, "/api/workflows", VIEWER),
+    row(Post, "/api/workflows", OPERATOR),
+    row(Get, "/api/workflows/{id}", VIEWER),
+    row(Put, "/api/workflows/{id}", OPERATOR),
+    row(Delete, "/api/workflows/{id}", OPERATOR),
+    row(Post, "/api/workflows/{id}/run", OPERATOR),
+    // Anonymous: the HMAC signature with the workflow's secret is the
+    // credential (workflows::webhook).
+    row(Post, "/api/workflows/{id}/trigger", Public),
+    row(Get, "/api/workflows/{id}/runs", VIEWER),
+    row(Get, "/api/runs/{id}", VIEWER),
+    row(Post, "/api/runs/{id}/cancel", OPERATOR),
+    row(Post, "/api/runs/{id}/restart", OPERATOR),
+    row(Get, "/api/workflow-templates", VIEWER),
+    row(Get, "/api/workflow-nodes", VIEWER),
+    row(Post, "/api/workflow-checks", OPERATOR),
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
     row(Post, "/api/internal/cron/heartbeat", Scheduler),

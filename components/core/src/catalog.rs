@@ -29,6 +29,7 @@ pub const APPS: &[&App] = &[
     &crate::demo::APP,
     &crate::payments::routes::APP,
     &crate::finance::api::APP,
+    &crate::workflows::api::APP,
 ];
 
 /// Every scheduled job.

@@ -53,6 +53,9 @@ pub struct Error {
     pub allow: Option<String>,
     /// Extra response headers (rate-limit and quota state on a 429).
     pub headers: Vec<(String, String)>,
+    /// Structured details a client can act on (the problems of an invalid
+    /// workflow, each with its node id), served as `error.details`.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 /// Result with the EchoPilot error.
@@ -68,6 +71,7 @@ impl Error {
             retry_after: None,
             allow: None,
             headers: Vec::new(),
+            details: None,
         }
     }
 
@@ -79,6 +83,12 @@ impl Error {
             "allow" => self.allow.clone(),
             _ => None,
         }
+    }
+
+    /// The same error with structured `details` for the client.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
     }
 
     /// 400 with a code.

@@ -19,6 +19,7 @@
 //! | [`db`] | connection set-up, versioned migrations, transactions |
 //! | [`costs`] | cost guardrails: daily spend per model, caps, downgrades, the worker's guard, cost incidents |
 //! | [`incidents`] | incidents (dedup, lifecycle, silences), routing by severity, the delivery outbox (Telegram, email) |
+//! | [`google`] | Google APIs with an OAuth refresh token: the one token exchange (Gmail, Drive), Drive's multipart upload |
 //! | [`scheduler`] | scheduled jobs: per-slot leases, overlap guard, retry, catch-up |
 //! | [`health`], [`heartbeat`], [`static_files`] | the foundation's features |
 //! | [`events`], [`ops`] | the event log, the api-ops routes (`/metrics`, `/api/logs`) |
@@ -54,6 +55,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod finance;
+pub mod google;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;
@@ -79,6 +81,7 @@ pub mod static_files;
 pub mod telemetry;
 pub mod tenancy;
 pub mod time;
+pub mod workflows;
 
 pub use error::{Error, Result};
 

@@ -292,11 +292,7 @@ fn record_usage(db: &dyn Db, now: i64, s: &AiSettings, r: &RoundRecord<'_>) -> R
 }
 
 fn random_unit(env: &Env) -> f64 {
-    let mut b = [0u8; 4];
-    if env.ids.fill(&mut b).is_err() {
-        return 0.5;
-    }
-    u32::from_le_bytes(b) as f64 / u32::MAX as f64
+    crate::ports::ids::random_unit(env.ids.as_ref())
 }
 
 /// Process `job`, claimed by `owner`, with the active `templates`, within

@@ -63,6 +63,8 @@ pub struct TickReport {
     pub peak_in_flight: usize,
     /// The queue was paused by an operator: nothing was claimed.
     pub paused: bool,
+    /// Workflow steps drained after the jobs ([`crate::workflows::engine`]).
+    pub steps: crate::workflows::engine::DrainReport,
 }
 
 impl TickReport {
@@ -71,10 +73,13 @@ impl TickReport {
         if self.paused {
             return format!("queue paused; reaped {}", self.reaped);
         }
+        let st = &self.steps;
         format!(
-            "claimed {}, completed {}, qa_failed {}, retried {}, dead {}, failed {}, snoozed {}, lost {}, errors {}, reaped {}, peak in flight {}",
+            "claimed {}, completed {}, qa_failed {}, retried {}, dead {}, failed {}, snoozed {}, lost {}, errors {}, reaped {}, peak in flight {}; \
+             workflow steps: claimed {}, succeeded {}, error branch {}, retried {}, failed {}, dropped {}, errors {}, reaped {}",
             self.claimed, self.completed, self.qa_failed, self.retried, self.dead, self.failed, self.snoozed,
-            self.lost, self.errors, self.reaped, self.peak_in_flight
+            self.lost, self.errors, self.reaped, self.peak_in_flight,
+            st.claimed, st.succeeded, st.error_branch, st.retried, st.failed, st.dropped, st.errors, st.reaped
         )
     }
 
@@ -94,6 +99,9 @@ impl TickReport {
         }
     }
 }
+
+/// The most workflow steps one tick runs.
+pub const MAX_STEPS_PER_TICK: usize = 200;
 
 /// One tick's work with the configured settings: the concurrency is
 /// `worker_concurrency` times the workers the autoscaler has in force
@@ -164,6 +172,10 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
         }
     }
     raise_dead(env, &dead);
+    // Workflow steps: short units (one call each), run one after another
+    // in what is left of the tick's budget.
+    report.steps =
+        crate::workflows::engine::drain(env, &owner, MAX_STEPS_PER_TICK, deadline).await?;
     Ok(report)
 }
 

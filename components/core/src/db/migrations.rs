@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     SECURITY,
     ANALYTICS_AND_DEMO,
     MONEY,
+    WORKFLOWS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1072,6 +1073,97 @@ const MONEY: Migration = Migration {
             commissions INTEGER NOT NULL,
             created_by TEXT NOT NULL,
             created_at INTEGER NOT NULL
+        )",
+    ],
+};
+
+const WORKFLOWS: Migration = Migration {
+    version: 17,
+    name: "workflows: versioned graphs, durable runs and their steps",
+    statements: &[
+        // The current version of each workflow; `webhook_secret` is the
+        // HMAC key of its signed-webhook trigger (shown once at creation).
+        "CREATE TABLE IF NOT EXISTS workflows (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT,
+            version INTEGER NOT NULL,
+            graph TEXT NOT NULL,
+            webhook_secret TEXT NOT NULL,
+            created_by TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS workflows_by_tenant ON workflows (tenant_id, id)",
+        // Every saved version, so a run always executes the graph it began with.
+        "CREATE TABLE IF NOT EXISTS workflow_versions (
+            workflow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            graph TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, version)
+        )",
+        "CREATE TABLE IF NOT EXISTS workflow_runs (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+            debug INTEGER NOT NULL,
+            trigger TEXT NOT NULL,
+            input TEXT NOT NULL,
+            restarted_from TEXT,
+            restart_node TEXT,
+            error TEXT,
+            cost_micros INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            finished_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow_id, created_at, id)",
+        // One row per node per run (UNIQUE: a node runs at most once in a
+        // run, however many replicas finish its predecessors at once).
+        "CREATE TABLE IF NOT EXISTS workflow_steps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            node_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'succeeded', 'failed', 'skipped', 'cancelled')),
+            port TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL,
+            run_at INTEGER NOT NULL,
+            resume_at INTEGER,
+            lease_owner TEXT,
+            lease_expires_at INTEGER,
+            input TEXT,
+            output TEXT,
+            error TEXT,
+            cost_micros INTEGER NOT NULL DEFAULT 0,
+            copied INTEGER NOT NULL DEFAULT 0,
+            started_at INTEGER,
+            finished_at INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (run_id, node_id)
+        )",
+        "CREATE INDEX IF NOT EXISTS workflow_steps_ready ON workflow_steps (run_at, id) WHERE status = 'queued'",
+        "CREATE INDEX IF NOT EXISTS workflow_steps_leases ON workflow_steps (lease_expires_at) WHERE status = 'processing'",
+        // Signed-webhook deliveries seen within the replay window: a
+        // signature is accepted once.
+        "CREATE TABLE IF NOT EXISTS workflow_webhook_deliveries (
+            workflow_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, signature)
+        )",
+        // Schedule triggers: the slots each workflow fired for.
+        "CREATE TABLE IF NOT EXISTS workflow_schedule_slots (
+            workflow_id TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (workflow_id, slot)
         )",
     ],
 };

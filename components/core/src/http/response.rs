@@ -65,6 +65,9 @@ impl Response {
         let mut error = serde_json::json!({ "code": err.code, "message": message });
         if err.kind != Kind::Internal {
             error["detail"] = err.public_message().into();
+            if let Some(details) = &err.details {
+                error["details"] = (**details).clone();
+            }
         }
         let body = serde_json::json!({ "ok": false, "error": error });
         let mut resp = Response::new(err.status())

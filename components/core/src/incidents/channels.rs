@@ -260,9 +260,9 @@ pub struct Prepared {
     pub request: OutboundRequest,
     /// Strings to redact from errors and response snippets.
     pub secrets: Vec<String>,
-    /// An OAuth token request to make first; its access token authorizes
+    /// An OAuth grant to exchange first; its access token authorizes
     /// `request` (Gmail).
-    pub authorize: Option<OutboundRequest>,
+    pub authorize: Option<crate::google::oauth::RefreshGrant>,
     /// The variable naming `request`'s origin, for a refused destination.
     pub origin_variable: &'static str,
 }
@@ -363,7 +363,7 @@ pub fn prepare(
                     Ok(Prepared {
                         request: gmail::send_request(&g, &raw, SEND_TIMEOUT_MS),
                         secrets: g.secrets(),
-                        authorize: Some(gmail::token_request(&g, SEND_TIMEOUT_MS)),
+                        authorize: Some(g.grant),
                         origin_variable: "gmail_api_base_url",
                     })
                 }
@@ -381,25 +381,19 @@ pub async fn send(http: &dyn HttpClient, channel: Channel, p: Prepared) -> Outco
         authorize,
         origin_variable,
     } = p;
-    if let Some(token_request) = authorize {
-        match gmail::access_token(http.send(token_request).await, &secrets) {
+    if let Some(grant) = authorize {
+        match crate::google::oauth::exchange(http, &grant, SEND_TIMEOUT_MS).await {
             Ok(token) => {
-                request = request.header("authorization", format!("Bearer {token}"));
-                secrets.push(token);
+                request = request.header("authorization", token.bearer());
+                secrets.push(token.secret().to_string());
             }
-            Err(outcome) => return outcome,
+            Err(e) => return gmail::token_outcome(e),
         }
     }
     classify(channel, http.send(request).await, &secrets, origin_variable)
 }
 
-/// Remove every secret from `text`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
-}
+pub use crate::ports::redact;
 
 /// What one send came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,10 +451,7 @@ fn snippet(body: &[u8]) -> String {
     char_prefix(described.as_deref().unwrap_or(text.trim()), 200)
 }
 
-/// Whether an answer with `status` may succeed later (408, 429, 5xx).
-pub fn retryable(status: u16) -> bool {
-    status == 408 || status == 429 || status >= 500
-}
+pub use crate::ports::retryable;
 
 /// Classify the answer (or failure) of a send to the origin that the
 /// variable `origin_variable` names.

@@ -1,12 +1,9 @@
 //! Email through the Gmail API (`email_provider = gmail`): an OAuth refresh
-//! token is exchanged for an access token at Google's token endpoint, then
-//! the message goes to `users.messages.send` as an RFC 2822 message,
-//! base64url-encoded in `raw`.
-//!
-//! The access token is fetched for each send and never stored: alerts are
-//! rare, and a bearer token kept in the database would be one more secret
-//! at rest. Every secret (client secret, refresh token, access token) is
-//! redacted from errors.
+//! token is exchanged for an access token at Google's token endpoint (the
+//! exchange every Google integration shares, [`crate::google::oauth`]),
+//! then the message goes to `users.messages.send` as an RFC 2822 message,
+//! base64url-encoded in `raw`. The access token is fetched for each send
+//! and never stored; every secret is redacted from errors.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -20,141 +17,74 @@
 //! one of its aliases); recipients are `alert_email_to` or the payload's
 //! `to`, as for the generic HTTPS API.
 
-use super::channels::{self, Channel, Outcome};
+use super::channels::Outcome;
 use crate::config;
 use crate::error::{Error, Result};
+use crate::google::oauth::{RefreshGrant, TokenError};
 use crate::identity::base64url;
-use crate::ports::{form_encode, Config, HttpError, OutboundRequest, OutboundResponse};
-use serde_json::Value;
+use crate::ports::{Config, OutboundRequest};
 
 /// Google's token endpoint origin.
-pub const OAUTH_DEFAULT_BASE_URL: &str = "https://oauth2.googleapis.com";
+pub const OAUTH_DEFAULT_BASE_URL: &str = crate::google::oauth::TOKEN_DEFAULT_ORIGIN;
 /// The Gmail API origin.
 pub const API_DEFAULT_BASE_URL: &str = "https://gmail.googleapis.com";
 
-/// The variable naming the token endpoint's origin.
-const TOKEN_ORIGIN_VARIABLE: &str = "gmail_oauth_base_url";
-
 /// The Gmail settings.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gmail {
-    /// The token endpoint.
-    pub token_url: String,
+    /// The refresh-token grant (`gmail_*` variables).
+    pub grant: RefreshGrant,
     /// `users.messages.send` for the authorized account.
     pub send_url: String,
-    /// The OAuth client id.
-    pub client_id: String,
-    /// The OAuth client secret.
-    pub client_secret: String,
-    /// The refresh token.
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for Gmail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gmail")
-            .field("token_url", &self.token_url)
-            .field("send_url", &self.send_url)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Gmail {
-    /// The strings to keep out of any error text, as they are and as the
-    /// token request form-encodes them (an endpoint may echo either).
+    /// The strings to keep out of any error text.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.client_secret, &self.refresh_token]
-            .into_iter()
-            .flat_map(|s| [s.clone(), form_encode(s)])
-            .collect()
+        self.grant.secrets()
     }
 }
 
 /// The Gmail settings; an error naming the first missing or malformed
 /// variable.
 pub fn settings(c: &dyn Config) -> Result<Gmail> {
-    let need = |name: &str| -> Result<String> {
-        config::text(c, name)?.ok_or_else(|| {
-            Error::unavailable(
-                "invalid_configuration",
-                format!("email_provider is gmail but variable `{name}` is not set"),
-            )
-        })
-    };
+    let grant = RefreshGrant::from_config(c, "gmail")?.ok_or_else(|| {
+        Error::unavailable(
+            "invalid_configuration",
+            "email_provider is gmail but variable `gmail_client_id` is not set (nor \
+             `gmail_client_secret` and `gmail_refresh_token`)",
+        )
+    })?;
     Ok(Gmail {
-        token_url: format!(
-            "{}/token",
-            config::origin(c, TOKEN_ORIGIN_VARIABLE, OAUTH_DEFAULT_BASE_URL)?
-        ),
+        grant,
         send_url: format!(
             "{}/gmail/v1/users/me/messages/send",
             config::origin(c, "gmail_api_base_url", API_DEFAULT_BASE_URL)?
         ),
-        client_id: need("gmail_client_id")?,
-        client_secret: need("gmail_client_secret")?,
-        refresh_token: need("gmail_refresh_token")?,
     })
 }
 
-/// The refresh-token grant (RFC 6749 §6).
-pub fn token_request(g: &Gmail, timeout_ms: u64) -> OutboundRequest {
-    OutboundRequest::new("POST", g.token_url.clone())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &g.client_id),
-            ("client_secret", &g.client_secret),
-            ("refresh_token", &g.refresh_token),
-        ])
-        .timeout_ms(timeout_ms)
-}
-
-/// The access token from the token endpoint's answer, or what the delivery
-/// comes to: a refused grant (revoked or expired refresh token, wrong
-/// client) fails, an unavailable endpoint is retried.
-pub fn access_token(
-    answer: std::result::Result<OutboundResponse, HttpError>,
-    secrets: &[String],
-) -> std::result::Result<String, Outcome> {
-    let refused = |status: Option<u16>, why: String| Outcome::Fail {
-        status,
-        error: channels::redact(&format!("gmail OAuth token refused: {why}"), secrets),
-    };
-    match answer {
-        Ok(resp) if (200..300).contains(&resp.status) => {
-            let token = serde_json::from_slice::<Value>(&resp.body)
-                .ok()
-                .and_then(|v| v.get("access_token")?.as_str().map(str::to_string))
-                .filter(|t| !t.is_empty());
-            token.ok_or_else(|| {
-                refused(
-                    Some(resp.status),
-                    "the answer has no access_token".to_string(),
-                )
-            })
-        }
-        Ok(resp) if channels::retryable(resp.status) => Err(channels::classify(
-            Channel::Email,
-            Ok(resp),
-            secrets,
-            TOKEN_ORIGIN_VARIABLE,
-        )),
-        Ok(resp) => {
-            let body = serde_json::from_slice::<Value>(&resp.body).unwrap_or(Value::Null);
-            let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
-            let why = match (field("error"), field("error_description")) {
-                ("", _) => format!("HTTP {}", resp.status),
-                (code, "") => format!("HTTP {}: {code}", resp.status),
-                (code, text) => format!("HTTP {}: {code}: {text}", resp.status),
-            };
-            Err(refused(Some(resp.status), why))
-        }
-        Err(e) => Err(channels::classify(
-            Channel::Email,
-            Err(e),
-            secrets,
-            TOKEN_ORIGIN_VARIABLE,
-        )),
+/// What a failed token exchange comes to for a delivery: a refused grant
+/// fails it, an unavailable endpoint is retried.
+pub fn token_outcome(e: TokenError) -> Outcome {
+    match e {
+        TokenError::Refused { status, message } => Outcome::Fail {
+            status,
+            error: format!("gmail OAuth token refused: {message}"),
+        },
+        TokenError::NotAllowed { message } => Outcome::Fail {
+            status: None,
+            error: message,
+        },
+        TokenError::Unavailable {
+            status,
+            message,
+            retry_after_ms,
+        } => Outcome::Retry {
+            status,
+            error: message,
+            retry_after_ms,
+        },
     }
 }
 
@@ -277,13 +207,14 @@ mod tests {
         let c = MapConfig::new(&[("gmail_client_id", "cid")]);
         let e = settings(&c).unwrap_err();
         assert!(e.message.contains("gmail_client_secret"), "{}", e.message);
+        assert!(settings(&MapConfig::new(&[])).is_err());
         let c = MapConfig::new(&[
             ("gmail_client_id", "cid"),
             ("gmail_client_secret", "csecret"),
             ("gmail_refresh_token", "1//refresh"),
         ]);
         let g = settings(&c).unwrap();
-        assert_eq!(g.token_url, "https://oauth2.googleapis.com/token");
+        assert_eq!(g.grant.token_url, "https://oauth2.googleapis.com/token");
         assert_eq!(
             g.send_url,
             "https://gmail.googleapis.com/gmail/v1/users/me/messages/send"
@@ -293,76 +224,28 @@ mod tests {
     }
 
     #[test]
-    fn the_token_request_is_a_form_encoded_refresh_grant() {
-        let g = Gmail {
-            token_url: "http://127.0.0.1:9/token".into(),
-            send_url: "http://127.0.0.1:9/send".into(),
-            client_id: "id.apps.googleusercontent.com".into(),
-            client_secret: "s&cret=1".into(),
-            refresh_token: "1//0g-x/y".into(),
+    fn token_failures_become_delivery_outcomes() {
+        let refused = TokenError::Refused {
+            status: Some(400),
+            message: "HTTP 400: invalid_grant".into(),
         };
-        let r = token_request(&g, 1000);
-        assert_eq!(r.method, "POST");
-        assert!(r.headers.contains(&(
-            "content-type".into(),
-            "application/x-www-form-urlencoded".into()
-        )));
-        assert_eq!(
-            String::from_utf8(r.body).unwrap(),
-            "grant_type=refresh_token&client_id=id.apps.googleusercontent.com&client_secret=s%26cret%3D1&refresh_token=1%2F%2F0g-x%2Fy"
-        );
-    }
-
-    fn resp(status: u16, body: &str) -> OutboundResponse {
-        OutboundResponse {
-            status,
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn token_answers_are_classified() {
-        let secrets = vec!["1//refresh".to_string()];
-        assert_eq!(
-            access_token(
-                Ok(resp(200, r#"{"access_token":"ya29.x","expires_in":3599}"#)),
-                &secrets
-            ),
-            Ok("ya29.x".to_string())
-        );
-        match access_token(
-            Ok(resp(
-                400,
-                r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
-            )),
-            &secrets,
-        ) {
-            Err(Outcome::Fail {
+        match token_outcome(refused) {
+            Outcome::Fail {
                 status: Some(400),
                 error,
-            }) => {
-                assert!(
-                    error.contains("invalid_grant") && error.contains("revoked"),
-                    "{error}"
-                )
-            }
+            } => assert!(error.contains("invalid_grant"), "{error}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            access_token(Ok(resp(503, "down")), &secrets),
-            Err(Outcome::Retry {
+            token_outcome(TokenError::Unavailable {
+                status: Some(503),
+                message: "down".into(),
+                retry_after_ms: None
+            }),
+            Outcome::Retry {
                 status: Some(503),
                 ..
-            })
-        ));
-        assert!(matches!(
-            access_token(Ok(resp(200, "{}")), &secrets),
-            Err(Outcome::Fail { .. })
-        ));
-        assert!(matches!(
-            access_token(Err(HttpError::Timeout), &secrets),
-            Err(Outcome::Retry { status: None, .. })
+            }
         ));
     }
 

@@ -15,7 +15,8 @@ mod page;
 mod settings;
 mod sync;
 
-pub use page::QueuedPage;
+pub use client::{Notion, NotionError};
+pub use page::{paragraphs, QueuedPage};
 pub use settings::NotionSettings;
 pub use sync::{run_sync, SyncReport};
 

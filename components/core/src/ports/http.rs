@@ -93,6 +93,22 @@ pub fn form_encode(v: &str) -> String {
         .collect()
 }
 
+/// `text` with every (non-empty) secret replaced by `[redacted]`: for error
+/// messages about outbound calls, which may echo a token, a key or a URL
+/// carrying one.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
+}
+
+/// Whether an answer with `status` may succeed if sent again later (408,
+/// 429, 5xx).
+pub fn retryable(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
 /// An outbound response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboundResponse {
@@ -152,6 +168,17 @@ pub trait HttpClient {
     /// Send `req` and wait for the whole response.
     fn send(&self, req: OutboundRequest)
         -> LocalBoxFuture<'_, Result<OutboundResponse, HttpError>>;
+}
+
+/// A shared client is a client (tests keep a handle to what a scripted
+/// client recorded while the [`crate::ports::Env`] owns another).
+impl<T: HttpClient + ?Sized> HttpClient for std::sync::Arc<T> {
+    fn send(
+        &self,
+        req: OutboundRequest,
+    ) -> LocalBoxFuture<'_, Result<OutboundResponse, HttpError>> {
+        (**self).send(req)
+    }
 }
 
 #[cfg(test)]

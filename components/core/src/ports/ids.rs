@@ -39,6 +39,15 @@ pub fn new_id(prefix: &str, now_ms: i64, ids: &dyn Ids) -> Result<String> {
     Ok(out)
 }
 
+/// A random number in [0, 1] (jitter); 0.5 when randomness fails.
+pub fn random_unit(ids: &dyn Ids) -> f64 {
+    let mut b = [0u8; 4];
+    if ids.fill(&mut b).is_err() {
+        return 0.5;
+    }
+    u32::from_le_bytes(b) as f64 / u32::MAX as f64
+}
+
 /// `n` random bytes as lowercase hex (tokens, nonces).
 pub fn random_hex(n: usize, ids: &dyn Ids) -> Result<String> {
     let mut buf = vec![0u8; n];

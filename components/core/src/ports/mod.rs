@@ -16,7 +16,9 @@ pub mod llm;
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
 pub use db::{Db, DbError, DbExt, Row, Rows, Value};
-pub use http::{form_encode, HttpClient, HttpError, OutboundRequest, OutboundResponse};
+pub use http::{
+    form_encode, redact, retryable, HttpClient, HttpError, OutboundRequest, OutboundResponse,
+};
 pub use ids::{Ids, OsRandom};
 pub use kv::Kv;
 pub use llm::{Inference, Llm, NoLlm};

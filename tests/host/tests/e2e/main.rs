@@ -35,6 +35,7 @@ mod slo;
 mod static_files;
 mod support;
 mod tenancy;
+mod workflows;
 
 fn main() {
     let all: Vec<echopilot_e2e::scenario::Scenario> = [
@@ -65,6 +66,7 @@ fn main() {
         analytics::SCENARIOS,
         demo::SCENARIOS,
         i18n::SCENARIOS,
+        workflows::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
