@@ -413,7 +413,8 @@ mod api {
     use echopilot_core::workflows::webhook;
 
     fn op(method: Method, path: &str, body: Option<Value>) -> Request {
-        let r = Request::new(method, path).with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+        let r = Request::new(method, path)
+            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
         match body {
             Some(b) => r
                 .with_header("content-type", "application/json")

@@ -20,6 +20,10 @@ pub const FREE_TEXT_FIELDS: &[&str] = &[
     "content",
     "name",
     "password",
+    // A workflow condition: the workflow language's own syntax (`a or b ==
+    // "x"` reads like SQL to a pattern), parsed and type-checked by
+    // `workflows::condition`, never spliced into SQL or HTML.
+    "expression",
 ];
 
 /// What kind of attack a value looks like.

@@ -124,7 +124,6 @@ fn list_payments(ctx: &Ctx, req: &Request) -> Result<Response> {
 fn refund<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<Response>> {
     Box::pin(async move {
         let body: refunds::Request = req.json()?;
-        let s = stripe_settings(ctx)?;
         let actor = ctx.principal.actor();
         let who = refunds::Caller {
             scope: &ctx.scope,
@@ -134,7 +133,7 @@ fn refund<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<R
             idempotency_key: req.header("idempotency-key"),
         };
         Ok(Response::ok(
-            &refunds::refund(ctx.env, &s, &who, &body).await?,
+            &refunds::refund(ctx.env, || stripe_settings(ctx), &who, &body).await?,
         ))
     })
 }

@@ -176,7 +176,8 @@ fn logs_by_tenant(env: &Env) -> Result<()> {
     // default tenant with a known id.
     app.run_job("heartbeat")?;
     let rid = format!("e2e-platform-{}", echopilot_e2e::scenario::unix_now());
-    app.get("/api/version")
+    // A recorded request (`/api/version` is answered at the edge, unrecorded).
+    app.get("/healthz/strict")
         .header("X-Request-ID", &rid)
         .send()?;
     let platform = wait_for(Duration::from_secs(10), || {
