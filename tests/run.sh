@@ -97,8 +97,6 @@ else
   printf '\nSKIPPED: the real-Spin tier (no spin on PATH; see the top of this run).\n'
 fi
 
-printf '\nAll tiers passed in %ss.\n' "$(( $(date +%s) - started ))"
-
 # ---- browser tier (the dashboard) --------------------------------------------
 # Headless Chromium (Debian's chromium) driven by playwright-core, axe-core on
 # every view, against the built app under real `spin up`: tests/browser/run.sh.
@@ -112,5 +110,5 @@ elif [ "${CI:-}" = "true" ]; then
 else
   step "browser: skipped (spin is not on PATH)"
 fi
-printf '\nAll tiers (with the browser tier) passed in %ss.\n' "$(( $(date +%s) - started ))"
+printf '\nAll tiers passed in %ss.\n' "$(( $(date +%s) - started ))"
 # ---- end of the browser tier ---------------------------------------------------
