@@ -108,6 +108,16 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the request has no body to read: a GET or HEAD that declares
+    /// neither a length nor a transfer coding (RFC 9112 §6.3: then there is
+    /// no body). Reading an empty body stream still costs several host calls
+    /// per request.
+    pub fn has_no_body(&self) -> bool {
+        matches!(self.method, Method::Get | Method::Head)
+            && self.header("content-length").is_none()
+            && self.header("transfer-encoding").is_none()
+    }
+
     /// The decoded value of query parameter `name`, if present.
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
@@ -235,6 +245,18 @@ mod tests {
         assert_eq!(r.query_param("name").as_deref(), Some("Jürgen K"));
         assert_eq!(r.query_param("flag").as_deref(), Some(""));
         assert_eq!(r.query_param("missing"), None);
+    }
+
+    #[test]
+    fn only_a_get_or_head_declaring_no_length_or_coding_has_no_body() {
+        assert!(Request::new(Method::Get, "/").has_no_body());
+        assert!(Request::new(Method::Head, "/").has_no_body());
+        assert!(!Request::new(Method::Post, "/").has_no_body());
+        assert!(!Request::new(Method::Delete, "/").has_no_body());
+        let declared = Request::new(Method::Get, "/").with_header("content-length", "3");
+        assert!(!declared.has_no_body());
+        let chunked = Request::new(Method::Get, "/").with_header("transfer-encoding", "chunked");
+        assert!(!chunked.has_no_body());
     }
 
     #[test]

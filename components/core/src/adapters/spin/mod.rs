@@ -49,7 +49,11 @@ pub async fn serve_http(app: &App, req: IncomingRequest, out: ResponseOutparam) 
         Begin::Respond(resp, sample) => (resp, sample),
         Begin::Continue(pending) => {
             let mut full = head;
-            let (body, too_large) = read_body(req, pending.body_limit()).await;
+            let (body, too_large) = if full.has_no_body() {
+                (Vec::new(), false)
+            } else {
+                read_body(req, pending.body_limit()).await
+            };
             full.body = body;
             full.body_too_large = too_large;
             app::finish(app, &env, pending, full).await
