@@ -88,7 +88,9 @@ function finish(view, signal) {
   const heading = main.querySelector("h1");
   if (heading) {
     heading.setAttribute("tabindex", "-1");
-    if (document.activeElement === document.body || main.contains(document.activeElement) || document.activeElement?.closest?.("nav, dialog")) {
+    // Focus the heading unless the view put focus on one of its controls
+    // (the job form's brief after "create a job"): then it stays there.
+    if (document.activeElement === document.body || document.activeElement?.closest?.("nav, dialog")) {
       heading.focus({ preventScroll: true });
     }
   }

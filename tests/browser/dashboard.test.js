@@ -249,6 +249,8 @@ for (const size of SIZES) {
         await page.keyboard.press("Enter");
         await page.waitForFunction(() => document.querySelector("main h1")?.textContent === "Queue");
         await page.keyboard.press("Control+k");
+        // Type only once the palette is open: keys sent before land elsewhere.
+        await page.waitForSelector("#palette[open]");
         await page.keyboard.type("create a job");
         await page.keyboard.press("Enter");
         await page.waitForSelector("#create-job-form textarea:focus");
