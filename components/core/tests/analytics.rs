@@ -152,7 +152,7 @@ fn the_rollup_keeps_raw_events_bounded_and_counts_every_event_once() {
 
 #[test]
 fn the_intake_records_a_batch_under_the_callers_tenant_and_stores_nothing_personal() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let (status, body, cookie) = post_events(
         &env,
         &json!({"events": [
@@ -170,7 +170,7 @@ fn the_intake_records_a_batch_under_the_callers_tenant_and_stores_nothing_person
         "/api/analytics/event",
         &json!({"events": [{"name": "cap.set"}]}),
     )
-    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    .with_header("x-dash-key", DASH_KEY);
     let (resp, _) = call(&analytics::APP, &env, req);
     assert_eq!(resp.status, 202);
     assert_eq!(
@@ -245,11 +245,11 @@ fn floods_meet_the_address_visitor_and_daily_limits() {
     // Per visitor, whatever the credential.
     let (signed, _) = env(&[
         ("analytics_visitor_per_minute", "1"),
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("dashboard_key", DASH_KEY),
     ]);
     let signed_in = || {
         let req = post_json("/api/analytics/event", &one)
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+            .with_header("x-dash-key", DASH_KEY)
             .with_header("user-agent", "agent");
         call(&analytics::APP, &signed, req).0.status
     };
@@ -275,7 +275,7 @@ fn floods_meet_the_address_visitor_and_daily_limits() {
 
 #[test]
 fn usage_is_for_analysts_and_their_own_tenant() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     visit(&env, "default", "a", &["page.view"]);
     let (resp, body) = call(&analytics::APP, &env, op_get("/api/analytics/usage?days=7"));
     assert_eq!(resp.status, 200, "{body}");

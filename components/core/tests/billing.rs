@@ -24,7 +24,7 @@ const FINANCE: &App = &echopilot_core::finance::api::APP;
 const JOBS: &App = &echopilot_core::jobs::api::APP;
 const WHSEC: &str = "whsec_test_secret";
 const VARS: &[(&str, &str)] = &[
-    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("dashboard_key", DASH_KEY),
     ("stripe_secret_key", "sk_test_billing"),
     ("stripe_base_url", "https://stripe.test"),
     (
@@ -144,7 +144,7 @@ fn count(env: &Env, sql: &str) -> i64 {
 }
 
 fn admin(req: Request) -> Request {
-    req.with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+    req.with_header("x-dash-key", DASH_KEY)
 }
 
 fn create_job(env: &Env, email: &str) -> String {

@@ -134,8 +134,7 @@ fn status(env: &Env) -> Value {
 }
 
 fn set_cap(env: &Env, body: Value) -> (u16, Value) {
-    let req = post_json("/api/costs/set-cap", &body)
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    let req = post_json("/api/costs/set-cap", &body).with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(&ops::api::APP, env, req);
     (resp.status, body)
 }
@@ -182,7 +181,7 @@ fn downgrades(env: &Env, job_id: &str) -> Vec<(String, String, String)> {
 
 #[test]
 fn the_status_shows_todays_spend_per_model_in_the_seed_shape_with_exact_figures() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     spend(&env, TODAY, "gpt-4o", "work", 12_000_000, 0, 0);
     spend(&env, TODAY, "gpt-4o-2024-08-06", "qa", 300_000, 0, 0);
     spend(&env, TODAY, "gpt-4o-mini", "qa", 5_700_000, 0, 0);
@@ -226,7 +225,7 @@ fn the_status_shows_todays_spend_per_model_in_the_seed_shape_with_exact_figures(
 
 #[test]
 fn alert_levels_switch_at_89_90_and_100_percent_of_a_cap() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let level = |s: &Value| {
         (
             s["by_model"]["gpt-4o"]["utilization_pct"].as_f64().unwrap(),
@@ -267,7 +266,7 @@ fn alert_levels_switch_at_89_90_and_100_percent_of_a_cap() {
     assert_eq!(status(&env)["global_utilization_pct"], 60.0);
 
     // The global cap alone raises the level too.
-    let (env, _) = support::env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = support::env(&[("dashboard_key", DASH_KEY)]);
     spend(&env, TODAY, "gpt-4.1", "work", 22_500_000, 0, 0);
     let s = status(&env);
     assert_eq!(
@@ -289,7 +288,7 @@ fn alert_levels_switch_at_89_90_and_100_percent_of_a_cap() {
 
 #[test]
 fn set_cap_refuses_bad_input_without_changing_anything() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     for (body, status, code) in [
         (
             json!({"scope": "global", "cap_usd": 10, "note": "x"}),
@@ -347,7 +346,7 @@ fn set_cap_refuses_bad_input_without_changing_anything() {
         );
     }
     let plain = Request::new(Method::Post, "/api/costs/set-cap")
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+        .with_header("x-dash-key", DASH_KEY)
         .with_header("content-type", "text/plain")
         .with_body(b"{\"scope\":\"global\",\"cap_usd\":1}".to_vec());
     assert_eq!(call(&ops::api::APP, &env, plain).0.status, 415);
@@ -359,7 +358,7 @@ fn set_cap_refuses_bad_input_without_changing_anything() {
 #[test]
 fn set_cap_overrides_the_variables_until_removed_and_every_change_is_audited() {
     let (env, _) = env(&[
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("dashboard_key", DASH_KEY),
         ("model_caps", r#"{"gpt-4o": 15}"#),
     ]);
     spend(&env, TODAY, "gpt-4o", "work", 4_500_000, 0, 0);
@@ -804,7 +803,7 @@ fn run_ctx(now_ms: i64) -> RunContext {
 
 #[test]
 fn the_hourly_job_raises_a_warning_at_90_and_a_critical_at_100_percent_once() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     spend(&env, TODAY, "gpt-4o", "work", 13_499_999, 0, 0);
     let summary = costs::check(&env, &run_ctx(T0)).unwrap();
     assert_eq!(
@@ -872,11 +871,11 @@ fn the_hourly_job_raises_a_warning_at_90_and_a_critical_at_100_percent_once() {
 
 #[test]
 fn the_hourly_job_runs_through_its_internal_route_once_per_hour() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     spend(&env, TODAY, "gpt-4.1", "work", 25_000_000, 0, 0);
     let run = || {
         let req = Request::new(Method::Post, "/api/internal/cron/costs")
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+            .with_header("x-dash-key", DASH_KEY);
         let (resp, body) = call(&costs::APP, &env, req);
         assert_eq!(resp.status, 200, "{body}");
         body["data"].clone()

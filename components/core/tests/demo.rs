@@ -63,7 +63,7 @@ fn real_job(env: &Env) -> String {
 /// A database with real data where the demo writes too: a job and an
 /// attempt, LLM spend and analytics of today.
 fn with_real_data() -> (Env, ManualClock) {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     echopilot_core::db::migrate::ensure_current(env.db.as_ref()).unwrap();
     let job = real_job(&env);
     env.db
@@ -277,7 +277,7 @@ fn the_console_dry_runs_then_removes_and_audits_both() {
             "/api/ops/command",
             &json!({"command": "remove_demo_data", "confirm": confirm}),
         )
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+        .with_header("x-dash-key", DASH_KEY);
         call(ops, &env, req)
     };
     let (resp, body) = command(false);
@@ -318,13 +318,10 @@ fn the_console_dry_runs_then_removes_and_audits_both() {
 
 #[test]
 fn demo_mode_refuses_writes_through_the_pipeline_but_not_reads_or_sign_in() {
-    let (env, _) = env(&[
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
-        ("demo_mode", "on"),
-    ]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY), ("demo_mode", "on")]);
     let jobs: &App = &echopilot_core::jobs::api::APP;
-    let req = post_json("/api/queue/enqueue", &json!({"brief": "x"}))
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    let req =
+        post_json("/api/queue/enqueue", &json!({"brief": "x"})).with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(jobs, &env, req.with_header("accept-language", "es"));
     assert_eq!(resp.status, 403);
     assert_eq!(body["error"]["code"], "demo_read_only");

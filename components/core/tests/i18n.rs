@@ -10,10 +10,10 @@ use echopilot_core::health;
 use echopilot_core::http::{Method, Request};
 use echopilot_core::i18n::{self, Lang};
 use serde_json::json;
-use support::call;
+use support::{call, DASH_KEY};
 
 fn error_in(lang: &str, req: Request) -> (u16, Option<String>, serde_json::Value) {
-    let env = native::memory_env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let env = native::memory_env(&[("dashboard_key", DASH_KEY)]);
     let req = req.with_header("accept-language", lang);
     let (resp, body) = call(&health::APP, &env, req);
     let content_language = resp.header("content-language").map(str::to_string);

@@ -254,7 +254,7 @@ fn roles_are_enforced_by_the_permission_table() {
         call(
             &AUTH,
             &env,
-            get("/api/users").with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+            get("/api/users").with_header("x-dash-key", DASH_KEY)
         )
         .0
         .status,
@@ -479,8 +479,7 @@ fn suspicious_parameters_are_screened_and_recorded_but_briefs_are_free_text() {
     let (resp, _) = call(
         &JOBS,
         &env,
-        get("/api/jobs?email=%3Cscript%3E")
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+        get("/api/jobs?email=%3Cscript%3E").with_header("x-dash-key", DASH_KEY),
     );
     assert_eq!(resp.status, 400);
     let (resp, _) = call(

@@ -240,7 +240,7 @@ const HISTORY_VARS: &[(&str, &str)] = &[
         "portal_signing_secret",
         "portal-secret-for-native-tests-0123456789",
     ),
-    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("dashboard_key", DASH_KEY),
     ("alert_email_from", "jobs@echopilot.example"),
     ("public_base_url", "https://echopilot.example"),
 ];
@@ -370,7 +370,7 @@ fn tokens_handed_out_before_no_longer_open_history() {
 #[test]
 fn anonymous_intake_has_its_own_budget_per_address_and_per_day() {
     let (env, clock) = env(&[
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("dashboard_key", DASH_KEY),
         ("intake_anonymous_per_address_hourly", "3"),
         ("intake_anonymous_daily", "5"),
     ]);
@@ -412,7 +412,7 @@ fn anonymous_intake_has_its_own_budget_per_address_and_per_day() {
         &APP,
         &env,
         post_json("/api/queue/enqueue", &json!({"brief": "operator work"}))
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+            .with_header("x-dash-key", DASH_KEY),
     );
     assert_eq!(resp.status, 201, "{body}");
     // A new hour gives the address its budget back, not the day.
@@ -424,8 +424,8 @@ fn anonymous_intake_has_its_own_budget_per_address_and_per_day() {
 
 #[test]
 fn a_tenant_spends_only_its_own_daily_budget() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
-    let dash = "dash-key-for-native-tests-0123456789";
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
+    let dash = DASH_KEY;
     let (resp, body) = call(
         &echopilot_core::identity::api::APP,
         &env,
@@ -475,7 +475,7 @@ fn a_tenant_spends_only_its_own_daily_budget() {
 
 #[test]
 fn operators_enqueue_list_filter_page_cancel_and_retry() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     for t in ["acme", "other"] {
         echopilot_core::identity::tenants::create(
             &env,
@@ -485,8 +485,7 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         .unwrap();
     }
     let enqueue = |body: serde_json::Value| {
-        post_json("/api/queue/enqueue", &body)
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+        post_json("/api/queue/enqueue", &body).with_header("x-dash-key", DASH_KEY)
     };
     let (resp, _) = call(
         &APP,
@@ -539,7 +538,7 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         echopilot_core::http::Method::Post,
         &format!("/api/jobs/{id}/cancel"),
     )
-    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    .with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(&APP, &env, cancel.clone());
     assert_eq!(
         (resp.status, body["data"]["status"].as_str()),
@@ -554,7 +553,7 @@ fn operators_enqueue_list_filter_page_cancel_and_retry() {
         echopilot_core::http::Method::Post,
         &format!("/api/jobs/{id}/retry"),
     )
-    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    .with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(&APP, &env, retry);
     assert_eq!(
         (

@@ -19,8 +19,7 @@ fn command(env: &Env, body: Value) -> (u16, Value) {
     let (resp, json) = call(
         OPS,
         env,
-        post_json("/api/ops/command", &body)
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+        post_json("/api/ops/command", &body).with_header("x-dash-key", DASH_KEY),
     );
     (resp.status, json)
 }
@@ -49,7 +48,7 @@ fn submit(env: &Env) -> String {
 
 #[test]
 fn the_allow_list_is_listed_and_anything_else_is_refused() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let (resp, body) = call(OPS, &env, op_get("/api/ops/commands"));
     assert_eq!(resp.status, 200);
     let names: Vec<&str> = body["data"]["commands"]
@@ -104,7 +103,7 @@ fn the_allow_list_is_listed_and_anything_else_is_refused() {
 fn pausing_is_a_dry_run_until_confirmed_and_stops_the_worker() {
     let mock = mock_openai(vec![Ok(grades(95, 95, 95, 95))]);
     let mut vars = OPENAI_VARS.to_vec();
-    vars.push(("dashboard_key", "dash-key-for-native-tests-0123456789"));
+    vars.push(("dashboard_key", DASH_KEY));
     let (mut env, _) = env(&vars);
     env.http = Box::new(SharedHttp(mock.http.clone()));
     let id = submit(&env);
@@ -144,7 +143,7 @@ fn pausing_is_a_dry_run_until_confirmed_and_stops_the_worker() {
 
 #[test]
 fn dead_jobs_are_listed_in_a_dry_run_and_retried_when_confirmed() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let ids: Vec<String> = (0..3).map(|_| submit(&env)).collect();
     for id in &ids {
         env.db
@@ -190,7 +189,7 @@ fn dead_jobs_are_listed_in_a_dry_run_and_retried_when_confirmed() {
 
 #[test]
 fn tail_logs_reads_and_slo_commands_act() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     echopilot_core::events::emit(
         &env,
         &echopilot_core::events::Event::new(

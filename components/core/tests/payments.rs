@@ -19,7 +19,7 @@ use support::*;
 const OPS: &echopilot_core::app::App = &echopilot_core::ops::api::APP;
 const KEY: &str = "sk_test_secret_4242";
 const VARS: &[(&str, &str)] = &[
-    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("dashboard_key", DASH_KEY),
     ("stripe_secret_key", KEY),
     ("stripe_base_url", "https://stripe.test"),
 ];
@@ -230,8 +230,7 @@ fn the_console_dry_runs_confirms_and_audits_and_refuses_bad_windows() {
         let (resp, json) = call(
             OPS,
             &env,
-            post_json("/api/ops/command", &body)
-                .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+            post_json("/api/ops/command", &body).with_header("x-dash-key", DASH_KEY),
         );
         (resp.status, json)
     };
@@ -313,7 +312,7 @@ fn stripe_failures_change_nothing_and_never_show_the_key() {
 
 #[test]
 fn without_a_key_the_job_succeeds_the_console_says_so_and_revenue_is_unavailable() {
-    let (env, _, _, http) = setup(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _, _, http) = setup(&[("dashboard_key", DASH_KEY)]);
     let job = &payments::JOB;
     let ctx = run_context(job, T0, Trigger::Cron);
     let echopilot_core::scheduler::JobFn::Async(f) = job.body else {
@@ -329,7 +328,7 @@ fn without_a_key_the_job_succeeds_the_console_says_so_and_revenue_is_unavailable
             "/api/ops/command",
             &json!({"command": "reconcile_payments"}),
         )
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+        .with_header("x-dash-key", DASH_KEY),
     );
     assert_eq!(
         (resp.status, body["error"]["code"].as_str()),

@@ -32,7 +32,7 @@ fn a_new_template_version_takes_over_and_each_version_has_its_own_stats() {
 
     let (resp, body) = call(&APP, &env, post_json("/api/prompts", &json!({
         "job_type": "ai_task", "system_prompt": "Be better.", "user_template": "Do: {{brief}}{{feedback}}", "notes": "v2 trial"
-    })).with_header("x-dash-key", "dash-key-for-native-tests-0123456789"));
+    })).with_header("x-dash-key", DASH_KEY));
     assert_eq!(resp.status, 201, "{body}");
     assert_eq!(
         (
@@ -50,7 +50,7 @@ fn a_new_template_version_takes_over_and_each_version_has_its_own_stats() {
                 "job_type": "ai_task", "system_prompt": "x", "user_template": "no placeholder"
             }),
         )
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789"),
+        .with_header("x-dash-key", DASH_KEY),
     );
     assert_eq!(
         (resp.status, body["error"]["code"].as_str()),

@@ -113,7 +113,7 @@ fn a_day_is_reported_against_the_day_before_summarized_and_emailed_once() {
 
 #[test]
 fn a_day_without_a_stored_report_is_computed_on_the_fly() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let (resp, body) = call(OPS, &env, op_get("/api/reports/daily"));
     assert_eq!(resp.status, 200, "{body}");
     assert_eq!(body["data"]["state"], "not_generated");

@@ -76,8 +76,7 @@ fn status(env: &Env) -> Value {
 }
 
 fn apply(env: &Env, body: Value) -> (u16, Value) {
-    let req = post_json("/api/scale/apply", &body)
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    let req = post_json("/api/scale/apply", &body).with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(OPS, env, req);
     (resp.status, body)
 }
@@ -117,7 +116,7 @@ fn run(now_ms: i64) -> RunContext {
 
 #[test]
 fn slow_requests_scale_up_in_the_seed_s_shape() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 20, 1_600_000);
     let s = status(&env);
     assert_eq!(s["current_workers"], 1);
@@ -150,7 +149,7 @@ fn slow_requests_scale_up_in_the_seed_s_shape() {
 
 #[test]
 fn requests_older_than_ten_minutes_do_not_count() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 5, 20, 1_600_000);
     clock.advance(10 * MIN);
     traffic(&env, &clock, 5, 20, 50_000);
@@ -161,7 +160,7 @@ fn requests_older_than_ten_minutes_do_not_count() {
 
 #[test]
 fn many_arrivals_scale_up() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     arrivals(&env, &clock, 10, |_| 11);
     traffic(&env, &clock, 10, 10, 50_000);
     let s = status(&env);
@@ -175,7 +174,7 @@ fn many_arrivals_scale_up() {
 
 #[test]
 fn a_fast_quiet_system_scales_down_and_a_middling_one_holds() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     set_workers(&env, &clock, 3);
     traffic(&env, &clock, 10, 10, 40_000);
     arrivals(&env, &clock, 10, |back| (back % 2 == 0) as i64);
@@ -204,7 +203,7 @@ fn a_fast_quiet_system_scales_down_and_a_middling_one_holds() {
 #[test]
 fn min_and_max_bound_the_decision() {
     let (env, clock) = env(&[
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+        ("dashboard_key", DASH_KEY),
         ("scale_min", "2"),
         ("scale_max", "3"),
     ]);
@@ -233,7 +232,7 @@ fn min_and_max_bound_the_decision() {
 
 #[test]
 fn the_cooldown_holds_changes_and_counts_down() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let (code, body) = apply(&env, json!({"dry_run": false}));
     assert_eq!(code, 200, "{body}");
@@ -281,7 +280,7 @@ fn raise_gate(env: &Env, clock: &ManualClock) {
 
 #[test]
 fn the_deploy_gate_blocks_scaling_up_but_not_down() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     set_workers(&env, &clock, 3);
     raise_gate(&env, &clock);
     traffic(&env, &clock, 10, 10, 2_000_000);
@@ -318,7 +317,7 @@ fn the_deploy_gate_blocks_scaling_up_but_not_down() {
 
 #[test]
 fn dry_runs_change_nothing() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     for body in [json!({}), json!({"dry_run": true}), json!({"workers": 4})] {
         let (code, resp) = apply(&env, body.clone());
@@ -333,7 +332,7 @@ fn dry_runs_change_nothing() {
     }
     // An empty body is a dry run too.
     let req = echopilot_core::http::Request::new(Method::Post, "/api/scale/apply")
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+        .with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(OPS, &env, req);
     assert_eq!(
         (resp.status, body["data"]["to"].as_i64()),
@@ -347,7 +346,7 @@ fn dry_runs_change_nothing() {
 
 #[test]
 fn applying_changes_the_state_and_appends_to_the_audit_chain() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let (code, body) = apply(&env, json!({"dry_run": false}));
     assert_eq!(code, 200, "{body}");
@@ -397,7 +396,7 @@ fn applying_changes_the_state_and_appends_to_the_audit_chain() {
 
 #[test]
 fn the_cron_job_applies_only_when_dry_run_is_off() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let now = clock.now_ms();
     let summary = scale::autoscale(&env, &run(now)).unwrap();
@@ -452,7 +451,7 @@ fn the_cron_job_applies_only_when_dry_run_is_off() {
 
 #[test]
 fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     // Jobs per minute rise by one every 6 minutes: 0 an hour ago, 9 now.
     arrivals(&env, &clock, 60, |back| (60 - back) / 6);
     let s = status(&env);
@@ -472,7 +471,7 @@ fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
     );
 
     // The same load, flat for the hour, holds.
-    let (env, clock) = support::env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = support::env(&[("dashboard_key", DASH_KEY)]);
     arrivals(&env, &clock, 60, |_| 9);
     let s = status(&env);
     assert_eq!(s["metrics"]["forecast_arrival_rate_per_min"], 9.0, "{s}");
@@ -481,7 +480,7 @@ fn a_rising_arrival_forecast_scales_up_before_the_load_arrives() {
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 10, 10, 2_000_000);
     let cases = [
         (
@@ -513,7 +512,7 @@ fn bad_input_is_refused_and_changes_nothing() {
         );
     }
     let req = echopilot_core::http::Request::new(Method::Post, "/api/scale/apply")
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+        .with_header("x-dash-key", DASH_KEY)
         .with_header("content-type", "text/plain")
         .with_body(b"workers=2".to_vec());
     assert_eq!(call(OPS, &env, req).0.status, 415);

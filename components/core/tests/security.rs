@@ -15,7 +15,7 @@ use support::identity::*;
 use support::*;
 
 const OPS: &echopilot_core::app::App = &echopilot_core::ops::api::APP;
-const DASH: &str = "dash-key-for-native-tests-0123456789";
+const DASH: &str = DASH_KEY;
 const METRICS: &str = "metrics-token-for-native-tests-012345";
 const CRON: &str = "cron-token-for-native-tests-0123456789";
 const AUDIT_SECRET: &str = "audit-signing-secret-for-tests-0123456789";

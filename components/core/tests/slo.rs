@@ -149,7 +149,7 @@ fn healthz_strict_flips_to_503_and_back_and_its_own_503s_do_not_count() {
 
 #[test]
 fn rebaseline_forgets_old_errors_and_is_audited() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     traffic(&env, &clock, 30, 50, 10_000, |_| 0.5);
     assert_eq!(slo::report(&env).unwrap().burn_alert, Level::Critical);
     clock.advance(MIN);
@@ -157,7 +157,7 @@ fn rebaseline_forgets_old_errors_and_is_audited() {
         "/api/slo/rebaseline",
         &serde_json::json!({"reason": "bad deploy rolled back"}),
     )
-    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    .with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(OPS, &env, req);
     assert_eq!(resp.status, 200, "{body}");
     assert_eq!(body["data"]["burn_alert"], "OK");
@@ -183,13 +183,13 @@ fn rebaseline_forgets_old_errors_and_is_audited() {
     assert_eq!((w.requests, w.errors), (10, 0));
     // Bad input changes nothing.
     let bad = post_json("/api/slo/rebaseline", &serde_json::json!({"because": "x"}))
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+        .with_header("x-dash-key", DASH_KEY);
     assert_eq!(call(OPS, &env, bad).0.status, 400);
 }
 
 #[test]
 fn the_deploy_gate_rises_after_two_critical_hours_and_recovery_or_an_operator_clears_it() {
-    let (env, clock) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, clock) = env(&[("dashboard_key", DASH_KEY)]);
     let t0 = clock.now_ms();
     assert_eq!(
         gate::observe(&env, Level::Critical, t0).unwrap(),
@@ -232,7 +232,7 @@ fn the_deploy_gate_rises_after_two_critical_hours_and_recovery_or_an_operator_cl
         "/api/slo/deploy-gate/clear",
         &serde_json::json!({"reason": "hotfix verified"}),
     )
-    .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+    .with_header("x-dash-key", DASH_KEY);
     let (resp, body) = call(OPS, &env, req);
     assert_eq!(resp.status, 200, "{body}");
     assert_eq!(body["data"]["up"], false);

@@ -61,7 +61,7 @@ fn scrape(env: &Env, req: Request) -> HashMap<String, f64> {
 
 #[test]
 fn a_served_request_is_recorded_under_its_route_template_status_and_tenant() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let (resp, _) = call(JOBS, &env, op_get("/api/jobs/job_does_not_exist"));
     assert_eq!(resp.status, 404);
     let (resp, _) = call(JOBS, &env, Request::new(Method::Get, "/api/nowhere"));
@@ -105,10 +105,7 @@ fn a_served_request_is_recorded_under_its_route_template_status_and_tenant() {
 
 #[test]
 fn recording_can_be_switched_off() {
-    let (env, _) = env(&[
-        ("dashboard_key", "dash-key-for-native-tests-0123456789"),
-        ("request_telemetry", "off"),
-    ]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY), ("request_telemetry", "off")]);
     call(JOBS, &env, op_get("/api/jobs"));
     assert_eq!(
         env.db
@@ -304,7 +301,7 @@ fn metrics_expose_requests_jobs_llm_usage_and_build_to_the_scraper_only() {
 
 #[test]
 fn logs_find_a_request_and_its_events_by_request_id_and_filter_strictly() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let req = op_get("/api/jobs").with_header("x-request-id", "req-abc-123");
     let (resp, _) = call(JOBS, &env, req);
     assert_eq!(resp.header("x-request-id"), Some("req-abc-123"));

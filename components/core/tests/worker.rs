@@ -306,7 +306,7 @@ fn a_dead_worker_s_job_is_recovered_after_its_lease_with_an_abandoned_attempt() 
 
 #[test]
 fn a_job_cancelled_while_processing_keeps_its_cancellation() {
-    let (env, _) = env(&[("dashboard_key", "dash-key-for-native-tests-0123456789")]);
+    let (env, _) = env(&[("dashboard_key", DASH_KEY)]);
     let id = submit(&env, "default", "x", Priority::Normal);
     let claimed = queue::claim(
         &env,

@@ -413,8 +413,7 @@ mod api {
     use echopilot_core::workflows::webhook;
 
     fn op(method: Method, path: &str, body: Option<Value>) -> Request {
-        let r = Request::new(method, path)
-            .with_header("x-dash-key", "dash-key-for-native-tests-0123456789");
+        let r = Request::new(method, path).with_header("x-dash-key", DASH_KEY);
         match body {
             Some(b) => r
                 .with_header("content-type", "application/json")
@@ -425,7 +424,7 @@ mod api {
 
     fn api_env() -> (Env, echopilot_core::adapters::native::ManualClock) {
         env(&[
-            ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+            ("dashboard_key", DASH_KEY),
             ("workflow_http_allowed_origins", ORIGIN),
         ])
     }

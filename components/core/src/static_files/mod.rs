@@ -19,6 +19,7 @@ use crate::http::{Request, Response, Route};
 use std::cell::Cell;
 
 pub use mime::content_type;
+pub use pack::etag;
 pub use path::{resolve, PathError};
 
 /// The static-files component.
@@ -78,11 +79,6 @@ pub fn cache_control(file: &str) -> &'static str {
     } else {
         "no-cache"
     }
-}
-
-/// The strong ETag of `content`.
-pub fn etag(content: &[u8]) -> String {
-    pack::etag(content)
 }
 
 /// Whether `If-None-Match` (a list, `*`, weak or strong tags) matches `tag`.

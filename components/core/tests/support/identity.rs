@@ -1,6 +1,6 @@
 //! Identity helpers: an app with users, tokens and tenants.
 
-use super::{call, post_json};
+use super::{call, post_json, DASH_KEY};
 use echopilot_core::http::{Method, Request};
 use echopilot_core::identity::api::APP as AUTH;
 use echopilot_core::ports::Env;
@@ -13,7 +13,7 @@ pub const VARS: &[(&str, &str)] = &[
     ("jwt_secret", SECRET),
     ("admin_email", "admin@example.com"),
     ("admin_password", "correct horse battery staple"),
-    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("dashboard_key", DASH_KEY),
     ("cron_token", "cron-token-for-native-tests-0123456789"),
 ];
 

@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 /// A minute boundary in 2027.
 pub const T0: i64 = 1_800_000_000_000;
 
+/// The dashboard key of native tests (a secret: 32 characters or more).
+pub const DASH_KEY: &str = "dash-key-for-native-tests-0123456789";
+
 /// An env on `db` with a manual clock at T0 and `vars`.
 pub fn env_with(db: SqliteDb, vars: &[(&str, &str)]) -> (Env, ManualClock) {
     let clock = ManualClock::new(T0);
@@ -45,8 +48,7 @@ pub fn post_json(path: &str, body: &Value) -> Request {
 
 /// A GET with the operator key `dash`.
 pub fn op_get(path: &str) -> Request {
-    Request::new(Method::Get, path)
-        .with_header("x-dash-key", "dash-key-for-native-tests-0123456789")
+    Request::new(Method::Get, path).with_header("x-dash-key", DASH_KEY)
 }
 
 /// An OpenAI-style chat completion answer.
@@ -136,7 +138,7 @@ pub const OPENAI_VARS: &[(&str, &str)] = &[
     ("openai_api_key", "sk-test"),
     ("openai_base_url", "http://mock.test"),
     ("qa_consistency_sample", "0"),
-    ("dashboard_key", "dash-key-for-native-tests-0123456789"),
+    ("dashboard_key", DASH_KEY),
 ];
 
 /// Share an `Arc<ScriptedHttp>` as the env's client.
