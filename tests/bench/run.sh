@@ -61,7 +61,9 @@ cold_start=$started_secs
 kill "$started_pid"; wait "$started_pid" 2>/dev/null || true
 start_app app \
   --variable rate_limit_ip_per_minute=10000000 \
-  --variable rate_limit_credential_per_minute=10000000
+  --variable rate_limit_credential_per_minute=10000000 \
+  --variable intake_anonymous_per_address_hourly=1000000 \
+  --variable intake_anonymous_daily=100000000
 app_port=$started_port
 echo "start to the first 200 of /health: cold (no wasmtime cache) ${cold_start} s, warm ${started_secs} s"
 

@@ -198,17 +198,9 @@ fn parse_request(ctx: &Ctx, req: &Request, caller: Caller) -> Result<Parsed> {
 fn created(ctx: &Ctx, req: &Request, parsed: &Parsed, caller: Caller) -> Result<Response> {
     let client = guard::client_ip(ctx.env, req)?;
     let budgets = intake::budgets(ctx.env, &ctx.principal, &parsed.tenant, &client)?;
-    let charge = intake::charge(ctx.env, &budgets)?;
-    let created = match store::create(ctx.env, &parsed.tenant, &parsed.job, parsed.key.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            intake::refund(ctx.env, &charge)?;
-            return Err(e);
-        }
-    };
-    if created.replayed {
-        intake::refund(ctx.env, &charge)?;
-    }
+    let created = intake::admit(ctx.env, &budgets, || {
+        store::create(ctx.env, &parsed.tenant, &parsed.job, parsed.key.as_deref())
+    })?;
     let job = &created.job;
     let status_url = format!("/api/public/job-status/{}", job.id);
     let mut data = serde_json::json!({

@@ -18,12 +18,14 @@
 //! A spent budget is 429 `intake_budget_exceeded` with Retry-After (the
 //! end of the hour or day) and changes nothing. Counts are rows in SQLite,
 //! bumped in one transaction (all budgets or none), exact across
-//! instances; an idempotent replay or a refused job gives its count back.
+//! instances, in the transaction that creates the job; an idempotent
+//! replay or a refused job counts nothing.
 
 use crate::config;
 use crate::db::transaction;
 use crate::error::{Error, Result};
 use crate::identity::{tenants, Credential, Principal};
+use crate::jobs::store::Created;
 use crate::params;
 use crate::ports::{DbExt, Env};
 use crate::tenancy::TenantId;
@@ -89,19 +91,19 @@ pub fn budgets(
         .collect())
 }
 
-/// A submission counted against its budgets (give it back with
-/// [`refund`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Charge {
-    counted: Vec<(String, i64)>,
-}
-
-/// Count one submission against every budget of `list`; 429
-/// `intake_budget_exceeded` (nothing counted) when one is spent.
-pub fn charge(env: &Env, list: &[Budget]) -> Result<Charge> {
+/// Create a submission within its budgets: the submission is counted
+/// against every budget of `list` and `create` runs, in one transaction, so
+/// a job exists exactly when it was counted. A spent budget is 429
+/// `intake_budget_exceeded` before `create` runs (a refusal stays cheap);
+/// a failed `create` rolls the counts back; a replay (`create` returned
+/// the earlier job) gives them back.
+pub fn admit(
+    env: &Env,
+    list: &[Budget],
+    mut create: impl FnMut() -> Result<Created>,
+) -> Result<Created> {
     let now = env.clock.now_ms();
-    let outcome = transaction(env.db.as_ref(), |db| {
-        let mut counted = Vec::new();
+    transaction(env.db.as_ref(), |db| {
         for b in list {
             let start = now.div_euclid(b.period_ms) * b.period_ms;
             let row = db.query_opt(
@@ -117,22 +119,18 @@ pub fn charge(env: &Env, list: &[Budget]) -> Result<Charge> {
                 // Rolls the transaction back: nothing is counted.
                 return Err(e);
             }
-            counted.push((b.key.clone(), start));
         }
-        Ok(counted)
-    })?;
-    Ok(Charge { counted: outcome })
-}
-
-/// Give a counted submission back (it was a replay, or was refused).
-pub fn refund(env: &Env, charge: &Charge) -> Result<()> {
-    for (key, start) in &charge.counted {
-        env.db.exec(
-            "UPDATE intake_counts SET count = MAX(count - 1, 0) WHERE key = ?1 AND period_start_ms = ?2",
-            params![key.as_str(), *start],
-        )?;
-    }
-    Ok(())
+        let created = create()?;
+        if created.replayed {
+            for b in list {
+                db.exec(
+                    "UPDATE intake_counts SET count = MAX(count - 1, 0) WHERE key = ?1 AND period_start_ms = ?2",
+                    params![b.key.as_str(), now.div_euclid(b.period_ms) * b.period_ms],
+                )?;
+            }
+        }
+        Ok(created)
+    })
 }
 
 /// Drop counts of periods that ended more than a day ago.
