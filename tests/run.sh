@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 MAX_WASM_BYTES=$((1536 * 1024))   # 1.5 MiB per component
 started=$(date +%s)
-step() { printf '\n==> %s\n' "$*"; }
+# Each step is stamped with the seconds since the start, so a slow step shows.
+step() { printf '\n==> [%ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 
 step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
 if command -v rustup >/dev/null 2>&1; then
