@@ -303,10 +303,10 @@ for (const size of SIZES) {
         await page.click(".wf-sample summary");
         await page.fill("#wf-sample", '{"topic": "autumn"}');
         await page.click("#wf-debug");
-        await page.waitForSelector("#wf-run[data-status=succeeded]", { timeout: JOB_DONE_MS });
+        await page.waitForSelector("#wf-current-run[data-status=succeeded]", { timeout: JOB_DONE_MS });
         assert.equal(await page.locator("#wf-steps .wf-step[data-status=succeeded]").count(), 3, "three steps succeeded");
         assert.equal(await page.locator(".wf-node[data-status=succeeded]").count(), 3, "three nodes lit");
-        const run = await api("GET", `/api/runs/${await page.getAttribute("#wf-run", "data-run-id")}`);
+        const run = await api("GET", `/api/runs/${await page.getAttribute("#wf-current-run", "data-run-id")}`);
         assert.equal(run.debug, true);
         assert.equal(run.steps[2].output.simulated, true, "debug mode sends nothing");
         await page.locator("#wf-steps .wf-step").nth(1).locator("summary").click();

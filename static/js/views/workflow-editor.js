@@ -441,6 +441,7 @@ class Editor {
     this.debugButton.disabled = true;
     try {
       const run = await api.post(`/api/workflows/${encodeURIComponent(this.workflow.id)}/run`, { debug, context });
+      this.canvas.fit(); // every node in sight while they light up
       this.follow(run);
     } catch (err) {
       this.setStatus(errorMessage(err), "bad");
@@ -479,7 +480,7 @@ class Editor {
       this.log,
       h(
         "div",
-        { class: "wf-run-head", id: "wf-run", dataset: { runId: run.id, status: run.status } },
+        { class: "wf-run-head", id: "wf-current-run", dataset: { runId: run.id, status: run.status } },
         statusPill(run.status),
         run.debug ? h("span", { class: "pill info", text: t("workflow.debug_run") }) : null,
         h("code", { text: run.id }),
@@ -519,9 +520,9 @@ class Editor {
                   {},
                   h("summary", { text: t("workflow.io") }),
                   h("h3", { text: t("workflow.input") }),
-                  h("pre", { text: JSON.stringify(step.input, null, 2) }),
+                  h("pre", { tabindex: "0", "aria-label": t("workflow.input"), text: JSON.stringify(step.input, null, 2) }),
                   h("h3", { text: t("workflow.output") }),
-                  h("pre", { text: JSON.stringify(step.output, null, 2) }),
+                  h("pre", { tabindex: "0", "aria-label": t("workflow.output"), text: JSON.stringify(step.output, null, 2) }),
                 )
               : null,
             finished(run) && !this.readOnly && G.node(this.graph, step.node_id)
