@@ -53,7 +53,8 @@ function read(field, control) {
 }
 
 function control(field, value, id, disabled, describedBy, invalid) {
-  const common = { id, name: field.name, disabled, "aria-describedby": describedBy || null, "aria-invalid": invalid ? "true" : null, required: field.required };
+  // dir=auto: a prompt in Urdu reads right to left, a URL or template left to right, in any locale.
+  const common = { id, name: field.name, disabled, dir: "auto", "aria-describedby": describedBy || null, "aria-invalid": invalid ? "true" : null, required: field.required };
   switch (field["x-widget"]) {
     case "select":
       return h("select", common, (field.enum || []).map((v) => h("option", { value: v, selected: String(v) === String(value ?? field.default ?? "") }, v)));
