@@ -81,6 +81,7 @@ const SHELL = [
   "/js/workflow/catalogue.js",
   "/js/workflow/graph.js",
   "/js/workflow/history.js",
+  "/js/workflow/log.js",
   "/js/workflow/panel.js",
   "/js/workflow/runs.js",
 ];

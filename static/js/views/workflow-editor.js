@@ -20,6 +20,7 @@ import { createCanvas, paletteDrag, typeLabel } from "../workflow/canvas.js";
 import { nodePanel } from "../workflow/panel.js";
 import { paletteEntries } from "../workflow/catalogue.js";
 import { watchRun, statusByNode, finished } from "../workflow/runs.js";
+import { runLog } from "../workflow/log.js";
 import { takeSecret } from "./workflows.js";
 
 /** How long after the last change the editor saves. */
@@ -475,62 +476,15 @@ class Editor {
     this.run = run;
     this.statuses = statusByNode(run);
     this.canvas.render(this.graph, { selected: this.selected, problems: this.problems, statuses: this.statuses });
-    const nameOf = (nodeId) => G.node(this.graph, nodeId)?.name || nodeId;
     mount(
       this.log,
-      h(
-        "div",
-        { class: "wf-run-head", id: "wf-current-run", dataset: { runId: run.id, status: run.status } },
-        statusPill(run.status),
-        run.debug ? h("span", { class: "pill info", text: t("workflow.debug_run") }) : null,
-        h("code", { text: run.id }),
-        h("span", { class: "muted small" }, t("workflow.run_cost", { cost: fmt.micros(run.cost_micros || 0) })),
-        !finished(run) && !this.readOnly
-          ? h("button", { type: "button", class: "secondary", id: "wf-cancel-run", on: { click: () => this.cancelRun(run.id) } }, t("workflow.cancel_run"))
-          : null,
-      ),
-      run.error ? h("p", { class: "error-text", text: run.error }) : null,
-      h(
-        "ol",
-        { class: "wf-steps", id: "wf-steps" },
-        run.steps.map((step) =>
-          h(
-            "li",
-            { class: "wf-step", dataset: { node: step.node_id, status: step.status } },
-            h(
-              "div",
-              { class: "wf-step-head" },
-              h("button", { type: "button", class: "link", on: { click: () => this.showNode(step.node_id) } }, nameOf(step.node_id)),
-              statusPill(step.status),
-            ),
-            h(
-              "div",
-              { class: "meta small muted" },
-              step.duration_ms !== null ? h("span", { text: fmt.duration(step.duration_ms) }) : null,
-              h("span", { text: t("workflow.attempts", { n: step.attempts, max: step.max_attempts }) }),
-              step.cost_micros ? h("span", { text: fmt.micros(step.cost_micros) }) : null,
-              step.port ? h("span", { text: t("workflow.left_by", { port: step.port }) }) : null,
-              step.resume_at ? h("span", { text: t("workflow.resumes", { at: fmt.dateTime(step.resume_at) }) }) : null,
-              step.copied ? h("span", { text: t("workflow.copied") }) : null,
-            ),
-            step.error ? h("p", { class: "error-text", text: step.error }) : null,
-            step.input !== null || step.output !== null
-              ? h(
-                  "details",
-                  {},
-                  h("summary", { text: t("workflow.io") }),
-                  h("h3", { text: t("workflow.input") }),
-                  h("pre", { tabindex: "0", "aria-label": t("workflow.input"), text: JSON.stringify(step.input, null, 2) }),
-                  h("h3", { text: t("workflow.output") }),
-                  h("pre", { tabindex: "0", "aria-label": t("workflow.output"), text: JSON.stringify(step.output, null, 2) }),
-                )
-              : null,
-            finished(run) && !this.readOnly && G.node(this.graph, step.node_id)
-              ? h("button", { type: "button", class: "secondary small-button", on: { click: () => this.restart(run, step.node_id) } }, t("workflow.restart_here"))
-              : null,
-          ),
-        ),
-      ),
+      runLog(run, {
+        nameOf: (nodeId) => G.node(this.graph, nodeId)?.name || nodeId,
+        show: (nodeId) => this.showNode(nodeId),
+        hasNode: (nodeId) => Boolean(G.node(this.graph, nodeId)),
+        cancel: this.readOnly ? null : () => this.cancelRun(run.id),
+        restart: this.readOnly ? null : (nodeId) => this.restart(run, nodeId),
+      }),
     );
   }
 
