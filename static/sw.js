@@ -17,6 +17,7 @@ const SHELL = [
   "/css/components.css",
   "/css/layout.css",
   "/css/site.css",
+  "/css/workflow.css",
   "/i18n/en.json",
   "/i18n/es.json",
   "/i18n/ur.json",
@@ -74,6 +75,15 @@ const SHELL = [
   "/js/views/slo.js",
   "/js/views/tenants.js",
   "/js/views/users.js",
+  "/js/views/workflow-editor.js",
+  "/js/views/workflows.js",
+  "/js/workflow/canvas.js",
+  "/js/workflow/catalogue.js",
+  "/js/workflow/graph.js",
+  "/js/workflow/history.js",
+  "/js/workflow/log.js",
+  "/js/workflow/panel.js",
+  "/js/workflow/runs.js",
 ];
 
 /** Paths the worker never answers: live data. */

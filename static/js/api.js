@@ -21,13 +21,18 @@ const TIMEOUT_MS = 20000;
 /** The longest a read waits, per the server's Retry-After, before its one retry. */
 const RETRY_WAIT_MAX_S = 5;
 
-/** A failed call: HTTP status (0 when the network failed), the envelope's code and message, the request id. */
+/**
+ * A failed call: HTTP status (0 when the network failed), the envelope's
+ * code and message, its `details` (a refused workflow's problems), the
+ * request id.
+ */
 export class ApiError extends Error {
-  constructor({ status, code, message, requestId = null, retryAfter = null }) {
+  constructor({ status, code, message, details = null, requestId = null, retryAfter = null }) {
     super(message || code);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.details = details;
     this.requestId = requestId;
     this.retryAfter = retryAfter;
   }
@@ -129,9 +134,10 @@ async function send(method, path, { query, body, headers = {}, signal, auth = tr
 async function failure(res) {
   let code = `http_${res.status}`;
   let message = res.statusText || code;
+  let details = null;
   try {
     const body = await res.json();
-    if (body?.error) ({ code, message } = body.error);
+    if (body?.error) ({ code, message, details = null } = body.error);
   } catch {
     /* not JSON: keep the status */
   }
@@ -140,6 +146,7 @@ async function failure(res) {
     status: res.status,
     code,
     message,
+    details,
     requestId: res.headers.get("X-Request-ID"),
     retryAfter: Number.isFinite(retry) && retry > 0 ? retry : null,
   });
@@ -216,6 +223,7 @@ export async function call(method, path, options = {}) {
 export const get = (path, query, options = {}) => call("GET", path, { ...options, query });
 export const post = (path, body, options = {}) => call("POST", path, { ...options, body });
 export const patch = (path, body, options = {}) => call("PATCH", path, { ...options, body });
+export const put = (path, body, options = {}) => call("PUT", path, { ...options, body });
 export const del = (path, options = {}) => call("DELETE", path, options);
 
 /** A public GET whose body matters whatever the status (health): `{status, body}`. */

@@ -11,6 +11,8 @@ export const VIEWS = [
   { id: "jobs", path: "/jobs", title: "nav.jobs", group: "work", minRole: "viewer", load: () => import("./views/jobs.js") },
   { id: "job", path: "/jobs/:id", title: "nav.job", minRole: "viewer", load: () => import("./views/job.js") },
   { id: "queue", path: "/queue", title: "nav.queue", group: "work", minRole: "viewer", load: () => import("./views/queue.js") },
+  { id: "workflows", path: "/workflows", title: "nav.workflows", group: "work", minRole: "viewer", load: () => import("./views/workflows.js") },
+  { id: "workflow", path: "/workflows/:id", title: "nav.workflow", minRole: "viewer", load: () => import("./views/workflow-editor.js") },
   { id: "prompts", path: "/prompts", title: "nav.prompts", group: "work", minRole: "analyst", load: () => import("./views/prompts.js") },
   { id: "operations", path: "/operations", title: "nav.operations", group: "operations", minRole: "viewer", platform: true, load: () => import("./views/operations.js") },
   { id: "incidents", path: "/incidents", title: "nav.incidents", group: "operations", minRole: "viewer", platform: true, load: () => import("./views/incidents.js") },
@@ -42,6 +44,7 @@ export const GROUPS = ["work", "operations", "admin"];
  */
 export const ACTIONS = [
   { id: "job.create", label: "palette.job_create", path: "/jobs", query: { do: "create" }, minRole: "operator" },
+  { id: "workflow.create", label: "palette.workflow_create", path: "/workflows", query: { do: "create" }, minRole: "operator" },
   { id: "job.retry", label: "palette.job_retry", path: "/jobs", query: { status: "dead" }, minRole: "operator" },
   { id: "job.cancel", label: "palette.job_cancel", path: "/jobs", query: { status: "queued" }, minRole: "operator" },
   { id: "incident.acknowledge", label: "palette.incident_acknowledge", path: "/incidents", query: { status: "open" }, minRole: "operator", platform: true },

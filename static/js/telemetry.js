@@ -17,7 +17,7 @@ export const EVENTS = new Set([
 /** The view ids the API accepts. */
 export const VIEWS = new Set([
   "landing", "about", "not_found", "sign_in", "overview", "jobs", "job", "queue", "prompts",
-  "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments",
+  "workflows", "workflow", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments",
   "console", "admin", "users", "partners", "tenants", "audit", "legal",
 ]);
 

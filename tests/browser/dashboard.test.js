@@ -3,6 +3,8 @@
 // 1280x800: sign in, create a job and watch it complete with its QA
 // scores, find it in the list and the charts, acknowledge an incident, run
 // an operator command as a dry run then confirm it, use the palette,
+// build a three-node workflow by drag and drop (touch on the phone, a
+// mouse on the desktop) and debug it, watching its log and its nodes lit,
 // switch to Urdu (right to left), sign out; a role without admin rights;
 // offline start. axe-core runs on every view and every view is
 // screenshotted into target/screenshots/.
@@ -29,7 +31,7 @@ const SIZES = [
 ];
 /** Every console view, at its address. */
 const VIEWS = [
-  ["overview", "/overview"], ["jobs", "/jobs"], ["queue", "/queue"], ["prompts", "/prompts"],
+  ["overview", "/overview"], ["jobs", "/jobs"], ["queue", "/queue"], ["prompts", "/prompts"], ["workflows", "/workflows"],
   ["operations", "/operations"], ["incidents", "/incidents"], ["slo", "/slo"], ["costs", "/costs"],
   ["scale", "/scale"], ["reports", "/reports"], ["logs", "/logs"], ["backups", "/backups"],
   ["payments", "/payments"], ["console", "/console"], ["admin", "/admin"], ["users", "/users"],
@@ -45,8 +47,10 @@ const JOB_DONE_MS = 90_000; // the cron worker runs every 5 s; generous for a lo
  * (strict health degrades when a loaded machine slows the heartbeat or
  * latency).
  */
-const allowed = (url, status) =>
+const allowed = (url, status, method) =>
   (url.includes("/api/analytics/") && (status === 404 || status === 405)) ||
+  // The editor's auto-save of a graph still being built: refused with its problems, shown on the nodes.
+  (method === "PUT" && /\/api\/workflows\/wf_[^/]+$/.test(new URL(url).pathname) && status === 422) ||
   (url.includes("/api/analytics/event") && status === 429) ||
   (/\/(health|healthz\/strict)$/.test(new URL(url).pathname) && status === 503);
 
@@ -109,6 +113,44 @@ async function toastsStayClear(page, size) {
   for (let i = 0; i < 5 && (await toasts.count()) > 0; i += 1) await toasts.first().click();
   assert.equal(await toasts.count(), 0, "a click dismisses a toast");
 }
+
+/**
+ * Drag from the middle of `from` (a selector) to the client point `to`
+ * in small steps: by touch (Chromium's touch input through the DevTools
+ * protocol, so the page sees pointerType "touch") or with the mouse.
+ */
+async function drag(page, cdp, from, to) {
+  const box = await page.locator(from).boundingBox();
+  const x0 = box.x + box.width / 2;
+  const y0 = box.y + box.height / 2;
+  const at = (i) => ({ x: x0 + ((to.x - x0) * i) / 8, y: y0 + ((to.y - y0) * i) / 8 });
+  if (cdp) {
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x: x0, y: y0 }] });
+    for (let i = 1; i <= 8; i += 1) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [at(i)] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  } else {
+    await page.mouse.move(x0, y0);
+    await page.mouse.down();
+    for (let i = 1; i <= 8; i += 1) await page.mouse.move(at(i).x, at(i).y);
+    await page.mouse.up();
+  }
+}
+
+/** A point `rows` node-heights below the top of node `id` on the canvas. */
+async function below(page, id, rows = 2.6) {
+  const box = await page.locator(`.wf-node[data-id="${id}"] .wf-node-box`).boundingBox();
+  return { x: box.x + box.width / 2, y: box.y + box.height * rows };
+}
+
+/** Open node `id`'s settings from the keyboard (Enter on the node). */
+async function openNode(page, id) {
+  await page.locator(`.wf-node[data-id="${id}"] .wf-node-hit`).focus();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`#wf-panel[data-node="${id}"][data-expanded=true]`);
+}
+
+/** Wait until the editor says the workflow is saved. */
+const savedStatus = (page) => page.waitForFunction(() => document.querySelector("#wf-save-status")?.textContent.startsWith("Saved"), null, { timeout: 15_000 });
 
 async function confirmDialog(page) {
   await page.click("dialog[open] button[value=confirm]");
@@ -200,6 +242,78 @@ for (const size of SIZES) {
         });
         assert.ok(today >= 1, `today's bar counts the job (${today})`);
         watch.check("list and charts");
+      });
+
+      await t.test("workflows: build three nodes by drag and drop, debug them, read the log", async () => {
+        const cdp = size.name === "phone" ? await context.newCDPSession(page) : null;
+        const kinds = [];
+        await go(page, "/workflows");
+        await page.waitForSelector("#workflow-templates [data-template]");
+        assert.equal(await page.locator("#workflow-templates [data-template]").count(), 5, "five templates");
+        await page.click("#new-workflow");
+        await page.fill("#create-workflow-form input[name=name]", `Haiku (${size.name})`);
+        await page.click("#create-workflow-form button[type=submit]");
+        await page.waitForSelector("#wf-canvas .wf-node[data-id=start]");
+        await settled(page);
+        const id = decodeURIComponent(page.url().split("#/workflows/")[1]);
+        await page.evaluate(() => addEventListener("pointerdown", (e) => { document.documentElement.dataset.lastPointer = e.pointerType; }, true));
+        // An AI task from the palette: saved with its problems shown on it.
+        await drag(page, cdp, ".wf-palette-item[data-type=ai_task]", await below(page, "start"));
+        await page.waitForSelector(".wf-node[data-id=ai_task_1].has-problems");
+        kinds.push(await page.getAttribute("html", "data-last-pointer"));
+        assert.match(await page.textContent("#wf-save-status"), /Not saved/);
+        // Connect the trigger's port to it, then write its prompt.
+        await drag(page, cdp, ".wf-node[data-id=start] .wf-port[data-port=next] .wf-port-hit", await below(page, "ai_task_1", 0.5));
+        await page.waitForSelector(".wf-edge[data-from=start][data-to=ai_task_1]", { state: "attached" });
+        kinds.push(await page.getAttribute("html", "data-last-pointer"));
+        await openNode(page, "ai_task_1");
+        await page.fill("#wf-panel input[name=name]", "Write the haiku");
+        await page.keyboard.press("Tab");
+        await page.fill("#wf-panel textarea[name=user_template]", "Write a haiku about {{trigger.topic}}.");
+        await page.keyboard.press("Escape");
+        await savedStatus(page);
+        assert.equal(await page.locator(".wf-node.has-problems").count(), 0, "no problems left");
+        // A notification below it, connected the same way.
+        await drag(page, cdp, ".wf-palette-item[data-type=notification]", await below(page, "ai_task_1"));
+        await page.waitForSelector(".wf-node[data-id=notification_1]");
+        await drag(page, cdp, ".wf-node[data-id=ai_task_1] .wf-port[data-port=next] .wf-port-hit", await below(page, "notification_1", 0.5));
+        await page.waitForSelector(".wf-edge[data-from=ai_task_1][data-to=notification_1]", { state: "attached" });
+        await openNode(page, "notification_1");
+        await page.fill("#wf-panel textarea[name=message]", "{{nodes.ai_task_1.text}}");
+        await page.keyboard.press("Escape");
+        await savedStatus(page);
+        if (cdp) assert.deepEqual(kinds, ["touch", "touch"], "the phone built it by touch");
+        const saved = await api("GET", `/api/workflows/${id}`);
+        assert.deepEqual(saved.graph.nodes.map((n) => n.type), ["trigger", "ai_task", "notification"]);
+        assert.deepEqual(saved.graph.edges.map((e) => `${e.from}>${e.to}`), ["start>ai_task_1", "ai_task_1>notification_1"]);
+        assert.equal(saved.graph.nodes[1].config.user_template, "Write a haiku about {{trigger.topic}}.");
+        await screenshot(page, shot("workflow-built"));
+        // The keyboard: move, delete, then undo both.
+        const before = saved.graph.nodes[2].position;
+        await page.locator(".wf-node[data-id=notification_1] .wf-node-hit").focus();
+        await page.keyboard.press("ArrowRight");
+        await page.keyboard.press("Delete");
+        assert.equal(await page.locator(".wf-node[data-id=notification_1]").count(), 0, "Delete removes the node");
+        await page.keyboard.press("Control+z");
+        await page.keyboard.press("Control+z");
+        await page.waitForSelector(".wf-edge[data-from=ai_task_1][data-to=notification_1]", { state: "attached" });
+        await savedStatus(page);
+        assert.deepEqual((await api("GET", `/api/workflows/${id}`)).graph.nodes[2].position, before, "undone back to where it was");
+        // Debug with pinned sample data: the log fills, each node is lit.
+        await page.click(".wf-sample summary");
+        await page.fill("#wf-sample", '{"topic": "autumn"}');
+        await page.click("#wf-debug");
+        await page.waitForSelector("#wf-current-run[data-status=succeeded]", { timeout: JOB_DONE_MS });
+        assert.equal(await page.locator("#wf-steps .wf-step[data-status=succeeded]").count(), 3, "three steps succeeded");
+        assert.equal(await page.locator(".wf-node[data-status=succeeded]").count(), 3, "three nodes lit");
+        const run = await api("GET", `/api/runs/${await page.getAttribute("#wf-current-run", "data-run-id")}`);
+        assert.equal(run.debug, true);
+        assert.equal(run.steps[2].output.simulated, true, "debug mode sends nothing");
+        await page.locator("#wf-steps .wf-step").nth(1).locator("summary").click();
+        assert.match(await page.textContent("#wf-steps"), /Write a haiku about autumn\./, "each node's input is shown");
+        await page.locator("#wf-canvas").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(ROOT, "target", "screenshots", `${shot("workflow-debug-screen")}.png`) });
+        await audit(page, watch, shot("workflow-debug"));
       });
 
       await t.test("acknowledge an incident", async () => {

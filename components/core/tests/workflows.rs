@@ -375,7 +375,7 @@ fn tenants_see_only_their_own_workflows_and_runs() {
     let acme = TenantId::parse("acme").unwrap();
     let draft = Draft::from_json(&json!({ "name": "x", "graph": routing_graph() })).unwrap();
     assert_eq!(
-        store::update(&env, &acme, &wf.id, &draft)
+        store::update(&env, &acme, &wf.id, &draft, None)
             .unwrap_err()
             .status(),
         404
@@ -394,8 +394,18 @@ fn saving_makes_a_new_version_and_runs_keep_theirs() {
     let mut g = routing_graph();
     g["nodes"][1]["config"]["expression"] = json!("trigger.amount > 1000");
     let draft = Draft::from_json(&json!({ "name": "v2", "graph": g })).unwrap();
-    let v2 = store::update(&env, &tenant(), &wf.id, &draft).unwrap();
+    let v2 = store::update(&env, &tenant(), &wf.id, &draft, Some(1)).unwrap();
     assert_eq!(v2.version, 2);
+    // An editor still on version 1 does not overwrite version 2.
+    let stale = store::update(&env, &tenant(), &wf.id, &draft, Some(1)).unwrap_err();
+    assert_eq!((stale.status(), stale.code), (409, "workflow_changed"));
+    assert_eq!(
+        store::get(&env, &Scope::Tenant(tenant()), &wf.id)
+            .unwrap()
+            .version,
+        2,
+        "nothing saved"
+    );
     drain(&env);
     let (r, steps) = run_of(&env, &run.id);
     assert_eq!(r.version, 1);
@@ -594,6 +604,32 @@ mod api {
             ),
         );
         assert_eq!(resp.status, 202, "{restarted}");
+
+        // The editor's auto-save names the version it edited: a stale one
+        // is refused rather than overwriting what someone saved since.
+        let (_, current) = call(
+            &APP,
+            &env,
+            op(Method::Get, &format!("/api/workflows/{id}"), None),
+        );
+        let version = current["data"]["version"].as_i64().unwrap();
+        let save = |v: Value| {
+            op(
+                Method::Put,
+                &format!("/api/workflows/{id}"),
+                Some(json!({"name": "edited", "graph": current["data"]["graph"], "version": v})),
+            )
+        };
+        let (resp, saved) = call(&APP, &env, save(json!(version)));
+        assert_eq!(resp.status, 200, "{saved}");
+        assert_eq!(saved["data"]["version"], json!(version + 1));
+        let (resp, stale) = call(&APP, &env, save(json!(version)));
+        assert_eq!(resp.status, 409, "{stale}");
+        assert_eq!(stale["error"]["code"], "workflow_changed");
+        let (resp, bad) = call(&APP, &env, save(json!("latest")));
+        assert_eq!(resp.status, 422, "{bad}");
+        assert_eq!(bad["error"]["code"], "invalid_version");
+
         let (resp, _) = call(
             &APP,
             &env,

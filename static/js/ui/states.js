@@ -39,8 +39,8 @@ export function pill(text, tone = "neutral") {
 }
 
 const TONES = {
-  completed: "ok", passed: "ok", ok: "ok", OK: "ok", resolved: "ok", sent: "ok", active: "ok", valid: "ok",
-  queued: "info", processing: "info", pending: "info", acknowledged: "info", WATCH: "info", INFO: "info",
+  completed: "ok", succeeded: "ok", passed: "ok", ok: "ok", OK: "ok", resolved: "ok", sent: "ok", active: "ok", valid: "ok",
+  queued: "info", processing: "info", running: "info", pending: "info", acknowledged: "info", WATCH: "info", INFO: "info",
   failed: "bad", dead: "bad", CRITICAL: "bad", breached: "bad", down: "bad", invalid: "bad",
   cancelled: "neutral", skipped: "neutral", never: "neutral",
   WARNING: "warn", degraded: "warn", stale: "warn", open: "warn",

@@ -12,7 +12,7 @@ const placeholders = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort(
 
 /** Keys built at run time from a prefix and a value, with every value. */
 const DYNAMIC = {
-  "status.": ["queued", "processing", "completed", "failed", "dead", "cancelled", "passed", "ok", "degraded", "down", "never", "stale", "open", "acknowledged", "resolved", "active", "disabled", "revoked", "valid", "invalid", "pending", "sent", "skipped", "breached", "consistent", "noisy", "no_data", "CRITICAL", "WARNING", "INFO", "WATCH", "OK"],
+  "status.": ["queued", "processing", "running", "succeeded", "completed", "failed", "dead", "cancelled", "passed", "ok", "degraded", "down", "never", "stale", "open", "acknowledged", "resolved", "active", "disabled", "revoked", "valid", "invalid", "pending", "sent", "skipped", "breached", "consistent", "noisy", "no_data", "CRITICAL", "WARNING", "INFO", "WATCH", "OK"],
   "job_type.": ["ai_task", "report_gen", "data_sync"],
   "priority.": ["critical", "high", "normal", "low"],
   "source.": ["api", "partner", "notion", "workflow", "operator"],
@@ -29,7 +29,12 @@ const DYNAMIC = {
   "scale.block.": ["cooldown", "deploy_gate"],
   "costs.quality.": ["no_evidence", "at_or_above_floor", "below_floor"],
   "plan.": ["free", "pro", "business", "enterprise"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "workflow.type.": ["trigger", "ai_task", "condition", "action", "notification", "delay"],
+  "workflow.kind.": ["trigger.manual", "trigger.schedule", "trigger.webhook", "trigger.notion_page", "action.http", "action.create_job", "action.notion_update", "action.drive_upload", "notification.telegram", "notification.email", "delay.duration", "delay.until"],
+  "workflow.port.": ["next", "true", "false", "error"],
+  "workflow.step.": ["queued", "processing", "succeeded", "failed", "skipped", "cancelled"],
+  "workflow.connect_refused.": ["unknown", "self", "into_trigger", "duplicate", "cycle"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "workflows", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
 };
 
 function usedKeys() {

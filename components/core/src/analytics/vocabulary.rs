@@ -42,6 +42,8 @@ pub const VIEWS: &[&str] = &[
     "job",
     "queue",
     "prompts",
+    "workflows",
+    "workflow",
     "operations",
     "incidents",
     "slo",

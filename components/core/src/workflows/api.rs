@@ -89,13 +89,24 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
     Ok(Response::ok(&wf.view()))
 }
 
-/// `PUT /api/workflows/{id}`: a new version.
+/// `PUT /api/workflows/{id}`: a new version; with `version` (the one the
+/// change was based on), only if nobody saved since (409 otherwise).
 fn update(ctx: &Ctx, req: &Request) -> Result<Response> {
     let id = ctx.params.require("id")?;
     let wf = store::get(ctx.env, &ctx.scope, id)?;
-    let draft = Draft::from_json(&req.json()?)?;
+    let b: Value = req.json()?;
+    let draft = Draft::from_json(&b)?;
+    let expected = match b.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().filter(|v| *v >= 1).ok_or_else(|| {
+            Error::unprocessable(
+                "invalid_version",
+                "`version` is the version the change was based on: a whole number from 1",
+            )
+        })?),
+    };
     let tenant = TenantId::parse(&wf.tenant_id)?;
-    let wf = store::update(ctx.env, &tenant, id, &draft)?;
+    let wf = store::update(ctx.env, &tenant, id, &draft, expected)?;
     audit::append(
         ctx.env,
         &Event::for_request(ctx, "workflow.update")

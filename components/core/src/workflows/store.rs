@@ -288,10 +288,28 @@ pub fn list(env: &Env, scope: &Scope) -> Result<Vec<Workflow>> {
     rows.rows.iter().map(Workflow::from_row).collect()
 }
 
-/// Save a new version of workflow `id`.
-pub fn update(env: &Env, tenant: &TenantId, id: &str, draft: &Draft) -> Result<Workflow> {
+fn changed_meanwhile() -> Error {
+    Error::conflict(
+        "workflow_changed",
+        "the workflow was saved by someone else meanwhile; reload it and save again",
+    )
+}
+
+/// Save a new version of workflow `id`. With `expected` (the version the
+/// editor's change was based on), a workflow saved since is not
+/// overwritten: 409 `workflow_changed`.
+pub fn update(
+    env: &Env,
+    tenant: &TenantId,
+    id: &str,
+    draft: &Draft,
+    expected: Option<i64>,
+) -> Result<Workflow> {
     let scope = Scope::Tenant(tenant.clone());
     let current = get(env, &scope, id)?;
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(changed_meanwhile());
+    }
     let graph = check(env, tenant, draft)?.to_json().to_string();
     let now = env.clock.now_ms();
     let version = current.version + 1;
@@ -310,10 +328,7 @@ pub fn update(env: &Env, tenant: &TenantId, id: &str, draft: &Draft) -> Result<W
             ],
         )?;
         if changed.rows.is_empty() {
-            return Err(Error::conflict(
-                "workflow_changed",
-                "the workflow was saved by someone else meanwhile; reload it and save again",
-            ));
+            return Err(changed_meanwhile());
         }
         db.exec(
             "INSERT INTO workflow_versions (workflow_id, version, graph, created_at) VALUES (?1, ?2, ?3, ?4)",
