@@ -21,13 +21,14 @@ const TIMEOUT_MS = 20000;
 /** The longest a read waits, per the server's Retry-After, before its one retry. */
 const RETRY_WAIT_MAX_S = 5;
 
-/** A failed call: HTTP status (0 when the network failed), the envelope's code and message, the request id. */
+/** A failed call: HTTP status (0 when the network failed), the envelope's code, message and detail, the request id. */
 export class ApiError extends Error {
-  constructor({ status, code, message, requestId = null, retryAfter = null }) {
+  constructor({ status, code, message, detail = null, requestId = null, retryAfter = null }) {
     super(message || code);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.requestId = requestId;
     this.retryAfter = retryAfter;
   }
@@ -129,9 +130,10 @@ async function send(method, path, { query, body, headers = {}, signal, auth = tr
 async function failure(res) {
   let code = `http_${res.status}`;
   let message = res.statusText || code;
+  let detail = null;
   try {
     const body = await res.json();
-    if (body?.error) ({ code, message } = body.error);
+    if (body?.error) ({ code, message, detail = null } = body.error);
   } catch {
     /* not JSON: keep the status */
   }
@@ -140,6 +142,7 @@ async function failure(res) {
     status: res.status,
     code,
     message,
+    detail,
     requestId: res.headers.get("X-Request-ID"),
     retryAfter: Number.isFinite(retry) && retry > 0 ? retry : null,
   });
