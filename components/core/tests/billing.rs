@@ -160,6 +160,17 @@ fn create_job(env: &Env, email: &str) -> String {
     body["data"]["job"]["id"].as_str().unwrap().to_string()
 }
 
+/// A new Checkout Session for `job` (201): the answer's body.
+fn open_checkout(env: &Env, job: &str) -> Value {
+    let (resp, body) = call(
+        BILLING,
+        env,
+        Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
+    );
+    assert_eq!(resp.status, 201, "{body}");
+    body
+}
+
 fn completed_event(id: &str, session: &str, pi: &str, email: &str) -> String {
     json!({
         "id": id, "object": "event", "type": "checkout.session.completed", "livemode": true,
@@ -176,12 +187,7 @@ fn completed_event(id: &str, session: &str, pi: &str, email: &str) -> String {
 fn a_job_is_paid_once_through_checkout_and_a_signed_webhook() {
     let (env, _clock, stripe) = setup(VARS);
     let job = create_job(&env, "ann@example.com");
-    let (resp, body) = call(
-        BILLING,
-        &env,
-        Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
-    );
-    assert_eq!(resp.status, 201, "{body}");
+    let body = open_checkout(&env, &job);
     let session = body["data"]["session_id"].as_str().unwrap().to_string();
     assert!(body["data"]["url"]
         .as_str()
@@ -673,13 +679,10 @@ fn the_ledger_names_each_charges_job_and_filters_by_status_and_currency() {
     let (env, _clock, _stripe) = setup(VARS);
     // A job paid through Checkout: its charge arrives with the payment intent.
     let job = create_job(&env, "lee@example.com");
-    let (resp, body) = call(
-        BILLING,
-        &env,
-        Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
-    );
-    assert_eq!(resp.status, 201, "{body}");
-    let session = body["data"]["session_id"].as_str().unwrap().to_string();
+    let session = open_checkout(&env, &job)["data"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t = now_s(&env);
     let paid = completed_event("evt_job_paid", &session, "pi_job", "lee@example.com");
     assert_eq!(deliver(&env, Some(sign(WHSEC, t, &paid)), &paid).0, 200);
