@@ -26,7 +26,7 @@ export function axisMax(value, { whole = false } = {}) {
   return 4 * step;
 }
 
-function frame(labels, max, format) {
+function frame(labels, max, format, maxLabels = 8) {
   const nodes = [];
   for (let i = 0; i <= 4; i += 1) {
     const v = (max * i) / 4;
@@ -35,8 +35,8 @@ function frame(labels, max, format) {
     nodes.push(svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end" }, format(v)));
   }
   const step = plotW / labels.length;
-  // At most 8 labels fit the axis: a longer series labels every n-th point.
-  const every = Math.ceil(labels.length / 8);
+  // At most `maxLabels` fit the axis: a longer series labels every n-th point.
+  const every = Math.ceil(labels.length / maxLabels);
   labels.forEach((label, i) => {
     if (i % every === 0) nodes.push(svg("text", { x: PAD.left + step * (i + 0.5), y: H - 8, "text-anchor": "middle" }, label));
   });
@@ -106,16 +106,17 @@ function summarize(labels, series, format) {
  * `whole` keeps ticks on whole units for small values (counts, ms).
  * `bands`: shaded ranges drawn under the lines (a prediction interval),
  * each {lower, upper} series ({name, values}) and an optional `colour`;
- * their bounds are in the data table too.
+ * their bounds are in the data table too. `maxLabels`: how many day
+ * labels the axis shows at most (every n-th beyond that).
  */
-export function lineChart({ title, labels, series, format = String, max = null, whole = false, bands = [] }) {
+export function lineChart({ title, labels, series, format = String, max = null, whole = false, bands = [], maxLabels = 8 }) {
   const bounds = bands.flatMap((b) => [b.lower, b.upper]);
   const all = [...series, ...bounds].flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   const top = max ?? axisMax(Math.max(0, ...all), { whole });
   const step = plotW / labels.length;
   const x = (i) => PAD.left + step * (i + 0.5);
   const y = (v) => PAD.top + plotH - (plotH * Math.max(0, v)) / top;
-  const plot = [...frame(labels, top, format)];
+  const plot = [...frame(labels, top, format, maxLabels)];
   bands.forEach((b, bi) => {
     const points = labels.map((_, i) => [b.lower.values[i], b.upper.values[i]]);
     if (points.some(([lo, hi]) => lo === null || lo === undefined || hi === null || hi === undefined)) return;

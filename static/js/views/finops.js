@@ -130,7 +130,7 @@ function pnl(data) {
         h(
           "tr",
           {},
-          i === 0 ? h("th", { scope: "rowgroup", rowspan: codes.length + (p.converted && !p.converted.unavailable && codes.length > 1 ? 1 : 0), text: p.period }) : null,
+          i === 0 ? h("th", { scope: "rowgroup", class: "nowrap", rowspan: codes.length + (p.converted && !p.converted.unavailable && codes.length > 1 ? 1 : 0), text: p.period }) : null,
           h("td", { text: code }),
           PNL_FIELDS.map((f) => h("td", { class: "num", text: p.by_currency[code][f] === undefined ? "—" : fmt.minor(p.by_currency[code][f], code) })),
         ),
@@ -159,6 +159,7 @@ function forecast(f) {
       title,
       labels,
       format,
+      maxLabels: 5,
       series: [{ name: t("finops.predicted"), values: part.points.map((p) => p.value), colour: 1 }],
       bands: [
         { name: t("finops.interval_95"), lower: { name: t("finops.lower_95"), values: part.points.map((p) => p.lower_95) }, upper: { name: t("finops.upper_95"), values: part.points.map((p) => p.upper_95) }, colour: 3 },
@@ -175,7 +176,7 @@ function forecast(f) {
       { class: "grid cols-2" },
       h("div", {}, chart(f.load, t("finops.load_forecast"), (v) => fmt.number(v, 1)), backtest(f.load, (v) => fmt.number(v, 1))),
       f.revenue.unavailable
-        ? h("p", { class: "notice warn", text: t("finops.revenue_forecast_unavailable", { currencies: f.revenue.missing_rates.join(", "), currency: f.revenue.currency }) })
+        ? h("div", {}, h("p", { class: "notice warn", text: t("finops.revenue_forecast_unavailable", { currencies: f.revenue.missing_rates.join(", "), currency: f.revenue.currency }) }))
         : h("div", {}, chart(f.revenue, t("finops.revenue_forecast", { currency: f.revenue.currency }), revenueFormat), backtest(f.revenue, revenueFormat)),
     ),
   );
@@ -183,13 +184,12 @@ function forecast(f) {
 
 function backtest(part, format) {
   const b = part.backtest;
-  const method = [t("finops.method"), t(`finops.method.${part.method}`)];
-  if (!b) return h("div", {}, kpis([method]), h("p", { class: "muted small", text: t("finops.no_backtest", { days: fmt.number(part.history_days) }) }));
-  return kpis([
-    method,
+  const method = h("p", { class: "muted small", text: t("finops.method_is", { method: t(`finops.method.${part.method}`) }) });
+  if (!b) return h("div", {}, method, h("p", { class: "muted small", text: t("finops.no_backtest", { days: fmt.number(part.history_days) }) }));
+  return h("div", {}, method, kpis([
     [t("finops.mae"), format(b.mae)],
     [t("finops.rmse"), format(b.rmse)],
     [t("finops.mape"), b.mape_pct === null ? "—" : fmt.percent(b.mape_pct)],
     [t("finops.coverage"), fmt.ratio(b.coverage_95), t("finops.holdout", { days: fmt.number(b.holdout_days) })],
-  ]);
+  ]));
 }

@@ -79,7 +79,7 @@ function receipt(r) {
       { class: "meta" },
       h("span", { text: fmt.dateTime(r.paid_at) }),
       h("span", { text: r.description }),
-      r.job_id && session.atLeast("viewer") ? h("a", { href: href(`/jobs/${encodeURIComponent(r.job_id)}`), text: t("payments.job", { id: r.job_id }) }) : null,
+      r.job_id ? h("a", { href: href(`/jobs/${encodeURIComponent(r.job_id)}`), text: t("payments.job", { id: r.job_id }) }) : null,
       h("code", { text: r.id }),
       h("span", { text: t("portal.link_expires", { when: fmt.dateTime(r.expires_iso) }) }),
     ),

@@ -35,7 +35,7 @@ const DYNAMIC = {
   "finops.granularity.": ["daily", "monthly"],
   "finops.pnl.": ["net_revenue", "ai_cost", "infrastructure_cost", "profit"],
   "finops.method.": ["holt_winters_additive_weekly", "linear_trend", "flat"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit", "portal", "finops", "billing", "referrals"],
 };
 
 function usedKeys() {
