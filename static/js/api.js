@@ -23,15 +23,16 @@ const RETRY_WAIT_MAX_S = 5;
 
 /**
  * A failed call: HTTP status (0 when the network failed), the envelope's
- * code and message, its `details` (a refused workflow's problems), the
- * request id.
+ * code, message and detail, its `details` (a refused workflow's problems),
+ * the request id.
  */
 export class ApiError extends Error {
-  constructor({ status, code, message, details = null, requestId = null, retryAfter = null }) {
+  constructor({ status, code, message, detail = null, details = null, requestId = null, retryAfter = null }) {
     super(message || code);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.details = details;
     this.requestId = requestId;
     this.retryAfter = retryAfter;
@@ -134,10 +135,11 @@ async function send(method, path, { query, body, headers = {}, signal, auth = tr
 async function failure(res) {
   let code = `http_${res.status}`;
   let message = res.statusText || code;
+  let detail = null;
   let details = null;
   try {
     const body = await res.json();
-    if (body?.error) ({ code, message, details = null } = body.error);
+    if (body?.error) ({ code, message, detail = null, details = null } = body.error);
   } catch {
     /* not JSON: keep the status */
   }
@@ -146,6 +148,7 @@ async function failure(res) {
     status: res.status,
     code,
     message,
+    detail,
     details,
     requestId: res.headers.get("X-Request-ID"),
     retryAfter: Number.isFinite(retry) && retry > 0 ? retry : null,

@@ -26,7 +26,7 @@ export function axisMax(value, { whole = false } = {}) {
   return 4 * step;
 }
 
-function frame(labels, max, format) {
+function frame(labels, max, format, maxLabels = 8) {
   const nodes = [];
   for (let i = 0; i <= 4; i += 1) {
     const v = (max * i) / 4;
@@ -35,8 +35,10 @@ function frame(labels, max, format) {
     nodes.push(svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end" }, format(v)));
   }
   const step = plotW / labels.length;
+  // At most `maxLabels` fit the axis: a longer series labels every n-th point.
+  const every = Math.ceil(labels.length / maxLabels);
   labels.forEach((label, i) => {
-    nodes.push(svg("text", { x: PAD.left + step * (i + 0.5), y: H - 8, "text-anchor": "middle" }, label));
+    if (i % every === 0) nodes.push(svg("text", { x: PAD.left + step * (i + 0.5), y: H - 8, "text-anchor": "middle" }, label));
   });
   return nodes;
 }
@@ -78,7 +80,7 @@ function dataTable(title, labels, series, format) {
   );
 }
 
-function figure(title, summary, plot, labels, series, format, { alwaysLegend = false } = {}) {
+function figure(title, summary, plot, labels, series, format, { alwaysLegend = false, keyed = series } = {}) {
   const captionId = uid("chart");
   const summaryId = uid("chart-summary");
   return h(
@@ -87,7 +89,7 @@ function figure(title, summary, plot, labels, series, format, { alwaysLegend = f
     h("figcaption", { id: captionId, text: title }),
     svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": captionId, "aria-describedby": summaryId, direction: "ltr" }, plot),
     h("p", { id: summaryId, class: "visually-hidden", text: summary }),
-    series.length > 1 || (alwaysLegend && series.length) ? legend(series) : null,
+    keyed.length > 1 || (alwaysLegend && keyed.length) ? legend(keyed) : null,
     dataTable(title, labels, series, format),
   );
 }
@@ -102,14 +104,26 @@ function summarize(labels, series, format) {
  * A line chart. `series`: [{name, values}] with one value (or null for no
  * data) per label. `max` fixes the axis (e.g. 100 for percentages);
  * `whole` keeps ticks on whole units for small values (counts, ms).
+ * `bands`: shaded ranges drawn under the lines (a prediction interval),
+ * each {lower, upper} series ({name, values}) and an optional `colour`;
+ * their bounds are in the data table too. `maxLabels`: how many day
+ * labels the axis shows at most (every n-th beyond that).
  */
-export function lineChart({ title, labels, series, format = String, max = null, whole = false }) {
-  const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
+export function lineChart({ title, labels, series, format = String, max = null, whole = false, bands = [], maxLabels = 8 }) {
+  const bounds = bands.flatMap((b) => [b.lower, b.upper]);
+  const all = [...series, ...bounds].flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   const top = max ?? axisMax(Math.max(0, ...all), { whole });
   const step = plotW / labels.length;
   const x = (i) => PAD.left + step * (i + 0.5);
-  const y = (v) => PAD.top + plotH - (plotH * v) / top;
-  const plot = [...frame(labels, top, format)];
+  const y = (v) => PAD.top + plotH - (plotH * Math.max(0, v)) / top;
+  const plot = [...frame(labels, top, format, maxLabels)];
+  bands.forEach((b, bi) => {
+    const points = labels.map((_, i) => [b.lower.values[i], b.upper.values[i]]);
+    if (points.some(([lo, hi]) => lo === null || lo === undefined || hi === null || hi === undefined)) return;
+    const upper = points.map(([, hi], i) => `${x(i).toFixed(1)},${y(hi).toFixed(1)}`);
+    const lower = points.map(([lo], i) => `${x(i).toFixed(1)},${y(lo).toFixed(1)}`).reverse();
+    plot.push(svg("polygon", { class: `band ${colourOf(b, bi + 2)}`, points: [...upper, ...lower].join(" ") }));
+  });
   series.forEach((s, si) => {
     const cls = colourOf(s, si);
     let d = "";
@@ -122,7 +136,10 @@ export function lineChart({ title, labels, series, format = String, max = null, 
       if (v !== null && v !== undefined) plot.push(svg("circle", { class: `dot ${cls}`, cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 3.5 }));
     });
   });
-  return figure(title, summarize(labels, series, format), plot, labels, series, format);
+  const tabled = [...series, ...bounds];
+  // The legend keys each line and band by its own colour.
+  const keyed = [...series.map((s, i) => ({ ...s, colour: s.colour ?? (i % 6) + 1 })), ...bands.map((b, i) => ({ name: b.name, colour: b.colour ?? ((i + 2) % 6) + 1 }))];
+  return figure(title, summarize(labels, tabled, format), plot, labels, tabled, format, { keyed });
 }
 
 /**

@@ -22,8 +22,14 @@ export const VIEWS = [
   { id: "reports", path: "/reports", title: "nav.reports", group: "operations", minRole: "viewer", platform: true, load: () => import("./views/reports.js") },
   { id: "logs", path: "/logs", title: "nav.logs", group: "operations", minRole: "operator", platform: true, load: () => import("./views/logs.js") },
   { id: "backups", path: "/backups", title: "nav.backups", group: "operations", minRole: "admin", platform: true, load: () => import("./views/backups.js") },
-  { id: "payments", path: "/payments", title: "nav.payments", group: "operations", minRole: "operator", platform: true, load: () => import("./views/payments.js") },
   { id: "console", path: "/console", title: "nav.console", group: "operations", minRole: "admin", platform: true, load: () => import("./views/console.js") },
+  // Money (issue 15): tenant-scoped, so not platform-only; minimum roles as
+  // in access::POLICY (the portal's customers are viewers).
+  { id: "payments", path: "/payments", title: "nav.payments", group: "money", minRole: "operator", load: () => import("./views/payments.js") },
+  { id: "portal", path: "/portal", title: "nav.portal", group: "money", minRole: "viewer", load: () => import("./views/portal.js") },
+  { id: "finops", path: "/finops", title: "nav.finops", group: "money", minRole: "analyst", load: () => import("./views/finops.js") },
+  { id: "billing", path: "/billing", title: "nav.billing", group: "money", minRole: "analyst", load: () => import("./views/billing.js") },
+  { id: "referrals", path: "/referrals", title: "nav.referrals", group: "money", minRole: "analyst", load: () => import("./views/referrals.js") },
   { id: "admin", path: "/admin", title: "nav.admin", group: "admin", minRole: "admin", load: () => import("./views/admin.js") },
   { id: "users", path: "/users", title: "nav.users", group: "admin", minRole: "admin", load: () => import("./views/users.js") },
   { id: "partners", path: "/partners", title: "nav.partners", group: "admin", minRole: "admin", load: () => import("./views/partners.js") },
@@ -35,7 +41,7 @@ export const VIEWS = [
 export const NOT_FOUND = { id: "not_found", path: "", title: "nav.not_found", public: true, load: () => import("./views/not-found.js") };
 
 export const HOME = "/overview";
-export const GROUPS = ["work", "operations", "admin"];
+export const GROUPS = ["work", "operations", "money", "admin"];
 
 /**
  * Actions the palette offers. Each opens the view where it happens, at the
@@ -57,6 +63,9 @@ export const ACTIONS = [
   { id: "backup.verify", label: "palette.backup_verify", path: "/backups", minRole: "admin", platform: true },
   { id: "ops.run", label: "palette.ops_run", path: "/console", minRole: "admin", platform: true },
   { id: "prompt.create", label: "palette.prompt_create", path: "/prompts", query: { do: "create" }, minRole: "operator", platform: true },
+  { id: "refund.create", label: "palette.refund", path: "/payments", query: { status: "succeeded" }, minRole: "admin" },
+  { id: "receipts.find", label: "palette.receipts", path: "/portal", minRole: "operator" },
+  { id: "referral.create", label: "palette.referral_create", path: "/referrals", query: { do: "create" }, minRole: "operator" },
   { id: "user.create", label: "palette.user_create", path: "/users", query: { do: "create" }, minRole: "admin" },
   { id: "partner_key.create", label: "palette.partner_key_create", path: "/partners", query: { do: "create" }, minRole: "admin" },
   { id: "tenant.create", label: "palette.tenant_create", path: "/tenants", query: { do: "create" }, minRole: "admin", global: true },

@@ -19,6 +19,7 @@ export const VIEWS = new Set([
   "landing", "about", "not_found", "sign_in", "overview", "jobs", "job", "queue", "prompts",
   "workflows", "workflow", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments",
   "console", "admin", "users", "partners", "tenants", "audit", "legal",
+  "portal", "finops", "billing", "referrals",
 ]);
 
 const BATCH_MAX = 50; // the API's limit per request

@@ -14,10 +14,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launch, guard, axe, screenshot, ROOT } from "./lib/browser.js";
+import { launch, guard, screenshot, ROOT } from "./lib/browser.js";
 import { client } from "./lib/api.js";
+import { BASE, ready, settled, go, audit, openNav, until, confirmDialog } from "./lib/steps.js";
 
-const BASE = process.env.DASH_BASE_URL;
 const DASH_KEY = process.env.DASH_KEY;
 const ADMIN_EMAIL = process.env.DASH_ADMIN_EMAIL;
 const ADMIN_PASSWORD = process.env.DASH_ADMIN_PASSWORD;
@@ -53,51 +53,6 @@ const allowed = (url, status, method) =>
   (method === "PUT" && /\/api\/workflows\/wf_[^/]+$/.test(new URL(url).pathname) && status === 422) ||
   (url.includes("/api/analytics/event") && status === 429) ||
   (/\/(health|healthz\/strict)$/.test(new URL(url).pathname) && status === 503);
-
-/** Wait until the page's script has started (`<html data-ready>`). */
-const ready = (page) => page.waitForSelector("html[data-ready=true]", { state: "attached" });
-
-/** Wait until the console has rendered `path` (or the current address) and every card has loaded. */
-async function settled(page, path = null) {
-  await ready(page);
-  await page.waitForFunction(
-    (want) => {
-      const main = document.querySelector("main");
-      const shown = want === null || main.dataset.path === want.split("?")[0];
-      return shown && main.getAttribute("aria-busy") === "false" && main.querySelector("h1") && !main.querySelector(".state-loading");
-    },
-    path,
-    { timeout: 30_000 },
-  );
-}
-
-async function go(page, path) {
-  await page.goto(`${BASE}/app/#${path}`);
-  await settled(page, path);
-}
-
-async function audit(page, watch, name) {
-  const violations = await axe(page);
-  assert.deepEqual(violations, [], `axe on ${name}`);
-  await screenshot(page, name);
-  watch.check(name);
-}
-
-async function openNav(page, size) {
-  if (size.name === "phone") {
-    await page.click("#menu-button");
-    await page.waitForSelector("#nav[data-open=true]");
-  }
-}
-
-/** Poll `check` (at most 10 s) until it holds. */
-async function until(check, what) {
-  for (let i = 0; i < 40; i += 1) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /**
  * The toasts sit clear of the view's heading and actions (a corner from
@@ -151,11 +106,6 @@ async function openNode(page, id) {
 
 /** Wait until the editor says the workflow is saved. */
 const savedStatus = (page) => page.waitForFunction(() => document.querySelector("#wf-save-status")?.textContent.startsWith("Saved"), null, { timeout: 15_000 });
-
-async function confirmDialog(page) {
-  await page.click("dialog[open] button[value=confirm]");
-  await page.waitForSelector("dialog[open]", { state: "detached" });
-}
 
 for (const size of SIZES) {
   test(`dashboard at ${size.viewport.width}x${size.viewport.height}`, async (t) => {

@@ -6,8 +6,10 @@
 #   installs Debian's chromium and nodejs/npm if missing (apt-get; sudo when
 #   not root), `npm ci` here, the unit tests of the dashboard's modules and
 #   catalogues (node --test unit/), then `spin up` on a free loopback port
-#   with a temp state dir, the browser test (dashboard.test.js), and Spin
-#   stopped by its PID. Screenshots: target/screenshots/.
+#   with a temp state dir (and a stand-in for Stripe's API on another
+#   loopback port, lib/stripe-mock.js, for the money views), the browser
+#   tests (dashboard.test.js, money.test.js), and Spin and the stand-in
+#   stopped by their PIDs. Screenshots: target/screenshots/.
 #
 # Usage: tests/browser/run.sh   (after `spin build`; Spin and the
 #        trigger-cron plugin on PATH)
@@ -50,7 +52,15 @@ DASH_KEY="browser-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 ADMIN_EMAIL="admin@example.com"
 ADMIN_PASSWORD="browser-admin-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 JWT_SECRET="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+WEBHOOK_SECRET="whsec_browser_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+PORTAL_SECRET="portal-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 LOG="$STATE/spin.log"
+# Stripe's API for the money views: the stand-in prints its port.
+node "$HERE/lib/stripe-mock.js" >"$STATE/stripe.port" 2>"$STATE/stripe.log" &
+STRIPE_PID=$!
+for _ in $(seq 1 50); do [ -s "$STATE/stripe.port" ] && break; sleep 0.1; done
+STRIPE_PORT=$(cat "$STATE/stripe.port")
+[ -n "$STRIPE_PORT" ] || { echo "the Stripe stand-in did not start:"; cat "$STATE/stripe.log"; kill "$STRIPE_PID"; exit 1; }
 (
   cd "$ROOT"
   exec spin up --listen "127.0.0.1:$PORT" --state-dir "$STATE" \
@@ -59,7 +69,12 @@ LOG="$STATE/spin.log"
     --variable admin_email="$ADMIN_EMAIL" \
     --variable admin_password="$ADMIN_PASSWORD" \
     --variable rate_limit_ip_per_minute=100000 \
-    --variable rate_limit_credential_per_minute=100000
+    --variable rate_limit_credential_per_minute=100000 \
+    --variable stripe_secret_key="sk_test_browser" \
+    --variable stripe_base_url="http://127.0.0.1:$STRIPE_PORT" \
+    --variable stripe_webhook_secret="$WEBHOOK_SECRET" \
+    --variable portal_signing_secret="$PORTAL_SECRET" \
+    --variable public_base_url="http://127.0.0.1:$PORT"
 ) >"$LOG" 2>&1 &
 SPIN_PID=$!
 stop() {
@@ -69,6 +84,7 @@ stop() {
   kill "$SPIN_PID" 2>/dev/null || true
   wait "$SPIN_PID" 2>/dev/null || true
   for pid in $children; do kill "$pid" 2>/dev/null || true; done
+  kill "$STRIPE_PID" 2>/dev/null || true
   rm -rf "$STATE"
 }
 trap stop EXIT
@@ -91,7 +107,8 @@ rm -rf "$ROOT/target/screenshots"
 status=0
 DASH_BASE_URL="http://127.0.0.1:$PORT" DASH_KEY="$DASH_KEY" \
   DASH_ADMIN_EMAIL="$ADMIN_EMAIL" DASH_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  node --test --test-concurrency=1 "$HERE/dashboard.test.js" || status=$?
+  DASH_WEBHOOK_SECRET="$WEBHOOK_SECRET" \
+  node --test --test-concurrency=1 "$HERE/dashboard.test.js" "$HERE/money.test.js" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- spin up log (last 40 lines) ---"; tail -n 40 "$LOG"
 fi

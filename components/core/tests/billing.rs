@@ -160,6 +160,17 @@ fn create_job(env: &Env, email: &str) -> String {
     body["data"]["job"]["id"].as_str().unwrap().to_string()
 }
 
+/// A new Checkout Session for `job` (201): the answer's body.
+fn open_checkout(env: &Env, job: &str) -> Value {
+    let (resp, body) = call(
+        BILLING,
+        env,
+        Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
+    );
+    assert_eq!(resp.status, 201, "{body}");
+    body
+}
+
 fn completed_event(id: &str, session: &str, pi: &str, email: &str) -> String {
     json!({
         "id": id, "object": "event", "type": "checkout.session.completed", "livemode": true,
@@ -176,12 +187,7 @@ fn completed_event(id: &str, session: &str, pi: &str, email: &str) -> String {
 fn a_job_is_paid_once_through_checkout_and_a_signed_webhook() {
     let (env, _clock, stripe) = setup(VARS);
     let job = create_job(&env, "ann@example.com");
-    let (resp, body) = call(
-        BILLING,
-        &env,
-        Request::new(Method::Post, &format!("/api/public/checkout/{job}")),
-    );
-    assert_eq!(resp.status, 201, "{body}");
+    let body = open_checkout(&env, &job);
     let session = body["data"]["session_id"].as_str().unwrap().to_string();
     assert!(body["data"]["url"]
         .as_str()
@@ -648,4 +654,92 @@ fn the_same_event_delivered_to_two_replicas_at_once_is_applied_once() {
             1
         );
     }
+}
+
+fn ledger_page(env: &Env, query: &str) -> (u16, Value) {
+    let (resp, body) = call(
+        BILLING,
+        env,
+        admin(Request::new(Method::Get, &format!("/api/payments{query}"))),
+    );
+    (resp.status, body)
+}
+
+fn listed_ids(body: &Value) -> Vec<String> {
+    body["data"]["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_ledger_names_each_charges_job_and_filters_by_status_and_currency() {
+    let (env, _clock, _stripe) = setup(VARS);
+    // A job paid through Checkout: its charge arrives with the payment intent.
+    let job = create_job(&env, "lee@example.com");
+    let session = open_checkout(&env, &job)["data"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = now_s(&env);
+    let paid = completed_event("evt_job_paid", &session, "pi_job", "lee@example.com");
+    assert_eq!(deliver(&env, Some(sign(WHSEC, t, &paid)), &paid).0, 200);
+    let intent = json!({
+        "id": "evt_job_intent", "object": "event", "type": "payment_intent.succeeded", "livemode": true,
+        "created": t, "data": {"object": {
+            "id": "pi_job", "object": "payment_intent", "amount": 4900, "amount_received": 4900,
+            "currency": "usd", "latest_charge": "ch_job", "created": t,
+            "metadata": {"tenant_id": "default", "job_id": job},
+        }}
+    })
+    .to_string();
+    let (status, answer) = deliver(&env, Some(sign(WHSEC, t, &intent)), &intent);
+    assert_eq!(status, 200, "{answer}");
+    seed_charge(&env, "ch_eur", 2500, "eur", "default", 1);
+    seed_charge(&env, "ch_usd", 1200, "usd", "default", 2);
+    env.db
+        .exec(
+            "UPDATE payments SET status = 'failed' WHERE id = 'ch_usd'",
+            &[],
+        )
+        .unwrap();
+
+    let (status, all) = ledger_page(&env, "");
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(listed_ids(&all), ["ch_job", "ch_eur", "ch_usd"]);
+    assert_eq!(all["data"]["payments"][0]["job_id"], json!(job), "{all}");
+    assert_eq!(all["data"]["payments"][1]["job_id"], Value::Null, "{all}");
+
+    // Filters narrow the page, and the cursor keeps them.
+    assert_eq!(
+        listed_ids(&ledger_page(&env, "?currency=EUR").1),
+        ["ch_eur"]
+    );
+    assert_eq!(
+        listed_ids(&ledger_page(&env, "?status=failed").1),
+        ["ch_usd"]
+    );
+    let (_, first) = ledger_page(&env, "?currency=usd&limit=1");
+    assert_eq!(listed_ids(&first), ["ch_job"]);
+    let next = first["data"]["next_cursor"].as_str().unwrap().to_string();
+    let (_, second) = ledger_page(&env, &format!("?currency=usd&limit=1&cursor={next}"));
+    assert_eq!(listed_ids(&second), ["ch_usd"]);
+    assert_eq!(second["data"]["next_cursor"], Value::Null);
+    assert!(listed_ids(&ledger_page(&env, "?status=pending").1).is_empty());
+
+    // A status the ledger never holds, a currency the product does not know.
+    let (status, body) = ledger_page(&env, "?status=refunded");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_status")),
+        "{body}"
+    );
+    let (status, body) = ledger_page(&env, "?currency=xyz");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_currency")),
+        "{body}"
+    );
 }

@@ -43,6 +43,7 @@ const TONES = {
   queued: "info", processing: "info", running: "info", pending: "info", acknowledged: "info", WATCH: "info", INFO: "info",
   failed: "bad", dead: "bad", CRITICAL: "bad", breached: "bad", down: "bad", invalid: "bad",
   cancelled: "neutral", skipped: "neutral", never: "neutral",
+  succeeded: "ok", paid: "ok", draft: "info", refunded: "neutral", partially_refunded: "warn", disputed: "bad",
   WARNING: "warn", degraded: "warn", stale: "warn", open: "warn",
 };
 

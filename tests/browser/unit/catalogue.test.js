@@ -12,14 +12,14 @@ const placeholders = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort(
 
 /** Keys built at run time from a prefix and a value, with every value. */
 const DYNAMIC = {
-  "status.": ["queued", "processing", "running", "succeeded", "completed", "failed", "dead", "cancelled", "passed", "ok", "degraded", "down", "never", "stale", "open", "acknowledged", "resolved", "active", "disabled", "revoked", "valid", "invalid", "pending", "sent", "skipped", "breached", "consistent", "noisy", "no_data", "CRITICAL", "WARNING", "INFO", "WATCH", "OK"],
+  "status.": ["queued", "processing", "running", "succeeded", "completed", "failed", "dead", "cancelled", "passed", "ok", "degraded", "down", "never", "stale", "open", "acknowledged", "resolved", "active", "disabled", "revoked", "valid", "invalid", "pending", "sent", "skipped", "breached", "consistent", "noisy", "no_data", "CRITICAL", "WARNING", "INFO", "WATCH", "OK", "paid", "draft", "refunded", "partially_refunded", "disputed"],
   "job_type.": ["ai_task", "report_gen", "data_sync"],
   "priority.": ["critical", "high", "normal", "low"],
   "source.": ["api", "partner", "notion", "workflow", "operator"],
   "role.": ["viewer", "partner", "analyst", "operator", "admin"],
   "criterion.": ["clarity", "accuracy", "completeness", "professional_tone"],
   "settings.theme.": ["system", "light", "dark"],
-  "nav.group.": ["work", "operations", "admin"],
+  "nav.group.": ["work", "operations", "money", "admin"],
   "logs.level.": ["debug", "info", "warn", "error"],
   "slo.objective.": ["availability", "jobs", "quality"],
   "costs.source.": ["variable", "override"],
@@ -34,7 +34,13 @@ const DYNAMIC = {
   "workflow.port.": ["next", "true", "false", "error"],
   "workflow.step.": ["queued", "processing", "succeeded", "failed", "skipped", "cancelled"],
   "workflow.connect_refused.": ["unknown", "self", "into_trigger", "duplicate", "cycle"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "workflows", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "payment_status.": ["succeeded", "pending", "failed"],
+  "refund_reason.": ["requested_by_customer", "duplicate", "fraudulent"],
+  "billing.unpaid.": ["run", "hold"],
+  "finops.granularity.": ["daily", "monthly"],
+  "finops.pnl.": ["net_revenue", "ai_cost", "infrastructure_cost", "profit"],
+  "finops.method.": ["holt_winters_additive_weekly", "linear_trend", "flat"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "workflows", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit", "portal", "finops", "billing", "referrals"],
 };
 
 function usedKeys() {

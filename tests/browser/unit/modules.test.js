@@ -42,7 +42,10 @@ test("routes: minimum roles mirror the API's permission table", () => {
   assert.equal(role.costs, "analyst");
   assert.equal(role.logs, "operator");
   for (const id of ["console", "backups", "users", "partners", "tenants", "audit"]) assert.equal(role[id], "admin", id);
-  for (const id of ["incidents", "slo", "costs", "scale", "reports", "backups", "payments", "console"]) assert.ok(routes.VIEWS.find((v) => v.id === id).platform, `${id} is platform-wide`);
+  for (const id of ["incidents", "slo", "costs", "scale", "reports", "backups", "console"]) assert.ok(routes.VIEWS.find((v) => v.id === id).platform, `${id} is platform-wide`);
+  // Money (access::POLICY): the ledger for operators, the portal for any
+  // signed-in customer, figures for analysts; all within the tenant.
+  assert.deepEqual(["payments", "portal", "finops", "billing", "referrals"].map((id) => [role[id], Boolean(routes.VIEWS.find((v) => v.id === id).platform)]), [["operator", false], ["viewer", false], ["analyst", false], ["analyst", false], ["analyst", false]]);
 });
 
 test("charts: axes of four nice steps, whole for counts", () => {
@@ -95,6 +98,6 @@ test("console: argument specs become fields", () => {
 
 test("telemetry: the event catalogue of the analytics contract", () => {
   assert.equal(telemetry.EVENTS.size, 22);
-  assert.equal(telemetry.VIEWS.size, 27);
+  assert.equal(telemetry.VIEWS.size, 31);
   assert.ok(telemetry.EVENTS.has("page.view") && telemetry.EVENTS.has("demo.banner_dismiss"));
 });

@@ -60,6 +60,10 @@ pub const VIEWS: &[&str] = &[
     "tenants",
     "audit",
     "legal",
+    "portal",
+    "finops",
+    "billing",
+    "referrals",
 ];
 
 /// The catalogue's spelling of `name`, if it is an event.

@@ -153,14 +153,66 @@ pub fn set_disputed(db: &dyn Db, id: &str, now_ms: i64) -> Result<bool> {
     Ok(!rows.rows.is_empty())
 }
 
-/// Ledger charges within a tenant scope, newest first: `limit` of them
-/// after the charge `after` (a page's last id), and whether more follow.
+/// The statuses a ledger charge has (Stripe's).
+pub const STATUSES: &[&str] = &["succeeded", "pending", "failed"];
+
+/// What a ledger page is narrowed to (`None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// One of [`STATUSES`].
+    pub status: Option<String>,
+    /// A lower-case ISO 4217 code.
+    pub currency: Option<String>,
+}
+
+impl Filter {
+    /// From the `status` and `currency` query parameters: 400
+    /// `invalid_status` for a status the ledger never holds, 422
+    /// `invalid_currency` for a currency the product does not know.
+    pub fn parse(status: Option<&str>, currency: Option<&str>) -> Result<Filter> {
+        let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) if STATUSES.contains(&s) => Some(s.to_string()),
+            Some(s) => {
+                return Err(crate::Error::bad_request(
+                    "invalid_status",
+                    format!(
+                        "`status` must be one of {}, not `{}`",
+                        STATUSES.join(", "),
+                        s.chars().take(20).collect::<String>()
+                    ),
+                ))
+            }
+        };
+        let currency = currency
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| crate::money::Currency::parse(c).map(|c| c.code().to_ascii_lowercase()))
+            .transpose()?;
+        Ok(Filter { status, currency })
+    }
+}
+
+/// A ledger charge as listed: the charge and the job its checkout paid
+/// for, when it came through one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    /// The charge.
+    pub charge: Charge,
+    /// The job of the checkout session with the charge's payment intent.
+    pub job_id: Option<String>,
+}
+
+/// Ledger charges within a tenant scope matching `filter`, newest first:
+/// `limit` of them after the charge `after` (a page's last id), and
+/// whether more follow.
 pub fn page(
     db: &dyn Db,
     scope: &crate::tenancy::Scope,
+    filter: &Filter,
     after: Option<&str>,
     limit: usize,
-) -> Result<(Vec<Charge>, bool)> {
+) -> Result<(Vec<Listed>, bool)> {
     let start = match after {
         Some(id) => {
             let c = get(db, id)?.ok_or_else(|| {
@@ -170,18 +222,38 @@ pub fn page(
         }
         None => (i64::MAX, String::new()),
     };
-    let (cond, tenant) = scope.condition("tenant_id", 4);
-    let mut p = params![start.0, start.1, (limit + 1) as i64].to_vec();
+    let (cond, tenant) = scope.condition("tenant_id", 6);
+    let mut p = params![
+        start.0,
+        start.1,
+        (limit + 1) as i64,
+        filter.status.as_deref(),
+        filter.currency.as_deref()
+    ]
+    .to_vec();
     p.extend(tenant.map(crate::ports::Value::from));
     let rows = db.exec(
         &format!(
-            "SELECT {COLUMNS} FROM payments
+            "SELECT {COLUMNS},
+               (SELECT s.job_id FROM checkout_sessions s WHERE s.payment_intent = payments.payment_intent
+                ORDER BY s.created_at DESC LIMIT 1)
+             FROM payments
              WHERE (created_at < ?1 OR (created_at = ?1 AND id < ?2)) AND {cond}
+               AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR currency = ?5)
              ORDER BY created_at DESC, id DESC LIMIT ?3"
         ),
         &p,
     )?;
-    let mut list: Vec<Charge> = rows.rows.iter().map(charge).collect::<Result<_>>()?;
+    let mut list: Vec<Listed> = rows
+        .rows
+        .iter()
+        .map(|r| {
+            Ok(Listed {
+                charge: charge(r)?,
+                job_id: r.opt_text(12)?,
+            })
+        })
+        .collect::<Result<_>>()?;
     let more = list.len() > limit;
     list.truncate(limit);
     Ok((list, more))

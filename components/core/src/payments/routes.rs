@@ -5,7 +5,7 @@
 //! | `POST /api/public/checkout/{job_id}` | anyone with the job id | a Stripe Checkout Session for the job ([`super::checkout`]) |
 //! | `GET /api/public/checkout/{job_id}` | anyone with the job id | the job's payment state |
 //! | `POST /api/stripe/webhook` | Stripe (signed) | events applied once ([`super::webhook`]) |
-//! | `GET /api/payments` | operator | the ledger, newest first |
+//! | `GET /api/payments?status=&currency=` | operator | the ledger, newest first, with each charge's job |
 //! | `POST /api/payments/refund` | admin | a refund under the guardrail ([`super::refunds`]) |
 //! | `GET /api/portal/receipts?email=` | the customer, or an operator | receipts with signed links ([`super::portal`]) |
 //! | `GET /api/portal/download?email&id&expires&token` | a valid link | the receipt as a printable page |
@@ -100,11 +100,22 @@ fn receive_webhook(ctx: &Ctx, req: &Request) -> Result<Response> {
 fn list_payments(ctx: &Ctx, req: &Request) -> Result<Response> {
     let limit = req.limit_param(50, 200)?;
     let cursor = req.cursor_param()?;
-    let (charges, more) = ledger::page(ctx.env.db.as_ref(), &ctx.scope, cursor.as_deref(), limit)?;
+    let filter = ledger::Filter::parse(
+        req.query_param("status").as_deref(),
+        req.query_param("currency").as_deref(),
+    )?;
+    let (charges, more) = ledger::page(
+        ctx.env.db.as_ref(),
+        &ctx.scope,
+        &filter,
+        cursor.as_deref(),
+        limit,
+    )?;
     let list: Vec<serde_json::Value> = charges
         .iter()
-        .map(|c| {
+        .map(|ledger::Listed { charge: c, job_id }| {
             let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["job_id"] = json!(job_id);
             if let Ok(cur) = Currency::parse(&c.currency) {
                 v["amount"] = json!(Money::new(c.amount, cur));
                 v["amount_refunded"] = json!(Money::new(c.amount_refunded, cur));
@@ -116,7 +127,7 @@ fn list_payments(ctx: &Ctx, req: &Request) -> Result<Response> {
         .collect();
     Ok(Response::ok(&json!({
         "payments": list,
-        "next_cursor": if more { charges.last().map(|c| c.id.clone()) } else { None },
+        "next_cursor": if more { charges.last().map(|l| l.charge.id.clone()) } else { None },
         "configured": stripe::settings(ctx.env.config.as_ref())?.is_some(),
     })))
 }
