@@ -55,6 +55,7 @@ const SHELL = [
   "/js/views/admin.js",
   "/js/views/audit.js",
   "/js/views/backups.js",
+  "/js/views/security.js",
   "/js/views/console.js",
   "/js/views/costs.js",
   "/js/views/incidents.js",

@@ -29,7 +29,9 @@ const DYNAMIC = {
   "scale.block.": ["cooldown", "deploy_gate"],
   "costs.quality.": ["no_evidence", "at_or_above_floor", "below_floor"],
   "plan.": ["free", "pro", "business", "enterprise"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "security", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "security.check.": ["secret_too_short", "secret_default", "dashboard_key_unset", "stripe_live_key_outside_production", "cors_wildcard", "outbound_host_too_wide", "telemetry_off", "backups_not_shipped", "secret_rotation_due"],
+  "security.severity.": ["high", "medium", "low"],
 };
 
 function usedKeys() {
