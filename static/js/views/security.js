@@ -9,6 +9,7 @@ import * as fmt from "../format.js";
 import { header, card, fill, facts, table } from "../ui/layout.js";
 import { empty, pill } from "../ui/states.js";
 import { toast } from "../ui/toast.js";
+import { saveBlob } from "../ui/download.js";
 import { track } from "../telemetry.js";
 
 const SEVERITY_TONE = { high: "bad", medium: "warn", low: "info" };
@@ -99,12 +100,7 @@ function sbomView({ text, name, doc }) {
 
 function save(text, name) {
   try {
-    const blob = new Blob([text], { type: "application/vnd.cyclonedx+json" });
-    const link = h("a", { href: URL.createObjectURL(blob), download: name, class: "visually-hidden" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 30000);
+    saveBlob(new Blob([text], { type: "application/vnd.cyclonedx+json" }), name);
     track("security.sbom_download");
   } catch (err) {
     toast(err.message, "bad");
