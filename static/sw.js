@@ -59,6 +59,7 @@ const SHELL = [
   "/js/views/audit.js",
   "/js/views/backups.js",
   "/js/views/billing.js",
+  "/js/views/security.js",
   "/js/views/console.js",
   "/js/views/costs.js",
   "/js/views/finops.js",

@@ -61,6 +61,17 @@ fi
 /usr/bin/python3 -c 'import prometheus_client.parser; print("prometheus_client parser:", prometheus_client.parser.__file__)'
 redis-server --version
 
+step "python: test dependencies in target/pyenv (tests/requirements.txt, pinned)"
+# One virtualenv for every Python tool the tests use (the SBOM validator);
+# pip runs only when tests/requirements.txt changed since the last install.
+PYENV="$ROOT/target/pyenv"
+[ -x "$PYENV/bin/python" ] || python3 -m venv "$PYENV"
+if ! cmp -s tests/requirements.txt "$PYENV/requirements.installed"; then
+  "$PYENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt "$PYENV/requirements.installed"
+fi
+"$PYENV/bin/python" -c 'import cyclonedx.validation.json; print("cyclonedx validator:", cyclonedx.validation.json.__file__)'
+
 step "format: cargo fmt --check"
 cargo fmt --all -- --check
 

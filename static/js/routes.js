@@ -22,6 +22,7 @@ export const VIEWS = [
   { id: "reports", path: "/reports", title: "nav.reports", group: "operations", minRole: "viewer", platform: true, load: () => import("./views/reports.js") },
   { id: "logs", path: "/logs", title: "nav.logs", group: "operations", minRole: "operator", platform: true, load: () => import("./views/logs.js") },
   { id: "backups", path: "/backups", title: "nav.backups", group: "operations", minRole: "admin", platform: true, load: () => import("./views/backups.js") },
+  { id: "security", path: "/security", title: "nav.security", group: "operations", minRole: "admin", platform: true, load: () => import("./views/security.js") },
   { id: "console", path: "/console", title: "nav.console", group: "operations", minRole: "admin", platform: true, load: () => import("./views/console.js") },
   // Money (issue 15): tenant-scoped, so not platform-only; minimum roles as
   // in access::POLICY (the portal's customers are viewers).

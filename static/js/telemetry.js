@@ -10,14 +10,14 @@ import * as api from "./api.js";
 export const EVENTS = new Set([
   "page.view", "job.create", "job.retry", "job.cancel", "incident.acknowledge", "incident.resolve",
   "silence.create", "cap.set", "scale.apply", "ops.dry_run", "ops.confirm", "backup.verify",
-  "backup.download", "partner_key.create", "user.create", "palette.open", "palette.run",
+  "backup.download", "security.sbom_download", "partner_key.create", "user.create", "palette.open", "palette.run",
   "locale.change", "theme.change", "auth.sign_in", "auth.sign_out", "demo.banner_dismiss",
 ]);
 
 /** The view ids the API accepts. */
 export const VIEWS = new Set([
   "landing", "about", "not_found", "sign_in", "overview", "jobs", "job", "queue", "prompts",
-  "workflows", "workflow", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments",
+  "workflows", "workflow", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "security", "payments",
   "console", "admin", "users", "partners", "tenants", "audit", "legal",
   "portal", "finops", "billing", "referrals",
 ]);

@@ -34,7 +34,7 @@ const VIEWS = [
   ["overview", "/overview"], ["jobs", "/jobs"], ["queue", "/queue"], ["prompts", "/prompts"], ["workflows", "/workflows"],
   ["operations", "/operations"], ["incidents", "/incidents"], ["slo", "/slo"], ["costs", "/costs"],
   ["scale", "/scale"], ["reports", "/reports"], ["logs", "/logs"], ["backups", "/backups"],
-  ["payments", "/payments"], ["console", "/console"], ["admin", "/admin"], ["users", "/users"],
+  ["security", "/security"], ["payments", "/payments"], ["console", "/console"], ["admin", "/admin"], ["users", "/users"],
   ["partners", "/partners"], ["tenants", "/tenants"], ["audit", "/audit"], ["not_found", "/no-such-view"],
 ];
 const JOB_DONE_MS = 90_000; // the cron worker runs every 5 s; generous for a loaded machine
@@ -302,6 +302,19 @@ for (const size of SIZES) {
         assert.match(download.suggestedFilename(), /^echopilot-backup-.*\.sql\.gz$/);
         await toastsStayClear(page, size);
         watch.check("backups");
+      });
+
+      await t.test("security: scan findings with fixes, SBOM summary and download", async () => {
+        await go(page, "/security");
+        // This test app ships no backups off the machine: the scan says so, with the fix.
+        const shipped = page.locator('#finding-list [data-check="backups_not_shipped"]');
+        await shipped.waitFor();
+        assert.match(await shipped.textContent(), /backup_s3_bucket/);
+        assert.ok(await page.locator("#security-scan [data-secret=dashboard_key]").count(), "the dashboard key's age is listed");
+        assert.match(await page.textContent("#security-sbom"), /CycloneDX 1\.5/);
+        const [download] = await Promise.all([page.waitForEvent("download"), page.click("#sbom-download")]);
+        assert.match(download.suggestedFilename(), /^echopilot-.*\.cdx\.json$/);
+        watch.check("security");
       });
 
       await t.test("the command palette reaches views and actions", async () => {

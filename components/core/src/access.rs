@@ -171,6 +171,10 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/backups", ADMIN),
     row(Get, "/api/backups/{id}", ADMIN),
     row(Get, "/api/backups/{id}/download", ADMIN),
+    // api-security: the configuration scan and the SBOM (platform-wide,
+    // and a map of what to attack: admins of the default tenant)
+    row(Get, "/api/security/scan", ADMIN),
+    row(Get, "/api/security/sbom", ADMIN),
     // api-analytics: anyone may report dashboard events (flood-limited);
     // usage is per tenant
     row(Post, "/api/analytics/event", Public),
@@ -242,6 +246,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/audit", Scheduler),
     row(Post, "/api/internal/cron/analytics", Scheduler),
     row(Post, "/api/internal/cron/demo", Scheduler),
+    row(Post, "/api/internal/cron/secrets", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -75,6 +75,7 @@ pub mod referrals;
 pub mod reports;
 pub mod scale;
 pub mod scheduler;
+pub mod security;
 pub mod sign;
 pub mod slo;
 pub mod static_files;

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     ANALYTICS_AND_DEMO,
     MONEY,
     WORKFLOWS,
+    SECRET_FINGERPRINTS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1164,6 +1165,24 @@ const WORKFLOWS: Migration = Migration {
             slot INTEGER NOT NULL,
             run_id TEXT NOT NULL,
             PRIMARY KEY (workflow_id, slot)
+        )",
+    ],
+};
+
+const SECRET_FINGERPRINTS: Migration = Migration {
+    version: 18,
+    name: "security: the fingerprints of configured secrets, for their age and rotation",
+    statements: &[
+        // One row per value each secret variable has had: a fingerprint
+        // (never the value), when it was first and last seen, and when a
+        // rotation reminder was last raised for it.
+        "CREATE TABLE IF NOT EXISTS secret_fingerprints (
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            reminded_at INTEGER,
+            PRIMARY KEY (name, fingerprint)
         )",
     ],
 };

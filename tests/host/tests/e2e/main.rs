@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod backups;
 mod caching;
+mod compliance;
 mod costs;
 mod dashboard;
 mod demo;
@@ -67,6 +68,7 @@ fn main() {
         demo::SCENARIOS,
         i18n::SCENARIOS,
         workflows::SCENARIOS,
+        compliance::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);

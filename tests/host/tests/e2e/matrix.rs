@@ -131,6 +131,7 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/payments/reconciliations",
     "/api/backups",
     "/api/audit/verify",
+    "/api/security",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The
