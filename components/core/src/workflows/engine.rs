@@ -535,6 +535,8 @@ pub enum Outcome {
     ErrorBranch,
     /// Failed for a reason that may pass: requeued with backoff.
     Retried,
+    /// Waits on a cost cap: requeued without spending an attempt.
+    Waiting,
     /// Failed with no error branch: the run failed.
     Failed,
     /// The run had finished (cancelled): nothing ran.
@@ -667,6 +669,28 @@ fn succeeded(env: &Env, graph: &Graph, step: &Step, owner: &str, done: Done) -> 
 
 fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
     let now = env.clock.now_ms();
+    if f.waits {
+        // A cost cap: back to the queue with the claim given back, as a
+        // job snoozes; what was spent before the wait stays counted.
+        let changed = env.db.exec(
+            "UPDATE workflow_steps SET status = 'queued', error = ?3, run_at = ?4, attempts = MAX(attempts - 1, 0),
+                cost_micros = cost_micros + ?6, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?5
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
+            params![
+                step.id,
+                owner,
+                f.message.as_str(),
+                now + f.retry_after_ms.unwrap_or(crate::costs::guard::RECHECK_MS),
+                now,
+                f.cost_micros
+            ],
+        )?;
+        return Ok(if changed.rows.is_empty() {
+            Outcome::Lost
+        } else {
+            Outcome::Waiting
+        });
+    }
     if f.retryable && step.attempts < step.max_attempts {
         let unit = crate::ports::ids::random_unit(env.ids.as_ref());
         let delay = f
@@ -674,9 +698,9 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
             .unwrap_or_else(|| backoff_ms(step.attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS, unit));
         let changed = env.db.exec(
             "UPDATE workflow_steps SET status = 'queued', error = ?3, run_at = ?4, lease_owner = NULL,
-                lease_expires_at = NULL, updated_at = ?5
+                cost_micros = cost_micros + ?6, lease_expires_at = NULL, updated_at = ?5
              WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
-            params![step.id, owner, f.message.as_str(), now + delay, now],
+            params![step.id, owner, f.message.as_str(), now + delay, now, f.cost_micros],
         )?;
         return Ok(if changed.rows.is_empty() {
             Outcome::Lost
@@ -692,7 +716,8 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
     let port = if has_error_branch { "error" } else { "" };
     let changed = env.db.exec(
         "UPDATE workflow_steps SET status = 'failed', port = NULLIF(?3, ''), input = COALESCE(?4, input), output = ?5,
-            error = ?6, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?7, updated_at = ?7
+            error = ?6, cost_micros = cost_micros + ?8, lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = ?7, updated_at = ?7
          WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
         params![
             step.id,
@@ -701,7 +726,8 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
             f.input.map(|v| crate::ports::Value::from(v.to_string())).unwrap_or(crate::ports::Value::Null),
             json!({ "error": f.message }).to_string(),
             f.message.as_str(),
-            now
+            now,
+            f.cost_micros
         ],
     )?;
     if changed.rows.is_empty() {
@@ -801,6 +827,8 @@ pub struct DrainReport {
     pub error_branch: usize,
     /// Requeued with backoff.
     pub retried: usize,
+    /// Waiting on a cost cap (no attempt spent).
+    pub waiting: usize,
     /// Failed their run.
     pub failed: usize,
     /// Dropped (their run had finished) or lost their lease.
@@ -828,6 +856,7 @@ pub async fn drain(env: &Env, owner: &str, max_steps: usize, deadline: f64) -> R
             Ok(Outcome::Succeeded) => report.succeeded += 1,
             Ok(Outcome::ErrorBranch) => report.error_branch += 1,
             Ok(Outcome::Retried) => report.retried += 1,
+            Ok(Outcome::Waiting) => report.waiting += 1,
             Ok(Outcome::Failed) => report.failed += 1,
             Ok(Outcome::Dropped | Outcome::Lost) => report.dropped += 1,
             Err(e) => {
