@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     ANALYTICS_AND_DEMO,
     MONEY,
     WORKFLOWS,
+    WORKFLOW_TRIGGERS_AND_FILING,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1164,6 +1165,32 @@ const WORKFLOWS: Migration = Migration {
             slot INTEGER NOT NULL,
             run_id TEXT NOT NULL,
             PRIMARY KEY (workflow_id, slot)
+        )",
+    ],
+};
+
+const WORKFLOW_TRIGGERS_AND_FILING: Migration = Migration {
+    version: 22,
+    name: "workflows: new-Notion-page triggers",
+    statements: &[
+        // Per (workflow, database): pages created from `since_ms` on are
+        // new. Set when the poller first sees the trigger (to the save that
+        // made it), moved forward as pages are seen.
+        "CREATE TABLE IF NOT EXISTS workflow_notion_cursors (
+            workflow_id TEXT NOT NULL,
+            database_id TEXT NOT NULL,
+            since_ms INTEGER NOT NULL,
+            polled_at INTEGER,
+            PRIMARY KEY (workflow_id, database_id)
+        )",
+        // The pages each workflow started a run for: inserted in the run's
+        // own transaction, so a page starts one run, once.
+        "CREATE TABLE IF NOT EXISTS workflow_notion_pages (
+            workflow_id TEXT NOT NULL,
+            page_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, page_id)
         )",
     ],
 };

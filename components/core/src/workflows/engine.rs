@@ -280,6 +280,22 @@ fn insert_step(
 
 /// Start a run of `wf`'s current version: its trigger step is queued now.
 pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
+    start_claimed(env, wf, how, |_, _| Ok(true))?
+        .ok_or_else(|| Error::internal("an unconditional start was not claimed"))
+}
+
+/// Start a run as [`start`] does, if `claim` (given the transaction and the
+/// new run's id) says so: the claim and the run are written in one
+/// transaction, so a trigger that claims its event by inserting a row
+/// starts exactly one run per event, however many replicas try at once,
+/// and never claims an event without starting its run. `None`: the event
+/// was claimed already.
+pub fn start_claimed(
+    env: &Env,
+    wf: &Workflow,
+    how: &Start,
+    mut claim: impl FnMut(&dyn crate::ports::Db, &str) -> Result<bool>,
+) -> Result<Option<Run>> {
     let input = how.input.to_string();
     if input.len() > MAX_INPUT_BYTES {
         return Err(Error::new(
@@ -296,7 +312,10 @@ pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
         .clone();
     let now = env.clock.now_ms();
     let id = crate::ports::ids::new_id("run_", now, env.ids.as_ref())?;
-    crate::db::transaction(env.db.as_ref(), |db| {
+    let started = crate::db::transaction(env.db.as_ref(), |db| {
+        if !claim(db, &id)? {
+            return Ok(false);
+        }
         db.exec(
             "INSERT INTO workflow_runs (id, tenant_id, workflow_id, version, status, debug, trigger, input, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?8)",
@@ -319,9 +338,13 @@ pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
             max_attempts(&graph, &trigger),
             now,
             now,
-        )
+        )?;
+        Ok(true)
     })?;
-    get_run(env, &Scope::All, &id)
+    if !started {
+        return Ok(None);
+    }
+    get_run(env, &Scope::All, &id).map(Some)
 }
 
 /// The run `id` within `scope` (404 otherwise).
