@@ -941,3 +941,164 @@ fn cost_per_passing_output_counts_grading_and_retries() {
                "per_passing_output_micros": cost / 2, "per_passing_output_usd": (cost / 2) as f64 / 1e6})
     );
 }
+
+mod workflow_steps {
+    //! Workflow AI Task steps spend against the same daily caps as jobs:
+    //! their calls are counted in the day's spend, and a reached cap makes
+    //! the step wait (no attempt spent) until it is raised.
+
+    use super::*;
+    use echopilot_core::costs::spend;
+    use echopilot_core::ports::Clock;
+    use echopilot_core::workflows::engine::{self, Start};
+    use echopilot_core::workflows::store::{self as workflows, Draft};
+
+    fn ai_workflow(env: &Env) -> workflows::Workflow {
+        let graph = json!({
+            "nodes": [
+                {"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+                {"id": "write", "type": "ai_task", "config": {"user_template": "Write about {{trigger.topic}}", "qa": true}}
+            ],
+            "edges": [{"from": "start", "to": "write"}]
+        });
+        let draft = Draft::from_json(&json!({ "name": "writer", "graph": graph })).unwrap();
+        workflows::create(env, &TenantId::default_tenant(), &draft, "tester")
+            .unwrap()
+            .0
+    }
+
+    fn run(env: &Env, wf: &workflows::Workflow) -> String {
+        let how = Start {
+            trigger: "manual",
+            input: json!({"topic": "caps"}),
+            debug: false,
+        };
+        engine::start(env, wf, &how).unwrap().id
+    }
+
+    fn drain_steps(env: &Env) -> engine::DrainReport {
+        block_on(engine::drain(env, "wrk_costs", 50, f64::MAX)).unwrap()
+    }
+
+    fn write_step(env: &Env, run: &str) -> engine::Step {
+        engine::steps(env, run)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.node_id == "write")
+            .unwrap()
+    }
+
+    #[test]
+    fn ai_task_spend_counts_toward_the_daily_cap_and_a_reached_cap_makes_steps_wait() {
+        const ROUND: i64 = GPT4O_WORK + GRADING;
+        let ai = echo_ai(passing());
+        let (env, clock) = ai_env(&ai, &[("cost_cap_daily_usd", "0.008")]);
+        let wf = ai_workflow(&env);
+
+        // Under the cap: the step runs; its work and grading calls are in
+        // the day's spend, as a job round's are, with the QA verdict.
+        let first = run(&env, &wf);
+        drain_steps(&env);
+        let step = write_step(&env, &first);
+        assert_eq!(
+            (step.status.as_str(), step.cost_micros),
+            ("succeeded", ROUND)
+        );
+        assert_eq!(spend::on_day(env.db.as_ref(), TODAY).unwrap().total, ROUND);
+        assert_eq!(
+            count(
+                &env,
+                "SELECT qa_passed FROM llm_usage_days WHERE role = 'work'"
+            ),
+            1
+        );
+        let finished = engine::get_run(&env, &Scope::All, &first).unwrap();
+        assert_eq!(
+            (finished.status.as_str(), finished.cost_micros),
+            ("succeeded", ROUND)
+        );
+
+        // The next run's work call takes the day past the cap: its grading
+        // is held back (the work stays counted, on the step too) and the
+        // step waits, back in the queue with its attempt given back.
+        let second = run(&env, &wf);
+        let report = drain_steps(&env);
+        assert_eq!(report.waiting, 1, "{report:?}");
+        assert_eq!(
+            ai.grade_calls.load(Ordering::SeqCst),
+            1,
+            "only the first run's"
+        );
+        assert_eq!(
+            spend::on_day(env.db.as_ref(), TODAY).unwrap().total,
+            ROUND + GPT4O_WORK
+        );
+        assert_eq!(status(&env)["action"], "THROTTLE");
+        // Rechecks while the cap holds: nothing is called, no attempt is
+        // spent (more rechecks than the step has attempts).
+        for round in 0..4 {
+            let step = write_step(&env, &second);
+            assert_eq!(
+                (
+                    step.status.as_str(),
+                    step.attempts,
+                    step.run_at,
+                    step.cost_micros
+                ),
+                ("queued", 0, clock.now_ms() + RECHECK_MS, GPT4O_WORK),
+                "recheck {round}"
+            );
+            assert!(
+                step.error
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("cost cap reached: global daily cap"),
+                "{:?}",
+                step.error
+            );
+            clock.advance(RECHECK_MS);
+            assert_eq!(drain_steps(&env).waiting, 1);
+        }
+        assert_eq!(work_models(&ai).len(), 2, "no call was made while capped");
+        let waiting = engine::get_run(&env, &Scope::All, &second).unwrap();
+        assert_eq!(waiting.status, "running");
+
+        // Raised: the step runs on its next recheck and is counted.
+        let (code, _) = set_cap(&env, json!({"scope": "global", "cap_usd": 100}));
+        assert_eq!(code, 200);
+        clock.advance(RECHECK_MS);
+        let report = drain_steps(&env);
+        assert_eq!(report.succeeded, 1, "{report:?}");
+        let step = write_step(&env, &second);
+        assert_eq!(
+            (step.status.as_str(), step.attempts, step.cost_micros),
+            ("succeeded", 1, GPT4O_WORK + ROUND)
+        );
+        assert_eq!(
+            spend::on_day(env.db.as_ref(), TODAY).unwrap().total,
+            2 * ROUND + GPT4O_WORK
+        );
+        let done = engine::get_run(&env, &Scope::All, &second).unwrap();
+        assert_eq!(
+            (done.status.as_str(), done.cost_micros),
+            ("succeeded", GPT4O_WORK + ROUND)
+        );
+    }
+
+    #[test]
+    fn a_debug_run_spends_nothing_and_is_never_held_back() {
+        let ai = echo_ai(passing());
+        let (env, _clock) = ai_env(&ai, &[("cost_cap_daily_usd", "0")]);
+        let wf = ai_workflow(&env);
+        let how = Start {
+            trigger: "manual",
+            input: json!({"topic": "caps"}),
+            debug: true,
+        };
+        let id = engine::start(&env, &wf, &how).unwrap().id;
+        drain_steps(&env);
+        assert_eq!(write_step(&env, &id).status, "succeeded");
+        assert!(ai.http.sent().is_empty());
+        assert_eq!(count(&env, "SELECT COUNT(*) FROM llm_usage_days"), 0);
+    }
+}

@@ -703,3 +703,269 @@ fn a_schedule_trigger_runs_each_slot_once_across_replicas() {
         .unwrap()
         .ends_with(":00.000Z"));
 }
+
+mod notion_pages {
+    //! New-Notion-page triggers: one run per page created after the save,
+    //! once, however often (and by however many replicas) the database is
+    //! polled; the page's properties are the run's data.
+
+    use super::*;
+    use echopilot_core::notion::{Notion, NotionSettings};
+    use echopilot_core::ports::DbExt;
+    use echopilot_core::workflows::notion_trigger::{self, PollReport};
+    use std::sync::Mutex;
+
+    const DB: &str = "0123456789abcdef0123456789abcdef";
+    const OTHER_DB: &str = "fedcba9876543210fedcba9876543210";
+
+    fn page(id: &str, created_ms: i64, brief: &str) -> Value {
+        json!({
+            "object": "page", "id": id, "url": format!("https://www.notion.so/{id}"),
+            "created_time": echopilot_core::time::rfc3339(created_ms),
+            "last_edited_time": echopilot_core::time::rfc3339(created_ms),
+            "properties": {
+                "Name": {"type": "title", "title": [{"plain_text": format!("Brief {id}")}]},
+                "Brief": {"type": "rich_text", "rich_text": [{"plain_text": brief}]},
+                "Stage": {"type": "select", "select": {"name": "New"}}
+            }
+        })
+    }
+
+    /// A scripted Notion: each database's pages, filtered by the query's
+    /// `created_time.on_or_after`, two per result page.
+    fn notion_env(
+        pages: Arc<Mutex<Vec<(String, Value)>>>,
+        extra: &[(&str, &str)],
+    ) -> (
+        Env,
+        echopilot_core::adapters::native::ManualClock,
+        Arc<ScriptedHttp>,
+    ) {
+        let mut vars = vec![
+            ("notion_token", "secret_test_token"),
+            ("notion_queue_db", DB),
+            ("notion_base_url", "http://notion.test"),
+        ];
+        vars.extend_from_slice(extra);
+        let (mut env, clock) = env(&vars);
+        let http = Arc::new(ScriptedHttp::new(move |req| {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let since = body
+                .pointer("/filter/created_time/on_or_after")
+                .and_then(Value::as_str)
+                .map(|t| echopilot_core::time::parse_rfc3339(t).unwrap())
+                .expect("a created_time filter");
+            let db = req.url.split('/').rev().nth(1).unwrap().to_string();
+            let all: Vec<Value> = pages
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(d, p)| {
+                    *d == db
+                        && echopilot_core::time::parse_rfc3339(p["created_time"].as_str().unwrap())
+                            .unwrap()
+                            >= since
+                })
+                .map(|(_, p)| p.clone())
+                .collect();
+            let start: usize = body["start_cursor"]
+                .as_str()
+                .map_or(0, |c| c.parse().unwrap());
+            let end = (start + 2).min(all.len());
+            let more = end < all.len();
+            ok(
+                200,
+                &json!({"object": "list", "results": all[start..end], "has_more": more,
+                "next_cursor": if more { json!(end.to_string()) } else { Value::Null }})
+                .to_string(),
+            )
+        }));
+        env.http = Box::new(SharedHttp(http.clone()));
+        (env, clock, http)
+    }
+
+    fn poll(env: &Env) -> PollReport {
+        let s = NotionSettings::load(env.config.as_ref()).unwrap().unwrap();
+        let client = Notion::new(env, &s);
+        block_on(notion_trigger::poll(env, &s, &client, f64::MAX)).unwrap()
+    }
+
+    fn watcher(env: &Env, tenant: &TenantId, database: Option<&str>) -> store::Workflow {
+        let mut config = json!({"kind": "notion_page"});
+        if let Some(d) = database {
+            config["database_id"] = json!(d);
+        }
+        let graph = json!({
+            "nodes": [
+                {"id": "page", "type": "trigger", "config": config},
+                {"id": "check", "type": "condition", "config": {"expression": "trigger.properties.Stage == \"New\""}}
+            ],
+            "edges": [{"from": "page", "to": "check"}]
+        });
+        let draft = Draft::from_json(&json!({ "name": "watch", "graph": graph })).unwrap();
+        store::create(env, tenant, &draft, "tester").unwrap().0
+    }
+
+    fn runs(env: &Env, wf: &store::Workflow) -> Vec<Run> {
+        engine::runs_of(env, &wf.id, 100).unwrap()
+    }
+
+    #[test]
+    fn each_new_page_starts_one_run_with_its_properties_once() {
+        let pages = Arc::new(Mutex::new(Vec::new()));
+        let (env, clock, http) = notion_env(pages.clone(), &[]);
+        // Older than the trigger: not new.
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("old", T0 - 3_600_000, "before")));
+        let wf = watcher(&env, &tenant(), None);
+        clock.advance(30_000);
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("p1", T0 + 10_000, "first brief")));
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("p2", T0 + 20_000, "second")));
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("p3", T0 + 25_000, "third")));
+
+        let report = poll(&env);
+        assert_eq!(
+            (report.workflows, report.started, report.seen),
+            (1, 3, 0),
+            "{report:?}"
+        );
+        let all = runs(&env, &wf);
+        assert_eq!(all.len(), 3);
+        let first = all.iter().find(|r| r.input["id"] == "p1").unwrap();
+        assert_eq!(first.trigger, "notion_page");
+        assert_eq!(
+            first.input,
+            json!({"id": "p1", "url": "https://www.notion.so/p1", "title": "Brief p1",
+                   "created_time": echopilot_core::time::rfc3339(T0 + 10_000),
+                   "properties": {"Name": "Brief p1", "Brief": "first brief", "Stage": "New"}})
+        );
+        // The query asked only for pages since the save (a minute back).
+        let asked: Value = serde_json::from_slice(&http.sent()[0].body).unwrap();
+        assert_eq!(
+            asked["filter"]["created_time"]["on_or_after"],
+            echopilot_core::time::rfc3339(wf.updated_at - notion_trigger::OVERLAP_MS)
+        );
+        // The runs run: the page's data reaches the condition.
+        drain(&env);
+        let (run, steps) = run_of(&env, &first.id);
+        assert_eq!(run.status, "succeeded", "{:?}", run.error);
+        assert_eq!(steps[1].port.as_deref(), Some("true"));
+
+        // Polled again (and by a second replica on the same database):
+        // nothing starts twice; a page created since starts its run.
+        assert_eq!(poll(&env).started, 0);
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("p4", T0 + 90_000, "later")));
+        clock.advance(120_000);
+        let again = poll(&env);
+        assert_eq!(
+            (again.started, again.seen),
+            (1, 3),
+            "p1-p3 are within the query's minute of overlap, recognised: {again:?}"
+        );
+        assert_eq!(poll(&env).started, 0);
+        assert_eq!(runs(&env, &wf).len(), 4);
+        let pages_started = env
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM workflow_notion_pages WHERE workflow_id = ?1",
+                &[wf.id.as_str().into()],
+            )
+            .unwrap()
+            .i64(0)
+            .unwrap();
+        assert_eq!(pages_started, 4);
+    }
+
+    /// A process on the SQLite file `path` with the scripted Notion over
+    /// `pages` and the variables `extra`.
+    fn replica(
+        path: &std::path::Path,
+        pages: &Arc<Mutex<Vec<(String, Value)>>>,
+        extra: &[(&str, &str)],
+    ) -> (Env, Arc<ScriptedHttp>) {
+        let (scripted, _, http) = notion_env(pages.clone(), extra);
+        let mut vars = vec![
+            ("notion_token", "secret_test_token"),
+            ("notion_queue_db", DB),
+            ("notion_base_url", "http://notion.test"),
+        ];
+        vars.extend_from_slice(extra);
+        drop(scripted);
+        let (mut env, clock) =
+            support::env_with(SqliteDb::open(path.to_str().unwrap()).unwrap(), &vars);
+        clock.advance(10_000);
+        env.http = Box::new(SharedHttp(http.clone()));
+        (env, http)
+    }
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("wf-notion-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("app.db")
+    }
+
+    #[test]
+    fn two_replicas_on_one_database_start_each_page_once() {
+        let path = temp_db("replicas");
+        let pages = Arc::new(Mutex::new(Vec::new()));
+        let (a, _) = replica(&path, &pages, &[]);
+        let (b, _) = replica(&path, &pages, &[]);
+        let wf = watcher(&a, &tenant(), Some(OTHER_DB));
+        for i in 0..5 {
+            pages.lock().unwrap().push((
+                OTHER_DB.into(),
+                page(&format!("r{i}"), wf.updated_at + 1_000 * i, "x"),
+            ));
+        }
+        let (ra, rb) = (poll(&a), poll(&b));
+        assert_eq!(
+            (ra.started, rb.started, rb.seen),
+            (5, 0, 5),
+            "{ra:?} {rb:?}"
+        );
+        assert_eq!(runs(&b, &wf).len(), 5);
+        // A replica that lost its cursor's update still starts nothing twice.
+        b.db.exec("UPDATE workflow_notion_cursors SET since_ms = 0", &[])
+            .unwrap();
+        let again = poll(&b);
+        assert_eq!((again.started, again.seen), (0, 5), "{again:?}");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_tenant_whose_integrations_are_withdrawn_is_not_polled() {
+        let path = temp_db("policy");
+        let pages = Arc::new(Mutex::new(Vec::new()));
+        let acme = TenantId::parse("acme").unwrap();
+        let (allowed, _) = replica(&path, &pages, &[("workflow_integration_tenants", "acme")]);
+        let wf = watcher(&allowed, &acme, None);
+        pages
+            .lock()
+            .unwrap()
+            .push((DB.into(), page("p1", wf.updated_at + 1_000, "x")));
+        let (withdrawn, http) = replica(&path, &pages, &[]);
+        let report = poll(&withdrawn);
+        assert_eq!(
+            (report.workflows, report.skipped, report.started),
+            (0, 1, 0)
+        );
+        assert!(http.sent().is_empty(), "no query for it");
+        assert_eq!(poll(&allowed).started, 1);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}

@@ -506,10 +506,19 @@ fn merge(into: &mut Value, patch: &Value) {
 }
 
 /// Whether `page` passes a database query `filter` (the forms the app
-/// sends: `{"property": P, "status"|"select": {"equals": V}}`; none or any
-/// other filter passes every page).
+/// sends: `{"property": P, "status"|"select": {"equals": V}}` and
+/// `{"timestamp": "created_time", "created_time": {"on_or_after": T}}`;
+/// none or any other filter passes every page).
 fn matches_filter(page: &Value, filter: Option<&Value>) -> bool {
     let Some(f) = filter else { return true };
+    if let Some(after) = f
+        .pointer("/created_time/on_or_after")
+        .and_then(Value::as_str)
+    {
+        // Same-format RFC 3339 UTC timestamps compare as text.
+        let created = page["created_time"].as_str().unwrap_or_default();
+        return created[..created.len().min(19)] >= after[..after.len().min(19)];
+    }
     let Some(prop) = f.get("property").and_then(Value::as_str) else {
         return true;
     };

@@ -8,6 +8,7 @@ use super::prompts::Template;
 use super::provider::{self, AiError, Call, Completion, Message};
 use super::settings::{AiSettings, WorkerSettings};
 use crate::costs::guard::{self, Guard, Verdict, Wait};
+use crate::costs::spend::{self, Usage};
 use crate::error::Result;
 use crate::jobs::queue::{self, Finish};
 use crate::jobs::{Job, JobType};
@@ -249,43 +250,33 @@ fn record_slo(db: &dyn Db, now: i64, r: &RoundRecord<'_>) -> Result<()> {
 /// verdict on its output) and the grading model, each under the model that
 /// actually answered and billed.
 fn record_usage(db: &dyn Db, now: i64, s: &AiSettings, r: &RoundRecord<'_>) -> Result<()> {
-    let day = now.div_euclid(86_400_000);
-    let upsert = "INSERT INTO llm_usage_days (day, model, role, calls, tokens_in, tokens_out, cost_micros, qa_passed, qa_failed)
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (day, model, role) DO UPDATE SET calls = calls + 1,
-           tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
-           cost_micros = cost_micros + excluded.cost_micros,
-           qa_passed = qa_passed + excluded.qa_passed, qa_failed = qa_failed + excluded.qa_failed";
     if let Some(w) = r.work {
-        db.exec(
-            upsert,
-            params![
-                day,
-                w.model.as_str(),
-                "work",
-                w.tokens_in,
-                w.tokens_out,
-                r.work_cost,
-                r.passed == Some(true),
-                r.passed == Some(false)
-            ],
+        spend::record(
+            db,
+            now,
+            &Usage {
+                model: &w.model,
+                role: "work",
+                tokens_in: w.tokens_in,
+                tokens_out: w.tokens_out,
+                cost_micros: r.work_cost,
+                passed: r.passed,
+            },
         )?;
     }
     record_slo(db, now, r)?;
     if r.graded.is_some() || r.qa_cost > 0 {
-        let model = r.graded.map(|g| g.model.as_str()).unwrap_or(&s.qa_model);
-        db.exec(
-            upsert,
-            params![
-                day,
-                model,
-                "qa",
-                r.graded.map(|g| g.tokens_in).unwrap_or(0),
-                r.graded.map(|g| g.tokens_out).unwrap_or(0),
-                r.qa_cost,
-                false,
-                false
-            ],
+        spend::record(
+            db,
+            now,
+            &Usage {
+                model: r.graded.map(|g| g.model.as_str()).unwrap_or(&s.qa_model),
+                role: "qa",
+                tokens_in: r.graded.map(|g| g.tokens_in).unwrap_or(0),
+                tokens_out: r.graded.map(|g| g.tokens_out).unwrap_or(0),
+                cost_micros: r.qa_cost,
+                passed: None,
+            },
         )?;
     }
     Ok(())

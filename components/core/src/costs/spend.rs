@@ -53,6 +53,49 @@ pub fn on_day(db: &dyn Db, day: i64) -> Result<Spend> {
     Ok(spend)
 }
 
+/// One model call's usage, as `llm_usage_days` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage<'a> {
+    /// The model that answered and billed.
+    pub model: &'a str,
+    /// `work` or `qa`.
+    pub role: &'a str,
+    /// Prompt tokens.
+    pub tokens_in: i64,
+    /// Completion tokens.
+    pub tokens_out: i64,
+    /// What it cost, micro-dollars.
+    pub cost_micros: i64,
+    /// A work call's QA verdict, when its output was graded.
+    pub passed: Option<bool>,
+}
+
+/// Count one call in `llm_usage_days` for the UTC day of `now`: the table
+/// the caps ([`on_day`]), pass rates and reports read. Every AI call that
+/// bills (job rounds, workflow AI Task steps) goes through here, so the
+/// daily caps see all of it.
+pub fn record(db: &dyn Db, now: i64, u: &Usage<'_>) -> Result<()> {
+    db.exec(
+        "INSERT INTO llm_usage_days (day, model, role, calls, tokens_in, tokens_out, cost_micros, qa_passed, qa_failed)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (day, model, role) DO UPDATE SET calls = calls + 1,
+           tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+           cost_micros = cost_micros + excluded.cost_micros,
+           qa_passed = qa_passed + excluded.qa_passed, qa_failed = qa_failed + excluded.qa_failed",
+        params![
+            day_of(now),
+            u.model,
+            u.role,
+            u.tokens_in,
+            u.tokens_out,
+            u.cost_micros,
+            u.passed == Some(true),
+            u.passed == Some(false)
+        ],
+    )?;
+    Ok(())
+}
+
 /// How a work model's outputs fared with the grader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PassRate {

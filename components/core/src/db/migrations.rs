@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MONEY,
     WORKFLOWS,
     SECRET_FINGERPRINTS,
+    WORKFLOW_NOTION_TRIGGERS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1183,6 +1184,32 @@ const SECRET_FINGERPRINTS: Migration = Migration {
             last_seen_at INTEGER NOT NULL,
             reminded_at INTEGER,
             PRIMARY KEY (name, fingerprint)
+        )",
+    ],
+};
+
+const WORKFLOW_NOTION_TRIGGERS: Migration = Migration {
+    version: 19,
+    name: "workflows: new-Notion-page triggers",
+    statements: &[
+        // Per (workflow, database): pages created from `since_ms` on are
+        // new. Set when the poller first sees the trigger (to the save that
+        // made it), moved forward as pages are seen.
+        "CREATE TABLE IF NOT EXISTS workflow_notion_cursors (
+            workflow_id TEXT NOT NULL,
+            database_id TEXT NOT NULL,
+            since_ms INTEGER NOT NULL,
+            polled_at INTEGER,
+            PRIMARY KEY (workflow_id, database_id)
+        )",
+        // The pages each workflow started a run for: inserted in the run's
+        // own transaction, so a page starts one run, once.
+        "CREATE TABLE IF NOT EXISTS workflow_notion_pages (
+            workflow_id TEXT NOT NULL,
+            page_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, page_id)
         )",
     ],
 };

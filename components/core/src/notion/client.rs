@@ -148,6 +148,26 @@ impl<'a> Notion<'a> {
         .await
     }
 
+    /// One page of database `db`'s pages created at or after `since`
+    /// (RFC 3339), oldest first.
+    pub async fn query_created_since(
+        &self,
+        db: &str,
+        since: &str,
+        cursor: Option<&str>,
+    ) -> Result<Value, NotionError> {
+        let mut body = serde_json::json!({
+            "filter": { "timestamp": "created_time", "created_time": { "on_or_after": since } },
+            "sorts": [{ "timestamp": "created_time", "direction": "ascending" }],
+            "page_size": 25,
+        });
+        if let Some(c) = cursor {
+            body["start_cursor"] = c.into();
+        }
+        self.send("POST", &format!("/v1/databases/{db}/query"), Some(body))
+            .await
+    }
+
     /// Set a page's status.
     pub async fn set_status(&self, page: &str, status: &str) -> Result<Value, NotionError> {
         let body = serde_json::json!({ "properties": { self.s.status_prop.as_str(): self.s.status_value(status) } });

@@ -7,6 +7,8 @@
 //! and a re-poll is not), and marks the page In Progress. Write-back takes
 //! finished Notion jobs (`sync_state = 'pending'`), writes the output and
 //! its metrics to the page (and a Job Log entry) and sets Done or Failed.
+//! Then the workflows' new-page triggers are polled with the same client
+//! (see [`crate::workflows::notion_trigger`]).
 //! Requests are paced to Notion's 3 per second and honour Retry-After. With
 //! no token configured it does nothing and says "not configured" in health.
 
@@ -16,7 +18,7 @@ mod settings;
 mod sync;
 
 pub use client::{Notion, NotionError};
-pub use page::{paragraphs, QueuedPage};
+pub use page::{paragraphs, text as property_text, QueuedPage};
 pub use settings::NotionSettings;
 pub use sync::{run_sync, SyncReport};
 

@@ -1,4 +1,5 @@
-//! One sync run: intake of Queued pages, then write-back of finished jobs.
+//! One sync run: intake of Queued pages, write-back of finished jobs, then
+//! the workflows' new-page triggers ([`notion_trigger`]).
 
 use super::client::{Notion, NotionError};
 use super::page::{heading, paragraphs, QueuedPage};
@@ -11,6 +12,7 @@ use crate::jobs::store;
 use crate::params;
 use crate::ports::{DbExt, Env};
 use crate::tenancy::TenantId;
+use crate::workflows::notion_trigger;
 use serde::Serialize;
 
 /// Stop starting Notion requests after this long (the run is every minute).
@@ -35,6 +37,8 @@ pub struct SyncReport {
     pub written_back: usize,
     /// Write-backs Notion refused for good (page gone).
     pub write_back_failed: usize,
+    /// Workflow runs started by new pages (new-Notion-page triggers).
+    pub runs_started: usize,
     /// Requests sent.
     pub requests: usize,
     /// The error that stopped the run early, if any.
@@ -47,13 +51,14 @@ impl SyncReport {
         match self.state {
             "not_configured" => "notion not configured (set notion_token and notion_queue_db)".to_string(),
             _ => format!(
-                "{}: created {}, re-polled {}, refused {}, written back {}, write-back failed {}, {} requests{}",
+                "{}: created {}, re-polled {}, refused {}, written back {}, write-back failed {}, workflow runs started {}, {} requests{}",
                 self.state,
                 self.created,
                 self.replayed,
                 self.refused,
                 self.written_back,
                 self.write_back_failed,
+                self.runs_started,
                 self.requests,
                 self.error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
             ),
@@ -81,10 +86,14 @@ pub async fn run_sync(env: &Env) -> Result<SyncReport> {
         state: "ok",
         ..Default::default()
     };
-    let outcome = match intake(env, &s, &client, deadline, &mut report).await {
-        Ok(()) => write_back(env, &s, &client, deadline, &mut report).await,
-        Err(e) => Err(e),
-    };
+    let outcome = async {
+        intake(env, &s, &client, deadline, &mut report).await?;
+        write_back(env, &s, &client, deadline, &mut report).await?;
+        let triggers = notion_trigger::poll(env, &s, &client, deadline).await?;
+        report.runs_started = triggers.started;
+        Ok::<(), NotionError>(())
+    }
+    .await;
     report.requests = client.requests.get();
     if let Err(e) = outcome {
         report.state = if matches!(e, NotionError::RateLimited(_)) {

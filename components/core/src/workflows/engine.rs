@@ -280,6 +280,22 @@ fn insert_step(
 
 /// Start a run of `wf`'s current version: its trigger step is queued now.
 pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
+    start_claimed(env, wf, how, |_, _| Ok(true))?
+        .ok_or_else(|| Error::internal("an unconditional start was not claimed"))
+}
+
+/// Start a run as [`start`] does, if `claim` (given the transaction and the
+/// new run's id) says so: the claim and the run are written in one
+/// transaction, so a trigger that claims its event by inserting a row
+/// starts exactly one run per event, however many replicas try at once,
+/// and never claims an event without starting its run. `None`: the event
+/// was claimed already.
+pub fn start_claimed(
+    env: &Env,
+    wf: &Workflow,
+    how: &Start,
+    mut claim: impl FnMut(&dyn crate::ports::Db, &str) -> Result<bool>,
+) -> Result<Option<Run>> {
     let input = how.input.to_string();
     if input.len() > MAX_INPUT_BYTES {
         return Err(Error::new(
@@ -296,7 +312,10 @@ pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
         .clone();
     let now = env.clock.now_ms();
     let id = crate::ports::ids::new_id("run_", now, env.ids.as_ref())?;
-    crate::db::transaction(env.db.as_ref(), |db| {
+    let started = crate::db::transaction(env.db.as_ref(), |db| {
+        if !claim(db, &id)? {
+            return Ok(false);
+        }
         db.exec(
             "INSERT INTO workflow_runs (id, tenant_id, workflow_id, version, status, debug, trigger, input, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?8)",
@@ -319,9 +338,13 @@ pub fn start(env: &Env, wf: &Workflow, how: &Start) -> Result<Run> {
             max_attempts(&graph, &trigger),
             now,
             now,
-        )
+        )?;
+        Ok(true)
     })?;
-    get_run(env, &Scope::All, &id)
+    if !started {
+        return Ok(None);
+    }
+    get_run(env, &Scope::All, &id).map(Some)
 }
 
 /// The run `id` within `scope` (404 otherwise).
@@ -535,6 +558,8 @@ pub enum Outcome {
     ErrorBranch,
     /// Failed for a reason that may pass: requeued with backoff.
     Retried,
+    /// Waits on a cost cap: requeued without spending an attempt.
+    Waiting,
     /// Failed with no error branch: the run failed.
     Failed,
     /// The run had finished (cancelled): nothing ran.
@@ -667,6 +692,28 @@ fn succeeded(env: &Env, graph: &Graph, step: &Step, owner: &str, done: Done) -> 
 
 fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
     let now = env.clock.now_ms();
+    if f.waits {
+        // A cost cap: back to the queue with the claim given back, as a
+        // job snoozes; what was spent before the wait stays counted.
+        let changed = env.db.exec(
+            "UPDATE workflow_steps SET status = 'queued', error = ?3, run_at = ?4, attempts = MAX(attempts - 1, 0),
+                cost_micros = cost_micros + ?6, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?5
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
+            params![
+                step.id,
+                owner,
+                f.message.as_str(),
+                now + f.retry_after_ms.unwrap_or(crate::costs::guard::RECHECK_MS),
+                now,
+                f.cost_micros
+            ],
+        )?;
+        return Ok(if changed.rows.is_empty() {
+            Outcome::Lost
+        } else {
+            Outcome::Waiting
+        });
+    }
     if f.retryable && step.attempts < step.max_attempts {
         let unit = crate::ports::ids::random_unit(env.ids.as_ref());
         let delay = f
@@ -674,9 +721,9 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
             .unwrap_or_else(|| backoff_ms(step.attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS, unit));
         let changed = env.db.exec(
             "UPDATE workflow_steps SET status = 'queued', error = ?3, run_at = ?4, lease_owner = NULL,
-                lease_expires_at = NULL, updated_at = ?5
+                cost_micros = cost_micros + ?6, lease_expires_at = NULL, updated_at = ?5
              WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
-            params![step.id, owner, f.message.as_str(), now + delay, now],
+            params![step.id, owner, f.message.as_str(), now + delay, now, f.cost_micros],
         )?;
         return Ok(if changed.rows.is_empty() {
             Outcome::Lost
@@ -692,7 +739,8 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
     let port = if has_error_branch { "error" } else { "" };
     let changed = env.db.exec(
         "UPDATE workflow_steps SET status = 'failed', port = NULLIF(?3, ''), input = COALESCE(?4, input), output = ?5,
-            error = ?6, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?7, updated_at = ?7
+            error = ?6, cost_micros = cost_micros + ?8, lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = ?7, updated_at = ?7
          WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing' RETURNING id",
         params![
             step.id,
@@ -701,7 +749,8 @@ fn failed(env: &Env, step: &Step, owner: &str, f: Failure) -> Result<Outcome> {
             f.input.map(|v| crate::ports::Value::from(v.to_string())).unwrap_or(crate::ports::Value::Null),
             json!({ "error": f.message }).to_string(),
             f.message.as_str(),
-            now
+            now,
+            f.cost_micros
         ],
     )?;
     if changed.rows.is_empty() {
@@ -801,6 +850,8 @@ pub struct DrainReport {
     pub error_branch: usize,
     /// Requeued with backoff.
     pub retried: usize,
+    /// Waiting on a cost cap (no attempt spent).
+    pub waiting: usize,
     /// Failed their run.
     pub failed: usize,
     /// Dropped (their run had finished) or lost their lease.
@@ -828,6 +879,7 @@ pub async fn drain(env: &Env, owner: &str, max_steps: usize, deadline: f64) -> R
             Ok(Outcome::Succeeded) => report.succeeded += 1,
             Ok(Outcome::ErrorBranch) => report.error_branch += 1,
             Ok(Outcome::Retried) => report.retried += 1,
+            Ok(Outcome::Waiting) => report.waiting += 1,
             Ok(Outcome::Failed) => report.failed += 1,
             Ok(Outcome::Dropped | Outcome::Lost) => report.dropped += 1,
             Err(e) => {

@@ -12,10 +12,11 @@ use super::model::{Graph, Node, NodeType};
 use super::template::{self, Escape};
 use super::validate::{self, Scope};
 use super::{expr, timing};
-use crate::ai::provider::{self, AiError, Call, Message};
+use crate::ai::provider::{self, AiError, Call, Completion, Message};
 use crate::ai::settings::AiSettings;
 use crate::ai::{grader, simulated};
 use crate::costs::guard::Verdict;
+use crate::costs::spend::{self, Usage};
 use crate::google::drive;
 use crate::incidents::channels::{self, Channel};
 use crate::jobs::model::{Brief, JobType, NewJob, Priority, Source, Title};
@@ -61,6 +62,12 @@ pub struct Failure {
     pub retry_after_ms: Option<i64>,
     /// What the node worked with, when it got that far.
     pub input: Option<Value>,
+    /// A wait on the cost caps, not a failure: the step goes back to the
+    /// queue without spending an attempt (as a job snoozes), due again
+    /// after `retry_after_ms`.
+    pub waits: bool,
+    /// What the calls made before it failed cost, micro-dollars.
+    pub cost_micros: i64,
 }
 
 impl Failure {
@@ -71,6 +78,8 @@ impl Failure {
             retryable: false,
             retry_after_ms: None,
             input: None,
+            waits: false,
+            cost_micros: 0,
         }
     }
 
@@ -79,6 +88,15 @@ impl Failure {
             retryable: true,
             retry_after_ms,
             ..Failure::permanent(message)
+        }
+    }
+
+    /// Wait on a cost cap until `until` (Unix ms, at least a second away).
+    fn wait(env: &Env, w: crate::costs::guard::Wait) -> Failure {
+        let after = (w.until - env.clock.now_ms()).max(1000);
+        Failure {
+            waits: true,
+            ..Failure::transient(w.reason, Some(after))
         }
     }
 
@@ -193,6 +211,37 @@ async fn complete(
     }
 }
 
+/// Count a call in the day's spend (`llm_usage_days`), as job rounds are,
+/// so the daily caps see workflow AI spend. Debug runs spend nothing.
+fn record_usage(env: &Env, run: &Run, usage: &Usage<'_>, input: &Value) -> Result<(), Failure> {
+    if run.debug {
+        return Ok(());
+    }
+    spend::record(env.db.as_ref(), env.clock.now_ms(), usage)
+        .map_err(|e| Failure::transient(e.message, None).with_input(input))
+}
+
+fn usage<'a>(
+    c: &'a Completion,
+    role: &'a str,
+    cost_micros: i64,
+    passed: Option<bool>,
+) -> Usage<'a> {
+    Usage {
+        model: &c.model,
+        role,
+        tokens_in: c.tokens_in,
+        tokens_out: c.tokens_out,
+        cost_micros,
+        passed,
+    }
+}
+
+/// An AI Task: the work call, then (QA on) the grading call, in rounds
+/// until the answer passes. Outside debug mode each call is preceded by
+/// the cost guard, exactly as a job's round is: when a cap is reached the
+/// step waits (back to the queue, no attempt spent) rather than spend.
+/// Steps are normal priority: they never go past a cap.
 async fn ai_task(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {
     let s = AiSettings::load(env.config.as_ref()).map_err(|e| Failure::permanent(e.message))?;
     let prompt = render(node, "user_template", data, Escape::Plain)?;
@@ -215,25 +264,67 @@ async fn ai_task(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {
         .unwrap_or(true);
     let input = json!({ "prompt": prompt, "system_prompt": system, "model": requested, "qa": qa });
     let simulate = run.debug;
-    let model = if simulate {
-        requested.clone()
+    let guard = if simulate {
+        None
     } else {
-        let guard = crate::costs::Guard::load(env).map_err(|e| Failure::permanent(e.message))?;
-        match guard
-            .before_work(env, Priority::Normal, &requested, &s.qa_model)
-            .map_err(|e| Failure::transient(e.message, None))?
-        {
-            Verdict::Go(plan) => plan.model,
-            Verdict::Wait(w) => {
-                let wait = (w.until - env.clock.now_ms()).max(1000);
-                return Err(Failure::transient(w.reason, Some(wait)).with_input(&input));
-            }
-        }
+        Some(crate::costs::Guard::load(env).map_err(|e| Failure::permanent(e.message))?)
+    };
+    let task = AiTask {
+        s,
+        prompt,
+        system,
+        requested,
+        qa,
+        input,
+        guard,
     };
     let mut cost = 0;
+    let outcome = rounds(env, run, &task, &mut cost).await;
+    outcome.map_err(|f| Failure {
+        cost_micros: cost,
+        ..f
+    })
+}
+
+/// An AI Task's settings and rendered configuration.
+struct AiTask {
+    s: AiSettings,
+    prompt: String,
+    system: String,
+    requested: String,
+    qa: bool,
+    input: Value,
+    /// The cost guard; none in debug mode.
+    guard: Option<crate::costs::Guard>,
+}
+
+/// The rounds of an AI Task; `cost` adds up what every call cost, so a
+/// failure records it too.
+async fn rounds(env: &Env, run: &Run, task: &AiTask, cost: &mut i64) -> Outcome {
+    let AiTask {
+        s,
+        prompt,
+        system,
+        requested,
+        qa,
+        input,
+        guard,
+    } = task;
+    let (qa, simulate) = (*qa, run.debug);
+    let guard_failed = |e: crate::Error| Failure::transient(e.message, None).with_input(input);
     let mut feedback = String::new();
     let rounds = if qa { s.qa_max_retries.max(0) + 1 } else { 1 };
     for round in 0..rounds {
+        let model = match guard {
+            None => requested.clone(),
+            Some(g) => match g
+                .before_work(env, Priority::Normal, requested, &s.qa_model)
+                .map_err(guard_failed)?
+            {
+                Verdict::Go(plan) => plan.model,
+                Verdict::Wait(w) => return Err(Failure::wait(env, w).with_input(input)),
+            },
+        };
         let mut user = prompt.clone();
         if !feedback.is_empty() {
             user.push_str(
@@ -249,10 +340,11 @@ async fn ai_task(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {
             timeout_ms: s.work_timeout_ms,
             temperature: 0.4,
         };
-        let work = complete(env, &s, &call, simulate)
+        let work = complete(env, s, &call, simulate)
             .await
-            .map_err(|e| ai_failure(e, &input))?;
-        cost += s.prices.cost(&work.model, work.tokens_in, work.tokens_out);
+            .map_err(|e| ai_failure(e, input))?;
+        let work_cost = s.prices.cost(&work.model, work.tokens_in, work.tokens_out);
+        *cost += work_cost;
         let mut output = json!({
             "text": work.text,
             "score": null,
@@ -261,46 +353,71 @@ async fn ai_task(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {
             "simulated": work.simulated || simulate,
             "rounds": round + 1,
         });
-        if qa {
-            let grading = grader::messages(&prompt, &work.text);
-            let call = Call {
-                model: &s.qa_model,
-                messages: &grading,
-                json: true,
-                timeout_ms: s.qa_timeout_ms,
-                temperature: 0.0,
-            };
-            let answer = complete(env, &s, &call, simulate)
-                .await
-                .map_err(|e| ai_failure(e, &input))?;
-            cost += s
-                .prices
-                .cost(&answer.model, answer.tokens_in, answer.tokens_out);
-            let grades = grader::parse(&answer.text).map_err(|e| {
-                Failure::transient(format!("the grader's answer was malformed: {e}"), None)
-                    .with_input(&input)
-            })?;
-            let overall = grades.overall(&s.weights);
-            output["score"] = json!(overall);
-            output["passed"] = json!(overall >= s.qa_threshold);
-            if overall < s.qa_threshold {
-                if round + 1 == rounds {
-                    return Err(Failure::permanent(format!(
-                        "the answer did not pass QA in {rounds} round(s): score {overall} below {}",
-                        s.qa_threshold
-                    ))
-                    .with_input(&input));
-                }
-                feedback = grades.feedback(s.qa_threshold);
-                continue;
+        if !qa {
+            record_usage(env, run, &usage(&work, "work", work_cost, None), input)?;
+            return Ok(Done {
+                cost_micros: *cost,
+                ..Done::next(input.clone(), output)
+            });
+        }
+        if let Some(g) = guard {
+            let unrecorded = (work.model.as_str(), work_cost);
+            if let Some(w) = g
+                .before_grading(env, Priority::Normal, &s.qa_model, unrecorded)
+                .map_err(guard_failed)?
+            {
+                record_usage(env, run, &usage(&work, "work", work_cost, None), input)?;
+                return Err(Failure::wait(env, w).with_input(input));
             }
         }
+        let grading = grader::messages(prompt, &work.text);
+        let call = Call {
+            model: &s.qa_model,
+            messages: &grading,
+            json: true,
+            timeout_ms: s.qa_timeout_ms,
+            temperature: 0.0,
+        };
+        let answer = match complete(env, s, &call, simulate).await {
+            Ok(a) => a,
+            Err(e) => {
+                record_usage(env, run, &usage(&work, "work", work_cost, None), input)?;
+                return Err(ai_failure(e, input));
+            }
+        };
+        let qa_cost = s
+            .prices
+            .cost(&answer.model, answer.tokens_in, answer.tokens_out);
+        *cost += qa_cost;
+        let grades = grader::parse(&answer.text);
+        let overall = grades.as_ref().ok().map(|g| g.overall(&s.weights));
+        let passed = overall.map(|o| o >= s.qa_threshold);
+        record_usage(env, run, &usage(&work, "work", work_cost, passed), input)?;
+        record_usage(env, run, &usage(&answer, "qa", qa_cost, None), input)?;
+        let grades = grades.map_err(|e| {
+            Failure::transient(format!("the grader's answer was malformed: {e}"), None)
+                .with_input(input)
+        })?;
+        let overall = grades.overall(&s.weights);
+        output["score"] = json!(overall);
+        output["passed"] = json!(overall >= s.qa_threshold);
+        if overall < s.qa_threshold {
+            if round + 1 == rounds {
+                return Err(Failure::permanent(format!(
+                    "the answer did not pass QA in {rounds} round(s): score {overall} below {}",
+                    s.qa_threshold
+                ))
+                .with_input(input));
+            }
+            feedback = grades.feedback(s.qa_threshold);
+            continue;
+        }
         return Ok(Done {
-            cost_micros: cost,
-            ..Done::next(input, output)
+            cost_micros: *cost,
+            ..Done::next(input.clone(), output)
         });
     }
-    Err(Failure::permanent("no answer").with_input(&input))
+    Err(Failure::permanent("no answer").with_input(input))
 }
 
 async fn http(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {

@@ -2,7 +2,8 @@
 //! checked at save ([`validate`], with the condition language [`expr`] and
 //! data templates [`template`]), stored per tenant ([`store`]), run durably
 //! step by step on the worker ([`engine`], [`execute`]); five starting
-//! points ([`templates`]).
+//! points ([`templates`]); triggers beyond manual: [`schedule`],
+//! [`webhook`], [`notion_trigger`].
 
 pub mod api;
 pub mod engine;
@@ -10,6 +11,7 @@ pub mod execute;
 pub mod expr;
 pub mod model;
 pub mod nodes;
+pub mod notion_trigger;
 pub mod schedule;
 pub mod store;
 pub mod template;

@@ -11,7 +11,6 @@ use super::timing::Cron;
 use crate::error::Result;
 use crate::params;
 use crate::ports::{DbExt, Env};
-use crate::tenancy::Scope;
 use serde_json::json;
 
 /// How far back a missed slot still runs (once) after downtime.
@@ -21,7 +20,7 @@ pub const CATCH_UP_MS: i64 = 3_600_000;
 pub fn fire_due(env: &Env) -> Result<usize> {
     let now = env.clock.now_ms();
     let mut started = 0;
-    for wf in store::list(env, &Scope::All)? {
+    for wf in store::with_trigger(env, "schedule")? {
         let Some(trigger) = wf
             .graph
             .get("nodes")

@@ -288,6 +288,26 @@ pub fn list(env: &Env, scope: &Scope) -> Result<Vec<Workflow>> {
     rows.rows.iter().map(Workflow::from_row).collect()
 }
 
+/// Every tenant's workflows whose trigger is of kind `kind` (the pollers
+/// of schedule and Notion triggers), oldest first.
+pub fn with_trigger(env: &Env, kind: &str) -> Result<Vec<Workflow>> {
+    env.db
+        .exec(
+            &format!(
+                "SELECT {COLUMNS} FROM workflows
+                 WHERE EXISTS (SELECT 1 FROM json_each(graph, '$.nodes')
+                               WHERE json_extract(value, '$.type') = 'trigger'
+                                 AND json_extract(value, '$.config.kind') = ?1)
+                 ORDER BY created_at, id"
+            ),
+            params![kind],
+        )?
+        .rows
+        .iter()
+        .map(Workflow::from_row)
+        .collect()
+}
+
 fn changed_meanwhile() -> Error {
     Error::conflict(
         "workflow_changed",
@@ -360,10 +380,16 @@ pub fn delete(env: &Env, tenant: &TenantId, id: &str) -> Result<()> {
             "DELETE FROM workflows WHERE id = ?1",
             params![wf.id.as_str()],
         )?;
-        db.exec(
-            "DELETE FROM workflow_schedule_slots WHERE workflow_id = ?1",
-            params![wf.id.as_str()],
-        )?;
+        for table in [
+            "workflow_schedule_slots",
+            "workflow_notion_cursors",
+            "workflow_notion_pages",
+        ] {
+            db.exec(
+                &format!("DELETE FROM {table} WHERE workflow_id = ?1"),
+                params![wf.id.as_str()],
+            )?;
+        }
         Ok(())
     })
 }

@@ -11,11 +11,18 @@ use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
 use serde_json::{json, Value};
 
 use crate::support::{dash, work};
+use echopilot_e2e::mock;
 
-pub const SCENARIOS: &[Scenario] = &[Scenario::new(
-    "workflows_are_saved_run_debugged_signed_and_restarted",
-    workflows,
-)];
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario::new(
+        "workflows_are_saved_run_debugged_signed_and_restarted",
+        workflows,
+    ),
+    Scenario::configured(
+        "a_new_notion_page_starts_one_workflow_run_once",
+        notion_page_trigger,
+    ),
+];
 
 fn op(app: &App, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
     let mut req = app.request(method, path).header("X-Dash-Key", &dash(app));
@@ -232,5 +239,103 @@ fn workflows(env: &Env) -> Result<()> {
         expect_status(&resp, 200)?["data"]["status"] == "succeeded",
         "finished runs stay readable"
     );
+    Ok(())
+}
+
+const NOTION_QUEUE: &str = "0123456789abcdef0123456789abcdef";
+const NOTION_BRIEFS: &str = "abcdefabcdefabcdefabcdefabcdef01";
+
+fn brief_page(id: &str, created: &str, brief: &str) -> Value {
+    let mut page = mock::notion_page(
+        id,
+        NOTION_BRIEFS,
+        json!({
+            "Name": {"type": "title", "title": [{"plain_text": format!("Brief {id}")}]},
+            "Brief": {"type": "rich_text", "rich_text": [{"plain_text": brief}]},
+            "Status": {"type": "status", "status": {"name": "New"}}
+        }),
+    );
+    page["created_time"] = json!(created);
+    page
+}
+
+/// The new-Notion-page trigger, polled by cron-notion-sync against the
+/// mock Notion: a page created before the workflow is not new; each page
+/// created after it starts one run, with its properties as the run's data
+/// (the run writes them back to the page); polling again starts nothing.
+fn notion_page_trigger(env: &Env) -> Result<()> {
+    let notion = mock::notion()?;
+    notion.set_database(NOTION_QUEUE, vec![]);
+    notion.set_database(
+        NOTION_BRIEFS,
+        vec![brief_page("old-page", "2024-01-01T00:00:00.000Z", "old")],
+    );
+    let app = env.app_with(|b| {
+        b.variable("notion_token", "secret_e2e_notion_token")
+            .variable("notion_queue_db", NOTION_QUEUE)
+            .variable("notion_base_url", notion.server.url())
+    })?;
+    let graph = json!({
+        "nodes": [
+            {"id": "page", "type": "trigger", "config": {"kind": "notion_page", "database_id": NOTION_BRIEFS}},
+            {"id": "reply", "type": "action", "config": {"kind": "notion_update", "page_id": "{{trigger.id}}",
+                "status": "Done", "content": "Seen: {{trigger.title}} / {{trigger.properties.Brief}}"}}
+        ],
+        "edges": [{"from": "page", "to": "reply"}]
+    });
+    let (s, created) = op(
+        &app,
+        "POST",
+        "/api/workflows",
+        Some(&json!({"name": "Brief watcher", "graph": graph})),
+    )?;
+    check!(s == 201, "{created}");
+    let id = created["data"]["id"].as_str().context("id")?.to_string();
+    let now = echopilot_core::time::rfc3339(echopilot_e2e::scenario::unix_now() as i64 * 1000);
+    let mut pages = notion.pages(NOTION_BRIEFS);
+    pages.push(brief_page("new-1", &now, "first brief"));
+    pages.push(brief_page("new-2", &now, "second brief"));
+    notion.set_database(NOTION_BRIEFS, pages);
+
+    app.run_job("notion-sync")?;
+    let runs = |app: &App| -> Result<Vec<Value>> {
+        let (s, runs) = op(app, "GET", &format!("/api/workflows/{id}/runs"), None)?;
+        check!(s == 200, "{runs}");
+        Ok(runs["data"]["runs"].as_array().cloned().unwrap_or_default())
+    };
+    let started = runs(&app)?;
+    check!(
+        started.len() == 2 && started.iter().all(|r| r["trigger"] == "notion_page"),
+        "one run per new page, none for the old one: {started:?}"
+    );
+    for r in &started {
+        let done = finish(&app, r["id"].as_str().context("run id")?)?;
+        check!(done["status"] == "succeeded", "{done}");
+    }
+    for (page, brief) in [("new-1", "first brief"), ("new-2", "second brief")] {
+        let p = notion
+            .pages(NOTION_BRIEFS)
+            .into_iter()
+            .find(|p| p["id"] == page)
+            .context("page")?;
+        let text = p["children"].to_string();
+        check!(
+            p.pointer("/properties/Status/status/name") == Some(&json!("Done"))
+                && text.contains(&format!("Seen: Brief {page} / {brief}")),
+            "the run wrote the page's own data back: {p}"
+        );
+    }
+    let old = notion
+        .pages(NOTION_BRIEFS)
+        .into_iter()
+        .find(|p| p["id"] == "old-page")
+        .context("old page")?;
+    check!(
+        old.get("children").is_none(),
+        "the old page was left alone: {old}"
+    );
+
+    app.run_job_in_own_slot("notion-sync")?;
+    check!(runs(&app)?.len() == 2, "polled again: nothing starts twice");
     Ok(())
 }
