@@ -9,7 +9,7 @@
 //! series.
 
 use crate::auth::kit::{create_tenant, identity_vars, user_token, Cred};
-use crate::support::{dash, submit};
+use crate::support::{ai_vars, check_content_length, dash, job as job_view, openai, submit, work};
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
 use echopilot_e2e::mock::{self, Stripe};
@@ -37,7 +37,15 @@ pub const SCENARIOS: &[Scenario] = &[
         "money_refunds_keep_to_the_cap_and_update_the_ledger",
         refunds,
     ),
+    Scenario::configured(
+        "money_held_jobs_wait_for_payment_and_expired_checkouts_cancel_them",
+        held_jobs,
+    ),
     Scenario::configured("money_portal_receipts_and_signed_download_links", portal),
+    Scenario::configured(
+        "money_usage_priced_by_plan_and_an_invoice_sent_and_paid",
+        invoices,
+    ),
     Scenario::configured(
         "money_finops_and_pnl_equal_hand_computed_sums",
         finops_and_pnl,
@@ -258,6 +266,8 @@ fn paid_through_checkout(env: &Env) -> Result<()> {
     let calls = stripe.server.requests_to("/v1/checkout/sessions");
     check!(calls.len() == 1, "one session call: {}", calls.len());
     let call = &calls[0];
+    // Under Spin too, the body goes out with its length, never chunked.
+    check_content_length("stripe", call)?;
     check!(
         call.header("content-type") == Some("application/x-www-form-urlencoded"),
         "form encoding: {:?}",
@@ -1249,5 +1259,308 @@ fn forecast(env: &Env) -> Result<()> {
     let points = rev["points"].as_array().cloned().unwrap_or_default();
     check!(points.len() == 14, "{rev}");
     println!("forecast backtest on the seeded series: {bt}");
+    Ok(())
+}
+
+/// This month and the one before, as `YYYY-MM`.
+fn this_and_last_month() -> (String, String) {
+    let today = echopilot_e2e::scenario::today_utc();
+    let (y, m): (i64, i64) = (
+        today[..4].parse().unwrap_or(1970),
+        today[5..7].parse().unwrap_or(1),
+    );
+    let (ly, lm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    (today[..7].to_string(), format!("{ly:04}-{lm:02}"))
+}
+
+fn invoices(env: &Env) -> Result<()> {
+    let stripe = mock::stripe()?;
+    let ai = openai()?;
+    // The default tenant's plan (enterprise) at USD 10.00 a month and
+    // USD 1.00 a job, none included.
+    let plans = r#"{"free":{"currency":"USD","monthly":0,"per_job":500,"included_jobs":0},"pro":{"currency":"USD","monthly":2900,"per_job":300,"included_jobs":20},"business":{"currency":"USD","monthly":9900,"per_job":200,"included_jobs":100},"enterprise":{"currency":"USD","monthly":1000,"per_job":100,"included_jobs":0}}"#;
+    let app =
+        env.app_with(|b| ai_vars(money_vars(b, &stripe), &ai).variable("plan_prices", plans))?;
+    let key = dash(&app);
+    let (this_month, last_month) = this_and_last_month();
+
+    // Three jobs completed this month, one of them paid at checkout.
+    let email = "usage@customer.example";
+    let (paid_job, session) = job_with_checkout(&app, email, "The first usage brief")?;
+    pay(&app, &paid_job, &session, email, PRICE)?;
+    let others = [
+        submit(&app, &json!({ "brief": "The second usage brief" }))?,
+        submit(&app, &json!({ "brief": "The third usage brief" }))?,
+    ];
+    let jobs: Vec<&String> = std::iter::once(&paid_job).chain(others.iter()).collect();
+    for _ in 0..6 {
+        if jobs
+            .iter()
+            .all(|j| job_view(&app, j).is_ok_and(|v| v["status"] == "completed"))
+        {
+            break;
+        }
+        work(&app)?;
+    }
+    for j in &jobs {
+        let v = job_view(&app, j)?;
+        check!(v["status"] == "completed", "{j}: {v}");
+    }
+
+    // Usage by hand: 3 completed, 1 paid at checkout, 2 billed at 1.00,
+    // plus the month's fee: USD 12.00.
+    let resp = app
+        .get(&format!("/api/billing/usage?period={this_month}"))
+        .header("X-Dash-Key", &key)
+        .send()?;
+    let usage = expect_status(&resp, 200)?["data"].clone();
+    let d = usage["tenants"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tenant_id"] == "default"))
+        .cloned()
+        .context("the default tenant's usage")?;
+    check!(
+        d["jobs_completed"] == 3 && d["paid_at_checkout"] == 1 && d["billable_jobs"] == 2,
+        "{d}"
+    );
+    check!(
+        d["total"] == json!({"amount": 1_000 + 2 * 100, "currency": "USD"}) && d["open"] == true,
+        "{d}"
+    );
+
+    // The open month is not invoiced; last month is (its fee alone: no job
+    // finished then), once the tenant has a billing email.
+    let draft = |period: &str| -> Result<(u16, Value)> {
+        let resp = app
+            .post("/api/billing/invoices")
+            .header("X-Dash-Key", &key)
+            .json(&json!({ "period": period }))
+            .send()?;
+        Ok((resp.status, resp.json().unwrap_or(Value::Null)))
+    };
+    let (status, body) = draft(&this_month)?;
+    check!(
+        status == 422 && body["error"]["code"] == "period_open",
+        "{status} {body}"
+    );
+    let (status, body) = draft(&last_month)?;
+    check!(status == 201, "{status} {body}");
+    let invoice = body["data"].clone();
+    let id = invoice["id"].as_str().context("an invoice id")?.to_string();
+    check!(
+        invoice["status"] == "draft"
+            && invoice["total"] == json!({"amount": 1_000, "currency": "USD"}),
+        "{invoice}"
+    );
+    let (status, body) = draft(&last_month)?;
+    check!(status == 409, "one invoice a month: {status} {body}");
+    let send = || -> Result<(u16, Value)> {
+        let resp = app
+            .post(&format!("/api/billing/invoices/{id}/send"))
+            .header("X-Dash-Key", &key)
+            .send()?;
+        Ok((resp.status, resp.json().unwrap_or(Value::Null)))
+    };
+    let (status, body) = send()?;
+    check!(
+        status == 422 && body["error"]["code"] == "no_billing_email",
+        "{status} {body}"
+    );
+    check!(
+        stripe.server.requests_to("/v1/customers").is_empty(),
+        "Stripe not asked yet"
+    );
+    let billing_email = "billing@customer.example";
+    let resp = app
+        .request("PATCH", "/api/billing/settings")
+        .header("X-Dash-Key", &key)
+        .json(&json!({ "billing_email": billing_email }))
+        .send()?;
+    expect_status(&resp, 200)?;
+
+    // Sent through Stripe: a customer, an item per line, the invoice,
+    // finalized and sent, each POST with its own idempotency key.
+    let (status, body) = send()?;
+    check!(status == 200, "{status} {body}");
+    let sent = body["data"].clone();
+    check!(sent["status"] == "sent", "{sent}");
+    let calls: Vec<(String, Option<String>)> = stripe
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path_only().starts_with("/v1/customers") || r.path_only().starts_with("/v1/invoice")
+        })
+        .map(|r| {
+            (
+                r.path_only().to_string(),
+                r.header("idempotency-key").map(str::to_string),
+            )
+        })
+        .collect();
+    let paths: Vec<&str> = calls.iter().map(|(p, _)| p.as_str()).collect();
+    check!(
+        paths.len() == 5
+            && paths[..3] == ["/v1/customers", "/v1/invoiceitems", "/v1/invoices"]
+            && paths[3].ends_with("/finalize")
+            && paths[4].ends_with("/send"),
+        "{paths:?}"
+    );
+    let keys: std::collections::BTreeSet<&Option<String>> = calls.iter().map(|(_, k)| k).collect();
+    check!(keys.len() == 5 && !keys.contains(&None), "{calls:?}");
+    let item = &stripe.server.requests_to("/v1/invoiceitems")[0].form();
+    check!(
+        item.get("amount").map(String::as_str) == Some("1000")
+            && item.get("currency").map(String::as_str) == Some("usd"),
+        "{item:?}"
+    );
+    let stripe_invoice = paths[4]
+        .trim_start_matches("/v1/invoices/")
+        .trim_end_matches("/send")
+        .to_string();
+    let (status, body) = send()?;
+    check!(
+        status == 409 && body["error"]["code"] == "not_a_draft",
+        "{status} {body}"
+    );
+
+    // Paid: invoice.paid marks it paid, the ledger has the charge, the
+    // billing email has a receipt for it.
+    let paid = event(
+        "invoice.paid",
+        json!({
+            "id": stripe_invoice, "object": "invoice", "status": "paid", "amount_paid": 1_000,
+            "currency": "usd", "customer_email": billing_email, "charge": "ch_invoice",
+            "payment_intent": "pi_invoice", "metadata": { "echopilot_invoice": id, "tenant_id": "default" },
+            "status_transitions": { "paid_at": unix_now() },
+        }),
+    );
+    let data = deliver_signed(&app, &paid)?;
+    check!(data["outcome"] == "applied", "{data}");
+    let resp = app
+        .get(&format!("/api/billing/invoices?period={last_month}"))
+        .header("X-Dash-Key", &key)
+        .send()?;
+    let list = expect_status(&resp, 200)?["data"]["invoices"].clone();
+    check!(
+        list[0]["id"] == id.as_str() && list[0]["status"] == "paid",
+        "{list}"
+    );
+    let entry = charge_in(&ledger(&app)?, "ch_invoice").context("the invoice's charge")?;
+    check!(entry["amount"]["amount"] == 1_000, "{entry}");
+    let resp = app
+        .get(&format!("/api/portal/receipts?email={billing_email}"))
+        .header("X-Dash-Key", &key)
+        .send()?;
+    let receipts = expect_status(&resp, 200)?["data"]["receipts"].clone();
+    check!(
+        receipts[0]["invoice_id"] == id.as_str()
+            && receipts[0]["description"]
+                == format!("EchoPilot usage invoice, {last_month}").as_str(),
+        "{receipts}"
+    );
+    Ok(())
+}
+
+fn held_jobs(env: &Env) -> Result<()> {
+    let stripe = mock::stripe()?;
+    let ai = openai()?;
+    let app = env.app_with(|b| ai_vars(money_vars(b, &stripe), &ai))?;
+    let resp = app
+        .request("PATCH", "/api/billing/settings")
+        .header("X-Dash-Key", &dash(&app))
+        .json(&json!({ "unpaid_jobs": "hold" }))
+        .send()?;
+    check!(
+        expect_status(&resp, 200)?["data"]["unpaid_jobs"] == "hold",
+        "the policy"
+    );
+
+    // Four checkouts of one job at once (a double click, two replicas):
+    // one Idempotency-Key at Stripe, one session.
+    let email = "held@customer.example";
+    let job = submit(
+        &app,
+        &json!({ "brief": "A brief that waits for payment", "email": email }),
+    )?;
+    let answers: Vec<Result<Value>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| -> Result<Value> {
+                    let resp = app.post(&format!("/api/public/checkout/{job}")).send()?;
+                    check!(
+                        resp.status == 200 || resp.status == 201,
+                        "{} {}",
+                        resp.status,
+                        resp.text()
+                    );
+                    Ok(resp.json()?["data"].clone())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a checkout panicked")))
+            })
+            .collect()
+    });
+    let mut sessions = std::collections::BTreeSet::new();
+    for a in answers {
+        let a = a?;
+        check!(a["held"] == true, "the queued job is held: {a}");
+        sessions.insert(a["session_id"].as_str().unwrap_or_default().to_string());
+    }
+    check!(sessions.len() == 1, "one session: {sessions:?}");
+    let keys: std::collections::BTreeSet<Option<String>> = stripe
+        .server
+        .requests_to("/v1/checkout/sessions")
+        .iter()
+        .map(|r| r.header("idempotency-key").map(str::to_string))
+        .collect();
+    check!(keys.len() == 1, "one idempotency key: {keys:?}");
+    let session = sessions.into_iter().next().unwrap_or_default();
+
+    // Held: the worker leaves it queued. Paid: released and worked.
+    work(&app)?;
+    check!(
+        job_view(&app, &job)?["status"] == "queued",
+        "a held job waits"
+    );
+    pay(&app, &job, &session, email, PRICE)?;
+    for _ in 0..4 {
+        work(&app)?;
+        if job_view(&app, &job)?["status"] == "completed" {
+            break;
+        }
+    }
+    let v = job_view(&app, &job)?;
+    check!(v["status"] == "completed", "the paid job ran: {v}");
+
+    // Another held job whose checkout expires unpaid is cancelled.
+    let (other, other_session) = job_with_checkout(&app, email, "A brief never paid for")?;
+    let expired = event(
+        "checkout.session.expired",
+        json!({ "id": other_session, "object": "checkout.session", "status": "expired", "payment_status": "unpaid" }),
+    );
+    let data = deliver_signed(&app, &expired)?;
+    check!(
+        data["outcome"] == "applied" && data["detail"]["held_job"] == "cancelled",
+        "{data}"
+    );
+    let v = job_view(&app, &other)?;
+    check!(v["status"] == "cancelled", "{v}");
+    check!(
+        checkout_state(&app, &other)?["status"] == "expired",
+        "the session expired"
+    );
+    let resp = app.post(&format!("/api/public/checkout/{other}")).send()?;
+    check!(
+        resp.status == 409 && resp.error_code().as_deref() == Some("not_payable"),
+        "a cancelled job is not payable: {} {}",
+        resp.status,
+        resp.text()
+    );
     Ok(())
 }
