@@ -8,7 +8,7 @@
 //! reversal by a refund; the forecast's backtest on a weekday-seasonal
 //! series.
 
-use crate::auth::kit::{create_tenant, identity_vars, user_token, Cred};
+use crate::auth::kit::{call, create_tenant, expect_error, identity_vars, user_token, Cred};
 use crate::support::{ai_vars, check_content_length, dash, job as job_view, openai, submit, work};
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
@@ -175,6 +175,17 @@ fn refunded_charge(
     })
 }
 
+/// Check an answer `(status, body)` is the error `status` `code`.
+fn check_error(got: &(u16, Value), status: u16, code: &str) -> Result<()> {
+    check!(
+        got.0 == status && got.1["error"]["code"] == code,
+        "expected {status} {code}, got {} {}",
+        got.0,
+        got.1
+    );
+    Ok(())
+}
+
 /// The ledger as an operator sees it (`GET /api/payments`).
 fn ledger(app: &App) -> Result<Value> {
     let resp = app
@@ -330,12 +341,7 @@ fn paid_through_checkout(env: &Env) -> Result<()> {
     );
     // A paid job is not paid again.
     let resp = app.post(&format!("/api/public/checkout/{job}")).send()?;
-    check!(
-        resp.status == 409 && resp.error_code().as_deref() == Some("already_paid"),
-        "{} {}",
-        resp.status,
-        resp.text()
-    );
+    expect_error(&resp, 409, "already_paid", "a paid job paid again")?;
 
     // A rolled secret: deliveries signed with the new one only are
     // accepted once both are configured, and the old one keeps working.
@@ -386,15 +392,15 @@ fn paid_through_checkout(env: &Env) -> Result<()> {
         "customer.created",
         json!({ "id": "cus_new", "object": "customer" }),
     );
-    let (status, body) = deliver(
-        &app,
-        Some(&stripe_signature(WHSEC_NEXT, now, &payload)),
-        &payload,
+    check_error(
+        &deliver(
+            &app,
+            Some(&stripe_signature(WHSEC_NEXT, now, &payload)),
+            &payload,
+        )?,
+        400,
+        "signature_mismatch",
     )?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_mismatch",
-        "{status} {body}"
-    );
     Ok(())
 }
 
@@ -445,61 +451,57 @@ fn bad_deliveries(env: &Env) -> Result<()> {
     );
     // Stale: signed correctly, six minutes ago.
     let stale = charge_event("ch_stale");
-    let (status, body) = deliver(
-        &app,
-        Some(&stripe_signature(WHSEC, now - 360, &stale)),
-        &stale,
+    check_error(
+        &deliver(
+            &app,
+            Some(&stripe_signature(WHSEC, now - 360, &stale)),
+            &stale,
+        )?,
+        400,
+        "signature_expired",
     )?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_expired",
-        "stale: {status} {body}"
-    );
     // Unsigned.
     let unsigned = charge_event("ch_unsigned");
-    let (status, body) = deliver(&app, None, &unsigned)?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_missing",
-        "unsigned: {status} {body}"
-    );
+    check_error(&deliver(&app, None, &unsigned)?, 400, "signature_missing")?;
     // Tampered: signed, then the amount changed.
     let genuine = charge_event("ch_tampered");
     let sig = stripe_signature(WHSEC, now, &genuine);
     let tampered = genuine.replace("90000", "1");
     check!(tampered != genuine, "the body was changed");
-    let (status, body) = deliver(&app, Some(&sig), &tampered)?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_mismatch",
-        "tampered: {status} {body}"
-    );
+    check_error(
+        &deliver(&app, Some(&sig), &tampered)?,
+        400,
+        "signature_mismatch",
+    )?;
     // Signed with another endpoint's secret, and a malformed header.
-    let (status, body) = deliver(
-        &app,
-        Some(&stripe_signature(
-            "whsec_another_endpoint_000000000000000000",
-            now,
+    check_error(
+        &deliver(
+            &app,
+            Some(&stripe_signature(
+                "whsec_another_endpoint_000000000000000000",
+                now,
+                &genuine,
+            )),
             &genuine,
-        )),
-        &genuine,
+        )?,
+        400,
+        "signature_mismatch",
     )?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_mismatch",
-        "{status} {body}"
-    );
-    let (status, body) = deliver(&app, Some("v1=abc"), &genuine)?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_malformed",
-        "{status} {body}"
-    );
+    check_error(
+        &deliver(&app, Some("v1=abc"), &genuine)?,
+        400,
+        "signature_malformed",
+    )?;
     // A future timestamp beyond the tolerance.
-    let (status, body) = deliver(
-        &app,
-        Some(&stripe_signature(WHSEC, now + 600, &genuine)),
-        &genuine,
+    check_error(
+        &deliver(
+            &app,
+            Some(&stripe_signature(WHSEC, now + 600, &genuine)),
+            &genuine,
+        )?,
+        400,
+        "signature_expired",
     )?;
-    check!(
-        status == 400 && body["error"]["code"] == "signature_expired",
-        "{status} {body}"
-    );
 
     // Nothing changed: the ledger, the session.
     check!(ledger(&app)? == before, "the ledger is unchanged");
@@ -524,15 +526,15 @@ fn bad_deliveries(env: &Env) -> Result<()> {
     // ones are 400 whatever the configuration.
     let bare = env.app_with(|b| money_vars(b, &stripe).variable("stripe_webhook_secret", ""))?;
     let payload = charge_event("ch_unconfigured");
-    let (status, body) = deliver(
-        &bare,
-        Some(&stripe_signature(WHSEC, now, &payload)),
-        &payload,
+    check_error(
+        &deliver(
+            &bare,
+            Some(&stripe_signature(WHSEC, now, &payload)),
+            &payload,
+        )?,
+        503,
+        "not_configured",
     )?;
-    check!(
-        status == 503 && body["error"]["code"] == "not_configured",
-        "{status} {body}"
-    );
     let (status, _) = deliver(&bare, None, &payload)?;
     check!(
         status == 400,
@@ -649,7 +651,7 @@ fn audit_of(app: &App, action: &str) -> Result<Vec<Value>> {
 
 fn refunds(env: &Env) -> Result<()> {
     let stripe = mock::stripe()?;
-    let app = env.app_with(|b| money_vars(b, &stripe))?;
+    let app = env.app_with(|b| identity_vars(money_vars(b, &stripe)))?;
     let now = unix_now() as i64;
     // USD 6,000.00 paid.
     deliver_signed(
@@ -662,15 +664,15 @@ fn refunds(env: &Env) -> Result<()> {
 
     // The whole of it is over the $5,000 guardrail: refused, audited,
     // Stripe never asked.
-    let (status, body) = refund(
-        &app,
-        &json!({ "charge_id": "ch_big", "note": "all of it" }),
-        None,
+    check_error(
+        &refund(
+            &app,
+            &json!({ "charge_id": "ch_big", "note": "all of it" }),
+            None,
+        )?,
+        422,
+        "refund_over_cap",
     )?;
-    check!(
-        status == 422 && body["error"]["code"] == "refund_over_cap",
-        "{status} {body}"
-    );
     check!(
         stripe.server.requests_to("/v1/refunds").is_empty(),
         "Stripe was not asked"
@@ -681,33 +683,33 @@ fn refunds(env: &Env) -> Result<()> {
         "{refused:?}"
     );
     // $5,000.01 is over too; more than the charge is refused as such.
-    let (status, body) = refund(
-        &app,
-        &json!({ "charge_id": "ch_big", "amount": 500_001 }),
-        None,
+    check_error(
+        &refund(
+            &app,
+            &json!({ "charge_id": "ch_big", "amount": 500_001 }),
+            None,
+        )?,
+        422,
+        "refund_over_cap",
     )?;
-    check!(
-        status == 422 && body["error"]["code"] == "refund_over_cap",
-        "{status} {body}"
-    );
-    let (status, body) = refund(
-        &app,
-        &json!({ "charge_id": "ch_big", "amount": 600_001 }),
-        None,
+    check_error(
+        &refund(
+            &app,
+            &json!({ "charge_id": "ch_big", "amount": 600_001 }),
+            None,
+        )?,
+        422,
+        "refund_exceeds_charge",
     )?;
-    check!(
-        status == 422 && body["error"]["code"] == "refund_exceeds_charge",
-        "{status} {body}"
-    );
-    let (status, body) = refund(
-        &app,
-        &json!({ "charge_id": "ch_unknown", "amount": 1 }),
-        None,
+    check_error(
+        &refund(
+            &app,
+            &json!({ "charge_id": "ch_unknown", "amount": 1 }),
+            None,
+        )?,
+        404,
+        "unknown_charge",
     )?;
-    check!(
-        status == 404 && body["error"]["code"] == "unknown_charge",
-        "{status} {body}"
-    );
     check!(
         stripe.server.requests_to("/v1/refunds").is_empty(),
         "still no Stripe call"
@@ -754,17 +756,75 @@ fn refunds(env: &Env) -> Result<()> {
     let (status, body) = refund(&app, &json!({ "charge_id": "ch_big" }), None)?;
     check!(status == 200, "{status} {body}");
     check!(body["data"]["charge"]["remaining"]["amount"] == 0, "{body}");
-    let (status, body) = refund(&app, &json!({ "charge_id": "ch_big" }), None)?;
+    check_error(
+        &refund(&app, &json!({ "charge_id": "ch_big" }), None)?,
+        409,
+        "already_refunded",
+    )?;
+
+    // Another tenant's admin: the charge answers as an unknown one.
+    create_tenant(&app, &Cred::Dashboard, "acme")?;
+    let (_, acme_admin) = user_token(&app, &Cred::Dashboard, "admin@acme.test", "admin", "acme")?;
+    deliver_signed(
+        &app,
+        &event(
+            "payment_intent.succeeded",
+            intent("pi_small", "ch_small", 2_000, "usd", "default", now),
+        ),
+    )?;
+    let resp = call(
+        &app,
+        "POST",
+        "/api/payments/refund",
+        &Cred::Bearer(acme_admin),
+        Some(&json!({ "charge_id": "ch_small", "amount": 100 })),
+    )?;
+    expect_error(&resp, 404, "unknown_charge", "another tenant's charge")?;
+
+    // In another currency the cap is checked in USD at the day's rate:
+    // without a rate the guardrail fails closed; EUR 4,700.00 at 1.08 is
+    // USD 5,076.00, over; EUR 4,600.00 is USD 4,968.00, under.
+    deliver_signed(
+        &app,
+        &event(
+            "payment_intent.succeeded",
+            intent("pi_eur", "ch_eur", 470_000, "eur", "default", now),
+        ),
+    )?;
+    let eur = |amount: i64| {
+        refund(
+            &app,
+            &json!({ "charge_id": "ch_eur", "amount": amount }),
+            None,
+        )
+    };
+    check_error(&eur(470_000)?, 422, "missing_exchange_rate")?;
+    let resp = app
+        .post("/api/finance/rates")
+        .header("X-Dash-Key", &dash(&app))
+        .json(&json!({ "rates": { "EUR": "1.08" } }))
+        .send()?;
+    expect_status(&resp, 200)?;
+    check_error(&eur(470_000)?, 422, "refund_over_cap")?;
+    let (status, body) = eur(460_000)?;
+    check!(status == 200, "{status} {body}");
+    let g = &body["data"]["guardrail"];
     check!(
-        status == 409 && body["error"]["code"] == "already_refunded",
-        "{status} {body}"
+        g["amount_usd"]["amount"] == json!({"amount": 496_800, "currency": "USD"})
+            && g["amount_usd"]["rate"] == "1.08"
+            && g["cap"] == json!({"amount": 500_000, "currency": "USD"}),
+        "{g}"
+    );
+    check!(
+        body["data"]["refund"]["amount"] == json!({"amount": 460_000, "currency": "EUR"}),
+        "{body}"
     );
     Ok(())
 }
 
 fn portal(env: &Env) -> Result<()> {
     let stripe = mock::stripe()?;
-    let app = env.app_with(|b| money_vars(b, &stripe))?;
+    let app = env.app_with(|b| identity_vars(money_vars(b, &stripe)))?;
     let email = "receipts@customer.example";
     let (job, session) = job_with_checkout(&app, email, "A brief with a receipt")?;
     pay(&app, &job, &session, email, PRICE)?;
@@ -838,24 +898,14 @@ fn portal(env: &Env) -> Result<()> {
     for t in &tampered {
         check!(t != &url, "the link was changed: {t}");
         let resp = app.get(t).send()?;
-        check!(
-            resp.status == 403 && resp.error_code().as_deref() == Some("link_invalid"),
-            "{t}: {} {}",
-            resp.status,
-            resp.text()
-        );
+        expect_error(&resp, 403, "link_invalid", t)?;
     }
     // Expired: a link signed as the app signs it, an hour in the past.
     let id = r["id"].as_str().unwrap_or_default();
     let past = unix_now() as i64 - 3600;
     let expired = echopilot_core::payments::portal::download_url(PORTAL_SECRET, email, id, past);
     let resp = app.get(&expired).send()?;
-    check!(
-        resp.status == 403 && resp.error_code().as_deref() == Some("link_expired"),
-        "{} {}",
-        resp.status,
-        resp.text()
-    );
+    expect_error(&resp, 403, "link_expired", "an expired link")?;
     // A history link's token for the same email is no receipt token.
     let hist = echopilot_core::jobs::history::issue(
         PORTAL_SECRET,
@@ -879,16 +929,32 @@ fn portal(env: &Env) -> Result<()> {
     let resp = app
         .get(&format!("/api/portal/download?email={email}&id={id}"))
         .send()?;
-    check!(
-        resp.status == 400 && resp.error_code().as_deref() == Some("incomplete_link"),
-        "{}",
-        resp.status
-    );
+    expect_error(&resp, 400, "incomplete_link", "a link without its token")?;
     // Anonymous listing is refused.
     let resp = app
         .get(&format!("/api/portal/receipts?email={email}"))
         .send()?;
     check!(resp.status == 401, "anonymous receipts: {}", resp.status);
+    // The signed-in customer lists their own receipts, and no one else's.
+    let (_, customer) = user_token(&app, &Cred::Dashboard, email, "viewer", "default")?;
+    let customer = Cred::Bearer(customer);
+    let own = call(
+        &app,
+        "GET",
+        &format!("/api/portal/receipts?email={email}"),
+        &customer,
+        None,
+    )?;
+    let own = expect_status(&own, 200)?;
+    check!(own["data"]["receipts"][0]["id"] == r["id"], "{own}");
+    let other = call(
+        &app,
+        "GET",
+        "/api/portal/receipts?email=someone.else%40customer.example",
+        &customer,
+        None,
+    )?;
+    expect_error(&other, 403, "not_your_email", "another customer's receipts")?;
     Ok(())
 }
 
@@ -1338,11 +1404,7 @@ fn invoices(env: &Env) -> Result<()> {
             .send()?;
         Ok((resp.status, resp.json().unwrap_or(Value::Null)))
     };
-    let (status, body) = draft(&this_month)?;
-    check!(
-        status == 422 && body["error"]["code"] == "period_open",
-        "{status} {body}"
-    );
+    check_error(&draft(&this_month)?, 422, "period_open")?;
     let (status, body) = draft(&last_month)?;
     check!(status == 201, "{status} {body}");
     let invoice = body["data"].clone();
@@ -1361,11 +1423,7 @@ fn invoices(env: &Env) -> Result<()> {
             .send()?;
         Ok((resp.status, resp.json().unwrap_or(Value::Null)))
     };
-    let (status, body) = send()?;
-    check!(
-        status == 422 && body["error"]["code"] == "no_billing_email",
-        "{status} {body}"
-    );
+    check_error(&send()?, 422, "no_billing_email")?;
     check!(
         stripe.server.requests_to("/v1/customers").is_empty(),
         "Stripe not asked yet"
@@ -1418,11 +1476,7 @@ fn invoices(env: &Env) -> Result<()> {
         .trim_start_matches("/v1/invoices/")
         .trim_end_matches("/send")
         .to_string();
-    let (status, body) = send()?;
-    check!(
-        status == 409 && body["error"]["code"] == "not_a_draft",
-        "{status} {body}"
-    );
+    check_error(&send()?, 409, "not_a_draft")?;
 
     // Paid: invoice.paid marks it paid, the ledger has the charge, the
     // billing email has a receipt for it.
@@ -1556,11 +1610,6 @@ fn held_jobs(env: &Env) -> Result<()> {
         "the session expired"
     );
     let resp = app.post(&format!("/api/public/checkout/{other}")).send()?;
-    check!(
-        resp.status == 409 && resp.error_code().as_deref() == Some("not_payable"),
-        "a cancelled job is not payable: {} {}",
-        resp.status,
-        resp.text()
-    );
+    expect_error(&resp, 409, "not_payable", "a cancelled job is not payable")?;
     Ok(())
 }
