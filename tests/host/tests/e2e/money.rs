@@ -752,6 +752,32 @@ fn refunds(env: &Env) -> Result<()> {
             && done[0]["detail"]["refund"] == d["refund"]["id"],
         "{done:?}"
     );
+    // The same click retried with its Idempotency-Key (the answer was
+    // lost): Stripe sees the same request and replays its refund; the
+    // ledger and the audit chain are as they were.
+    let (status, again) = refund(
+        &app,
+        &json!({ "charge_id": "ch_big", "amount": 150_000, "reason": "requested_by_customer", "note": "partial" }),
+        Some("refund-e2e-1"),
+    )?;
+    check!(status == 200, "a retried refund: {status} {again}");
+    check!(
+        again["data"]["refund"]["id"] == d["refund"]["id"] && again["data"]["replayed"] == true,
+        "{again}"
+    );
+    check!(
+        stripe.server.requests_to("/v1/refunds").len() == 2,
+        "the retry reached Stripe"
+    );
+    let entry = charge_in(&ledger(&app)?, "ch_big").context("the charge")?;
+    check!(
+        entry["amount_refunded"]["amount"] == 150_000,
+        "refunded once: {entry}"
+    );
+    check!(
+        audit_of(&app, "payments.refund")?.len() == 1,
+        "audited once"
+    );
     // The rest (USD 4,500.00) is under the cap: a full refund of what is left.
     let (status, body) = refund(&app, &json!({ "charge_id": "ch_big" }), None)?;
     check!(status == 200, "{status} {body}");
