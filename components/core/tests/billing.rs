@@ -429,6 +429,38 @@ fn refunds_respect_the_cap_allow_partials_and_update_the_ledger() {
         ),
         2
     );
+    // Stripe's charge.refunded for the next refund arrives before Stripe's
+    // answer to the request that made it (the fake's next id is re_3): the
+    // refund is still the admin's, recorded once and audited.
+    env.db
+        .exec(
+            "INSERT INTO refunds (id, charge_id, payment_intent, tenant_id, amount, currency, status, actor, created_at)
+             VALUES ('re_3', 'ch_big', 'pi_ch_big', 'default', 100000, 'usd', 'succeeded', 'stripe', ?1)",
+            echopilot_core::params![env.clock.now_ms()],
+        )
+        .unwrap();
+    let (status, body) = refund(
+        &env,
+        json!({"charge_id": "ch_big", "amount": 100_000, "note": "after its event"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["replayed"], false, "{body}");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) FROM refunds WHERE id = 're_3' AND actor != 'stripe' AND note = 'after its event'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'payments.refund'"
+        ),
+        3
+    );
+    let charge = ledger::get(env.db.as_ref(), "ch_big").unwrap().unwrap();
+    assert_eq!(charge.amount_refunded, 700_000);
 }
 
 #[test]

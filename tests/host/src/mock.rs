@@ -664,12 +664,74 @@ pub fn notion() -> Result<Notion> {
 
 /// A Stripe API mock: `GET /v1/charges` lists the charges it holds (with
 /// Stripe's `created[gte|lt]`, `limit` and `starting_after`, newest first;
-/// a bearer `sk_` key required), and `POST /v1/checkout/sessions` and
-/// `POST /v1/refunds` answer Stripe-shaped objects to form-encoded bodies.
+/// a bearer `sk_` key required), and `POST /v1/checkout/sessions`,
+/// `/v1/refunds`, `/v1/customers` and `/v1/invoiceitems` answer
+/// Stripe-shaped objects to form-encoded bodies. `POST /v1/invoices` takes
+/// the customer's pending invoice items into a draft whose `total` is
+/// their sum; `…/finalize` makes it `open` and `…/send` answers it with a
+/// `hosted_invoice_url`.
 pub struct Stripe {
     /// The server.
     pub server: MockServer,
     charges: Arc<Mutex<Vec<Value>>>,
+}
+
+/// The mock's invoicing state: pending items by customer, invoices by id.
+#[derive(Default)]
+struct Invoicing {
+    pending: BTreeMap<String, Vec<Value>>,
+    invoices: BTreeMap<String, Value>,
+}
+
+impl Invoicing {
+    fn answer(&mut self, req: &Recorded, form: &BTreeMap<String, String>) -> Option<Reply> {
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let path = req.path_only();
+        let reply = match path {
+            "/v1/customers" => json!({
+                "id": next_id("cus_"), "object": "customer", "email": field("email"), "name": field("name"),
+            }),
+            "/v1/invoiceitems" => {
+                let item = json!({
+                    "id": next_id("ii_"), "object": "invoiceitem", "customer": field("customer"),
+                    "amount": field("amount").parse::<i64>().ok(), "currency": field("currency"),
+                    "description": field("description"),
+                });
+                self.pending
+                    .entry(field("customer"))
+                    .or_default()
+                    .push(item.clone());
+                item
+            }
+            "/v1/invoices" => {
+                let items = self.pending.remove(&field("customer")).unwrap_or_default();
+                let total: i64 = items.iter().filter_map(|i| i["amount"].as_i64()).sum();
+                let id = next_id("in_");
+                let invoice = json!({
+                    "id": id, "object": "invoice", "status": "draft", "customer": field("customer"),
+                    "collection_method": field("collection_method"), "currency": field("currency"),
+                    "total": total, "amount_due": total, "lines": { "object": "list", "data": items },
+                });
+                self.invoices.insert(id, invoice.clone());
+                invoice
+            }
+            _ => {
+                let rest = path.strip_prefix("/v1/invoices/")?;
+                let (id, action) = rest.split_once('/')?;
+                let invoice = self.invoices.get_mut(id)?;
+                match action {
+                    "finalize" => invoice["status"] = json!("open"),
+                    "send" => {
+                        invoice["hosted_invoice_url"] =
+                            json!(format!("https://invoice.stripe.com/i/{id}"))
+                    }
+                    _ => return None,
+                }
+                invoice.clone()
+            }
+        };
+        Some(Reply::json(200, &reply))
+    }
 }
 
 impl Stripe {
@@ -739,62 +801,105 @@ fn list_charges(req: &Recorded, all: &[Value]) -> Reply {
 pub fn stripe() -> Result<Stripe> {
     let charges: Arc<Mutex<Vec<Value>>> = Arc::default();
     let held = charges.clone();
+    let mut invoicing = Invoicing::default();
+    let mut idempotency = Idempotency::default();
     let server = MockServer::start("stripe", move |req| {
         if req.method == "GET" && req.path_only() == "/v1/charges" {
             return list_charges(req, &held.lock().unwrap());
         }
-        let form = req.form();
-        let metadata: serde_json::Map<String, Value> = form
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("metadata[")
-                    .and_then(|k| k.strip_suffix(']'))
-                    .map(|k| (k.to_string(), json!(v)))
-            })
-            .collect();
-        match (req.method.as_str(), req.path_only()) {
-            ("POST", "/v1/checkout/sessions") => {
-                let id = next_id("cs_test_");
-                let amount: Option<i64> = form
-                    .get("line_items[0][price_data][unit_amount]")
-                    .and_then(|v| v.parse().ok());
-                Reply::json(
-                    200,
-                    &json!({
-                        "id": id,
-                        "object": "checkout.session",
-                        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-                        "mode": form.get("mode").cloned().unwrap_or_else(|| "payment".into()),
-                        "amount_total": amount,
-                        "currency": form.get("line_items[0][price_data][currency]"),
-                        "client_reference_id": form.get("client_reference_id"),
-                        "success_url": form.get("success_url"),
-                        "cancel_url": form.get("cancel_url"),
-                        "metadata": metadata,
-                        "payment_status": "unpaid",
-                        "status": "open",
-                        "created": unix_now()
-                    }),
-                )
-            }
-            ("POST", "/v1/refunds") => Reply::json(
-                200,
-                &json!({
-                    "id": next_id("re_"),
-                    "object": "refund",
-                    "amount": form.get("amount").and_then(|a| a.parse::<i64>().ok()),
-                    "payment_intent": form.get("payment_intent"),
-                    "charge": form.get("charge"),
-                    "reason": form.get("reason"),
-                    "metadata": metadata,
-                    "status": "succeeded",
-                    "created": unix_now()
-                }),
-            ),
-            _ => not_found(req),
-        }
+        idempotency.answer(req, |req| write(req, &mut invoicing))
     })?;
     Ok(Stripe { server, charges })
+}
+
+/// Stripe's idempotent requests: a POST repeating an `Idempotency-Key`
+/// gets the first answer again (no second object), or 400 when its path
+/// or parameters differ from the first's.
+#[derive(Default)]
+struct Idempotency {
+    seen: BTreeMap<String, (String, Vec<u8>, Reply)>,
+}
+
+impl Idempotency {
+    fn answer(&mut self, req: &Recorded, f: impl FnOnce(&Recorded) -> Reply) -> Reply {
+        let Some(key) = req.header("idempotency-key").map(str::to_string) else {
+            return f(req);
+        };
+        if let Some((path, body, reply)) = self.seen.get(&key) {
+            if path == req.path_only() && body == &req.body {
+                return reply.clone().header("Idempotent-Replayed", "true");
+            }
+            return Reply::json(
+                400,
+                &json!({"error": {"type": "idempotency_error", "message": format!("Keys for idempotent requests can only be used with the same parameters they were first used with: {key}")}}),
+            );
+        }
+        let reply = f(req);
+        if reply.status < 500 {
+            self.seen.insert(
+                key,
+                (req.path_only().to_string(), req.body.clone(), reply.clone()),
+            );
+        }
+        reply
+    }
+}
+
+/// The mock's answer to a POST (or an unknown GET).
+fn write(req: &Recorded, invoicing: &mut Invoicing) -> Reply {
+    let form = req.form();
+    let metadata: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|k| (k.to_string(), json!(v)))
+        })
+        .collect();
+    match (req.method.as_str(), req.path_only()) {
+        ("POST", "/v1/checkout/sessions") => {
+            let id = next_id("cs_test_");
+            let amount: Option<i64> = form
+                .get("line_items[0][price_data][unit_amount]")
+                .and_then(|v| v.parse().ok());
+            Reply::json(
+                200,
+                &json!({
+                    "id": id,
+                    "object": "checkout.session",
+                    "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+                    "mode": form.get("mode").cloned().unwrap_or_else(|| "payment".into()),
+                    "amount_total": amount,
+                    "currency": form.get("line_items[0][price_data][currency]"),
+                    "client_reference_id": form.get("client_reference_id"),
+                    "success_url": form.get("success_url"),
+                    "cancel_url": form.get("cancel_url"),
+                    "metadata": metadata,
+                    "payment_status": "unpaid",
+                    "status": "open",
+                    "created": unix_now()
+                }),
+            )
+        }
+        ("POST", "/v1/refunds") => Reply::json(
+            200,
+            &json!({
+                "id": next_id("re_"),
+                "object": "refund",
+                "amount": form.get("amount").and_then(|a| a.parse::<i64>().ok()),
+                "payment_intent": form.get("payment_intent"),
+                "charge": form.get("charge"),
+                "reason": form.get("reason"),
+                "metadata": metadata,
+                "status": "succeeded",
+                "created": unix_now()
+            }),
+        ),
+        ("POST", _) => invoicing
+            .answer(req, &form)
+            .unwrap_or_else(|| not_found(req)),
+        _ => not_found(req),
+    }
 }
 
 // --------------------------------------------------------------- Telegram --
@@ -1074,6 +1179,55 @@ mod tests {
             .unwrap();
         assert_eq!(refund["status"], "succeeded");
         assert_eq!(s.server.requests()[0].form()["mode"], "payment");
+        // Invoices: the customer's pending items, summed; finalized; sent.
+        let post = |path: &str, body: &str| -> Value {
+            c.post(path)
+                .body(body.to_string())
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+        let cus = post("/v1/customers", "email=b%40t.co");
+        let cus = cus["id"].as_str().unwrap();
+        post(
+            "/v1/invoiceitems",
+            &format!("customer={cus}&amount=1000&currency=usd"),
+        );
+        post(
+            "/v1/invoiceitems",
+            &format!("customer={cus}&amount=250&currency=usd"),
+        );
+        let inv = post("/v1/invoices", &format!("customer={cus}&currency=usd"));
+        assert_eq!(
+            (inv["total"].as_i64(), inv["status"].as_str()),
+            (Some(1250), Some("draft"))
+        );
+        let id = inv["id"].as_str().unwrap();
+        assert_eq!(
+            post(&format!("/v1/invoices/{id}/finalize"), "")["status"],
+            "open"
+        );
+        let sent = post(&format!("/v1/invoices/{id}/send"), "");
+        assert!(sent["hosted_invoice_url"].as_str().unwrap().ends_with(id));
+        assert_eq!(
+            c.post("/v1/invoices/in_none/send").send().unwrap().status,
+            404
+        );
+        // An Idempotency-Key repeated: the first answer again; with other
+        // parameters, 400.
+        let keyed = |body: &str| {
+            let r = c
+                .post("/v1/refunds")
+                .header("idempotency-key", "k-1")
+                .body(body.to_string())
+                .send()
+                .unwrap();
+            (r.status, r.json().unwrap_or(Value::Null))
+        };
+        let (first, again) = (keyed("charge=ch_1&amount=5"), keyed("charge=ch_1&amount=5"));
+        assert_eq!((first.0, &first.1["id"]), (200, &again.1["id"]));
+        assert_eq!(keyed("charge=ch_1&amount=6").0, 400);
         // Charges: newest first, by window, paged with starting_after.
         s.set_charges(
             (1..=5)

@@ -7,8 +7,13 @@
 //!   `portal_link_ttl_hours` (24).
 //! - `GET /api/portal/download?email&id&expires&token` needs no
 //!   credential: the token is the full hex HMAC-SHA256 of
-//!   `email:id:expires` keyed by `portal_signing_secret`, compared in
+//!   `email:id:expires` keyed by the receipt-link key, compared in
 //!   constant time; an expired or tampered link is 403.
+//! - The receipt-link key is derived from `portal_signing_secret` for this
+//!   one purpose ([`crate::sign::derive_key`], purpose
+//!   [`LINK_KEY_PURPOSE`]). The same secret signs job-history links
+//!   ([`crate::jobs::history`]); with its own key a receipt token never
+//!   verifies as a history token, nor the other way round.
 //! - Every access, refused ones included, is a row in `portal_access` with
 //!   the client's address (a security record kept a year; the event log
 //!   keeps 14 days and is best effort).
@@ -19,16 +24,20 @@ use crate::error::{Error, Kind, Result};
 use crate::http::request::form_decode;
 use crate::params;
 use crate::ports::{DbExt, Env};
+use crate::sign;
 use crate::time::{rfc3339, DAY_MS};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Portal access rows are kept this long.
 pub const ACCESS_RETENTION_MS: i64 = 365 * DAY_MS;
 
-/// The signing secret, or 503 `not_configured`.
+/// What the receipt-link key is derived for (a new version ends every
+/// link signed under the old one).
+pub const LINK_KEY_PURPOSE: &str = "portal-receipt-link-v1";
+
+/// The signing secret (32+ characters, like every secret), or 503
+/// `not_configured`.
 pub fn secret(env: &Env) -> Result<String> {
-    config::text(env.config.as_ref(), "portal_signing_secret")?.ok_or_else(|| {
+    config::secret(env.config.as_ref(), "portal_signing_secret")?.ok_or_else(|| {
         Error::unavailable(
             "not_configured",
             "the customer portal needs `portal_signing_secret` (it signs download links)",
@@ -41,17 +50,18 @@ pub fn ttl_ms(env: &Env) -> Result<i64> {
     Ok(config::int(env.config.as_ref(), "portal_link_ttl_hours", 24, 1, 168)? * 3_600_000)
 }
 
-fn mac(secret: &str, email: &str, id: &str, expires: i64) -> Hmac<Sha256> {
-    let mut m =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    m.update(format!("{email}:{id}:{expires}").as_bytes());
-    m
+fn message(email: &str, id: &str, expires: i64) -> String {
+    format!("{email}:{id}:{expires}")
+}
+
+fn link_key(secret: &str) -> Vec<u8> {
+    sign::derive_key(secret, LINK_KEY_PURPOSE)
 }
 
 /// The token of a link: hex HMAC-SHA256 of `email:id:expires` (Unix
-/// seconds), the full 64 digits.
+/// seconds) under the receipt-link key, the full 64 digits.
 pub fn token(secret: &str, email: &str, id: &str, expires: i64) -> String {
-    crate::hex(&mac(secret, email, id, expires).finalize().into_bytes())
+    sign::signature(&link_key(secret), &message(email, id, expires))
 }
 
 /// Whether a link checks out at `now_s`: `Ok` or 403 `link_expired` /
@@ -71,18 +81,11 @@ pub fn check(
             "this download link is not valid",
         )
     };
-    // Hex digits only, checked before slicing: a multi-byte character
-    // must never reach a byte-indexed slice.
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // The full digest in hex, compared in constant time (`sign::verify`
+    // refuses anything else without slicing inside a character).
+    if !sign::verify(&link_key(secret), &message(email, id, expires), token) {
         return Err(invalid());
     }
-    let sig: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| invalid())?;
-    mac(secret, email, id, expires)
-        .verify_slice(&sig)
-        .map_err(|_| invalid())?;
     if expires <= now_s {
         return Err(Error::new(
             Kind::Forbidden,
@@ -306,6 +309,57 @@ mod tests {
                 .unwrap()
                 .status(),
             403
+        );
+    }
+
+    #[test]
+    fn receipt_and_history_tokens_never_open_each_other() {
+        use crate::jobs::history;
+        use crate::tenancy::TenantId;
+        let secret = "s".repeat(32);
+        let (email, day_ms) = ("a@b.co", 86_400_000);
+        let now_s = 1_000;
+        // A history token for the customer's email, its signature tried as
+        // a receipt token (for any receipt id, at its own expiry).
+        let tenant = TenantId::default_tenant();
+        let hist = history::issue(&secret, &tenant, email, 10 * day_ms);
+        let (rest, hist_sig) = hist.rsplit_once('.').unwrap();
+        let expiry: i64 = rest.rsplit_once('.').unwrap().1.parse().unwrap();
+        assert!(history::verify(&secret, &hist, email, day_ms).is_ok());
+        for id in ["rcpt_1", "default", ""] {
+            assert_eq!(
+                check(&secret, email, id, expiry, hist_sig, now_s)
+                    .unwrap_err()
+                    .code,
+                "link_invalid"
+            );
+        }
+        // The receipt message signed with the raw secret (a token of the
+        // unseparated scheme, or of any purpose keyed by the raw secret)
+        // is refused: only the receipt-link key signs receipt links.
+        let raw = sign::signature(secret.as_bytes(), &message(email, "rcpt_1", 2_000));
+        assert_eq!(
+            check(&secret, email, "rcpt_1", 2_000, &raw, now_s)
+                .unwrap_err()
+                .code,
+            "link_invalid"
+        );
+        // A receipt token dressed as a history token is refused.
+        let receipt = token(&secret, email, "rcpt_1", expiry);
+        assert!(check(&secret, email, "rcpt_1", expiry, &receipt, now_s).is_ok());
+        let dressed = format!("v2.default.{expiry}.{receipt}");
+        assert!(history::verify(&secret, &dressed, email, day_ms).is_err());
+        // Nor does a history signature over the very string a receipt
+        // link signs pass as that receipt's token.
+        let hist_over_receipt = sign::signature(
+            secret.as_bytes(),
+            &format!("history|v2|default|{email}|{expiry}"),
+        );
+        assert_eq!(
+            check(&secret, email, "rcpt_1", expiry, &hist_over_receipt, now_s)
+                .unwrap_err()
+                .code,
+            "link_invalid"
         );
     }
 }

@@ -10,7 +10,12 @@
 //! - Partial refunds: any amount up to what is left of the charge.
 //! - Stripe gets an `Idempotency-Key` (the caller's `Idempotency-Key`
 //!   header, or one derived from the charge, what was refunded before and
-//!   the amount), so a double click is one refund.
+//!   the amount), so a double click is one refund. The request's
+//!   parameters depend only on what the caller asked (never on the request
+//!   id or the time): Stripe refuses a key reused with other parameters,
+//!   so a retry with the same key must send the same request. A retry
+//!   Stripe answers with the refund it already made changes nothing and
+//!   is not audited again (the answer says `replayed`).
 //! - Stripe's answer updates the ledger, the refunds table, the receipt and
 //!   the referral commission in one transaction, and `payments.refund` is
 //!   appended to the audit chain.
@@ -183,11 +188,11 @@ pub async fn refund(
             charge.id, charge.amount_refunded, amount
         ),
     };
-    let mut call = Call::post("/v1/refunds", key, "Refunds: write")
+    let mut call = Call::post("/v1/refunds", key.clone(), "Refunds: write")
         .field("charge", charge.id.as_str())
         .field("amount", amount.to_string())
         .field("metadata[requested_by]", who.actor)
-        .field("metadata[request_id]", who.request_id);
+        .field("metadata[idempotency_key]", key.as_str());
     if let Some(r) = &req.reason {
         call = call.field("reason", r.as_str());
     }
@@ -211,12 +216,25 @@ pub async fn refund(
         .payment_intent
         .clone()
         .unwrap_or_else(|| charge.id.clone());
-    let after = transaction(env.db.as_ref(), |db| {
+    let (after, replayed) = transaction(env.db.as_ref(), |db| {
+        // Stripe replays a refund it already made for this key: one this
+        // route recorded before. (A row `charge.refunded` recorded first,
+        // actor `stripe`, is this refund's own event: it takes the caller's
+        // actor, request, reason and note below, and is audited.)
+        let replayed = db
+            .query_opt(
+                "SELECT 1 FROM refunds WHERE id = ?1 AND actor != 'stripe'",
+                params![refund_id.as_str()],
+            )?
+            .is_some();
         db.exec(
             "INSERT INTO refunds (id, charge_id, payment_intent, tenant_id, amount, currency, status, reason, note,
                 actor, request_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status",
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                actor = CASE WHEN refunds.actor = 'stripe' THEN excluded.actor ELSE refunds.actor END,
+                request_id = COALESCE(refunds.request_id, excluded.request_id),
+                reason = COALESCE(refunds.reason, excluded.reason), note = COALESCE(refunds.note, excluded.note)",
             params![
                 refund_id.as_str(), charge.id.as_str(), charge.payment_intent.as_deref(), charge.tenant_id.as_deref(),
                 refunded_amount, charge.currency.as_str(), status.as_str(), req.reason.as_deref(), req.note.as_deref(),
@@ -234,19 +252,22 @@ pub async fn refund(
             .ok_or_else(|| Error::internal("the charge left the ledger"))?;
         receipts::update(db, &hold_key, Some(&charge.id), after.amount_refunded, now)?;
         commissions::on_refund(db, &hold_key, after.amount_refunded, now)?;
-        Ok(after)
+        Ok((after, replayed))
     })?;
-    audit::record(
-        env,
-        &Event::new(who.tenant, who.actor, "payments.refund")
-            .target(&charge.id)
-            .detail(json!({
-                "refund": refund_id, "amount": Money::new(refunded_amount, currency), "status": status,
-                "reason": req.reason, "note": req.note, "guardrail": guardrail,
-            }))
-            .request(who.request_id),
-    );
+    if !replayed {
+        audit::record(
+            env,
+            &Event::new(who.tenant, who.actor, "payments.refund")
+                .target(&charge.id)
+                .detail(json!({
+                    "refund": refund_id, "amount": Money::new(refunded_amount, currency), "status": status,
+                    "reason": req.reason, "note": req.note, "guardrail": guardrail, "idempotency_key": key,
+                }))
+                .request(who.request_id),
+        );
+    }
     Ok(json!({
+        "replayed": replayed,
         "refund": {
             "id": refund_id, "status": status, "amount": Money::new(refunded_amount, currency),
             "reason": req.reason,

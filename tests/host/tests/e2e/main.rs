@@ -23,6 +23,7 @@ mod incidents;
 mod isolation;
 mod jobs;
 mod matrix;
+mod money;
 mod notion;
 mod ops;
 mod payments;
@@ -61,6 +62,7 @@ fn main() {
         scale::SCENARIOS,
         reports::SCENARIOS,
         payments::SCENARIOS,
+        money::SCENARIOS,
         backups::SCENARIOS,
         real_spin::SCENARIOS,
         security::SCENARIOS,
