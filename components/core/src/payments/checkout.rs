@@ -171,6 +171,20 @@ fn return_base(env: &Env) -> Result<String> {
 
 /// How long a Checkout Session stays payable (`checkout_expires_minutes`,
 /// Stripe's range: 30 minutes to 24 hours).
+/// The grid a session's expiry is chosen on, in seconds.
+const EXPIRY_GRID_S: i64 = 600;
+
+/// When a session created at `now_s` expires: `minutes` after the start of
+/// its 10-minute slot, kept within Stripe's bounds (30 minutes to 24 hours
+/// after creation). Requests for one job in one slot (a double click, two
+/// replicas) send Stripe identical parameters under their shared
+/// Idempotency-Key, so the second is replayed, not refused as a different
+/// request with a reused key.
+fn expiry_on_grid(now_s: i64, minutes: i64) -> i64 {
+    let slot = now_s.div_euclid(EXPIRY_GRID_S) * EXPIRY_GRID_S;
+    slot + (minutes * 60).clamp(30 * 60 + EXPIRY_GRID_S, 24 * 3600)
+}
+
 fn expires_minutes(env: &Env) -> Result<i64> {
     config::int(
         env.config.as_ref(),
@@ -242,7 +256,7 @@ pub async fn create(env: &Env, job_id: &str) -> Result<Created> {
             "this tenant's plan does not charge per job",
         ));
     }
-    let expires_at_s = now / 1000 + expires_minutes(env)? * 60;
+    let expires_at_s = expiry_on_grid(now / 1000, expires_minutes(env)?);
     let name = match &job.title {
         Some(t) => format!("EchoPilot job: {}", t.chars().take(120).collect::<String>()),
         None => format!("EchoPilot job {job_id}"),
@@ -460,4 +474,28 @@ pub fn overdue(db: &dyn Db, now: i64, limit: usize) -> Result<Vec<Session>> {
         params![now, limit],
     )?;
     rows.rows.iter().map(Session::from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_is_one_value_per_slot_and_within_stripes_bounds() {
+        for minutes in [30, 45, 600, 1440] {
+            for now in [1_800_000_000, 1_800_000_001, 1_800_000_599] {
+                let at = expiry_on_grid(now, minutes);
+                assert_eq!(
+                    at,
+                    expiry_on_grid(1_800_000_000, minutes),
+                    "one slot, one expiry"
+                );
+                assert!(
+                    at - now >= 30 * 60 && at - now <= 24 * 3600,
+                    "{minutes} min at {now}: {}",
+                    at - now
+                );
+            }
+        }
+    }
 }
