@@ -45,6 +45,7 @@ const SHELL = [
   "/js/telemetry.js",
   "/js/theme.js",
   "/js/ui/confirm.js",
+  "/js/ui/download.js",
   "/js/ui/fields.js",
   "/js/ui/hub.js",
   "/js/ui/layout.js",

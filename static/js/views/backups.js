@@ -10,6 +10,7 @@ import { header, card, fill, facts } from "../ui/layout.js";
 import { empty, statusPill } from "../ui/states.js";
 import { confirmDialog } from "../ui/confirm.js";
 import { toast } from "../ui/toast.js";
+import { saveBlob } from "../ui/download.js";
 import { track } from "../telemetry.js";
 import { href } from "../routes.js";
 
@@ -75,12 +76,7 @@ async function download(b, button) {
   button.setAttribute("aria-busy", "true");
   try {
     const res = await api.fetchRaw("GET", `/api/backups/${encodeURIComponent(b.id)}/download`, { headers: { Accept: "application/gzip" } });
-    const blob = await res.blob();
-    const link = h("a", { href: URL.createObjectURL(blob), download: b.filename, class: "visually-hidden" });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 30000);
+    saveBlob(await res.blob(), b.filename);
     track("backup.download");
   } catch (err) {
     toast(err.message, "bad");

@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod backups;
 mod caching;
+mod compliance;
 mod costs;
 mod dashboard;
 mod demo;
@@ -52,6 +53,7 @@ fn main() {
         auth::SCENARIOS,
         tenancy::SCENARIOS,
         audit::SCENARIOS,
+        compliance::SCENARIOS,
         matrix::SCENARIOS,
         ops::SCENARIOS,
         incidents::SCENARIOS,

@@ -131,6 +131,8 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/payments/reconciliations",
     "/api/backups",
     "/api/audit/verify",
+    "/api/audit/export",
+    "/api/compliance/events",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The
