@@ -214,6 +214,13 @@ fn without_secrets_the_webhook_is_not_configured() {
     let body = event("evt_1", "low");
     let (resp, out) = call(&APP, &env, post(&body, signed(OLD, NOW_S, &body)));
     assert_eq!((resp.status, code(&out)), (503, "not_configured"), "{out}");
+    // Unsigned is refused as such, configured or not.
+    let (resp, out) = call(&APP, &env, post(&body, None));
+    assert_eq!(
+        (resp.status, code(&out)),
+        (400, "signature_missing"),
+        "{out}"
+    );
     let (env, _) = support::env(&[("compliance_webhook_secrets", "short")]);
     let (resp, out) = call(&APP, &env, post(&body, signed("short", NOW_S, &body)));
     assert_eq!(

@@ -247,6 +247,11 @@ pub struct Delivery<'a> {
 /// `invalid_severity`; 409 `event_replayed`. A refused signature is logged
 /// (and sampled into the audit chain); nothing is stored.
 pub fn receive(env: &Env, d: &Delivery) -> Result<StoredEvent> {
+    // Unsigned deliveries are refused before anything else, configured or
+    // not (as Stripe's webhook is).
+    if d.signature.is_none_or(|s| s.trim().is_empty()) {
+        return Err(refused(env, d, webhook_signature::missing_as(ECHOPILOT)));
+    }
     let secrets = secrets(env)?;
     let now = env.clock.now_ms();
     let (signed_at, secret_index) = webhook_signature::verify_as(
@@ -256,16 +261,7 @@ pub fn receive(env: &Env, d: &Delivery) -> Result<StoredEvent> {
         &secrets,
         now.div_euclid(1000),
     )
-    .inspect_err(|e| {
-        audit::record_sampled(
-            env,
-            &audit::Event::new(DEFAULT_TENANT, "anonymous", "compliance.signature_refused")
-                .detail(json!({ "code": e.code }))
-                .request(d.request_id)
-                .client(d.client),
-            d.client,
-        )
-    })?;
+    .map_err(|e| refused(env, d, e))?;
     let incoming: Incoming = serde_json::from_slice(d.body).map_err(|e| {
         Error::bad_request(
             "invalid_json",
@@ -337,6 +333,20 @@ pub fn receive(env: &Env, d: &Delivery) -> Result<StoredEvent> {
         })),
     )?;
     Ok(stored)
+}
+
+/// A refused signature: in the event log every time, in the audit chain as
+/// a sample (anonymous callers cannot grow it at will).
+fn refused(env: &Env, d: &Delivery, e: Error) -> Error {
+    audit::record_sampled(
+        env,
+        &audit::Event::new(DEFAULT_TENANT, "anonymous", "compliance.signature_refused")
+            .detail(json!({ "code": e.code }))
+            .request(d.request_id)
+            .client(d.client),
+        d.client,
+    );
+    e
 }
 
 /// The newest `limit` events, optionally of one `severity`.
