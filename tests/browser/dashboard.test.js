@@ -425,6 +425,15 @@ for (const size of SIZES) {
         await confirmDialog(page);
         await page.locator(".toast", { hasText: "Job queued again." }).first().waitFor();
         assert.equal((await api("GET", `/api/jobs/${job.id}`)).status, "queued");
+        // The audit chain's export for auditors (today, saved as a file) and
+        // the compliance events card.
+        await go(page, "/audit");
+        const today = new Date().toISOString().slice(0, 10);
+        await page.fill("#audit-export input[name=from]", today);
+        await page.fill("#audit-export input[name=to]", today);
+        await page.click("#audit-export button[type=submit]");
+        await page.locator(".toast", { hasText: "Exported" }).first().waitFor();
+        await page.locator("#compliance-events").getByText("No compliance events received.").waitFor();
         await screenshot(page, shot("actions"));
         await toastsStayClear(page, size);
         watch.check("actions");

@@ -138,6 +138,7 @@ pub const POLICY: &[Policy] = &[
     // api-auth: the audit chain
     row(Get, "/api/audit/chain", ADMIN),
     row(Get, "/api/audit/verify", ADMIN),
+    row(Get, "/api/audit/export", ADMIN),
     // api-ops: telemetry and logs
     row(Get, "/metrics", Monitor),
     row(Get, "/api/logs", OPERATOR),
@@ -185,6 +186,9 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/public/checkout/{job_id}", Public),
     row(Get, "/api/public/checkout/{job_id}", Public),
     row(Post, "/api/stripe/webhook", Public),
+    // Compliance webhooks: signed by a holder of a `compliance_webhook_secrets` secret.
+    row(Post, "/api/compliance/webhook", Public),
+    row(Get, "/api/compliance/events", ADMIN),
     row(Get, "/api/payments", OPERATOR),
     row(Post, "/api/payments/refund", ADMIN),
     // The customer themself (a user with that email) or an operator.

@@ -43,6 +43,8 @@ pub struct Ctx<'a> {
     pub principal: Principal,
     /// Which tenants it may touch.
     pub scope: Scope,
+    /// The client's address (the peer, or what a trusted proxy forwarded).
+    pub client: String,
     /// The component serving the request.
     pub component: &'static str,
     /// The matched route pattern (for logs and metrics).
@@ -196,6 +198,9 @@ pub fn begin(app: &App, env: &Env, head: &Request) -> Begin {
                 principal: Principal::anonymous(),
                 scope: Scope::Tenant(crate::tenancy::TenantId::default_tenant()),
                 headers: Vec::new(),
+                // Not resolved at the edge (no configuration read): nothing
+                // served there is audited.
+                client: String::new(),
             }
         } else {
             let admission = guard::admit(env, head.method, route.pattern, head, &request_id)?;
@@ -305,6 +310,7 @@ async fn handle(app: &App, env: &Env, pending: Box<Pending>, req: Request) -> Re
         params,
         principal: admission.principal,
         scope: admission.scope,
+        client: admission.client,
         component: app.component,
         route: route.pattern,
     };

@@ -28,6 +28,7 @@ pub const APPS: &[&App] = &[
     &crate::analytics::rollup::APP,
     &crate::demo::APP,
     &crate::payments::routes::APP,
+    &crate::compliance::api::APP,
     &crate::finance::api::APP,
     &crate::workflows::api::APP,
     &crate::security::APP,

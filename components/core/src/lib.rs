@@ -48,6 +48,7 @@ pub mod backup;
 pub mod build_info;
 pub mod cache;
 pub mod catalog;
+pub mod compliance;
 pub mod config;
 pub mod costs;
 pub mod db;
@@ -82,6 +83,7 @@ pub mod static_files;
 pub mod telemetry;
 pub mod tenancy;
 pub mod time;
+pub mod webhook_signature;
 pub mod workflows;
 
 pub use error::{Error, Result};

@@ -441,7 +441,7 @@ fn set_cap_overrides_the_variables_until_removed_and_every_change_is_audited() {
     );
     assert_eq!(
         entries[0].2,
-        json!({"scope": "model", "model": "gpt-4o", "removed_override": false,
+        json!({"scope": "model", "model": "gpt-4o", "removed_override": false, "client": "unknown",
                "before": {"cap_micros": 15_000_000, "source": "variable"},
                "after": {"cap_micros": 5_000_000, "source": "override"}})
     );
@@ -482,6 +482,7 @@ fn costs_are_the_platforms_other_tenants_are_refused() {
             params,
             principal: outsider.clone(),
             scope: Scope::Tenant(TenantId::parse("acme").unwrap()),
+            client: "127.0.0.1".into(),
             component: "api-ops",
             route: route.pattern,
         };

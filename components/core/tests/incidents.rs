@@ -139,6 +139,7 @@ fn call_as(
         params,
         principal,
         scope: Scope::All,
+        client: "127.0.0.1".into(),
         component: "api-ops",
         route: route.pattern,
     };

@@ -8,11 +8,12 @@ mod support;
 
 use echopilot_core::adapters::native::ManualClock;
 use echopilot_core::ai::worker::drain;
+use echopilot_core::audit::Who;
 use echopilot_core::http::Method;
 use echopilot_core::jobs::model::{Brief, JobType, NewJob};
 use echopilot_core::jobs::store;
 use echopilot_core::ports::{Clock, DbExt, Env};
-use echopilot_core::scale::{self, ApplyRequest, By};
+use echopilot_core::scale::{self, ApplyRequest};
 use echopilot_core::scheduler::{RunContext, Trigger};
 use echopilot_core::slo::{gate, Level};
 use echopilot_core::telemetry::{self, Sample};
@@ -442,7 +443,7 @@ fn the_cron_job_applies_only_when_dry_run_is_off() {
             dry_run: Some(true),
             workers: Some(4),
         },
-        &By::scheduler(),
+        &Who::scheduler(),
     )
     .unwrap();
     assert!(apply.dry_run && !apply.applied);

@@ -92,7 +92,7 @@ pub struct Anchor {
 }
 
 impl Anchor {
-    fn from_row(r: &Row) -> Result<Self> {
+    pub(super) fn from_row(r: &Row) -> Result<Self> {
         Ok(Anchor {
             seq: r.i64(0)?,
             hash: r.text(1)?,
@@ -127,7 +127,7 @@ impl Anchor {
     }
 }
 
-const COLUMNS: &str = "seq, hash, anchored_at, key_id, prev_signature, signature";
+pub(super) const COLUMNS: &str = "seq, hash, anchored_at, key_id, prev_signature, signature";
 
 fn newest(env: &Env) -> Result<Option<Anchor>> {
     env.db

@@ -16,8 +16,11 @@
 //! anchors.
 
 pub mod anchors;
+pub mod business;
+pub mod export;
 
 pub use anchors::{APP, JOB};
+pub use business::{record_business, Change, Who};
 
 use crate::app::Ctx;
 use crate::build_info;
@@ -42,6 +45,7 @@ pub struct Event {
     target: Option<String>,
     detail: serde_json::Value,
     request_id: Option<String>,
+    client: Option<String>,
 }
 
 impl Event {
@@ -54,6 +58,7 @@ impl Event {
             target: None,
             detail: serde_json::json!({}),
             request_id: None,
+            client: None,
         }
     }
     /// What it was done to.
@@ -71,7 +76,13 @@ impl Event {
         self.request_id = Some(id.into());
         self
     }
-    /// The event for a request: its tenant, actor and id.
+    /// The client address the request came from, kept in the entry's
+    /// details as `client` (an empty address is left out).
+    pub fn client(mut self, address: &str) -> Self {
+        self.client = (!address.is_empty()).then(|| address.to_string());
+        self
+    }
+    /// The event for a request: its tenant, actor, id and client address.
     pub fn for_request(ctx: &Ctx, action: &str) -> Self {
         Event::new(
             ctx.principal.tenant.as_str(),
@@ -79,6 +90,21 @@ impl Event {
             action,
         )
         .request(&ctx.request_id)
+        .client(&ctx.client)
+    }
+
+    /// The stored details: a JSON object (a non-object is wrapped as
+    /// `value`), with the client address when known.
+    fn stored_detail(&self) -> String {
+        let mut detail = match &self.detail {
+            serde_json::Value::Object(_) => self.detail.clone(),
+            other => serde_json::json!({ "value": other }),
+        };
+        if let (Some(c), Some(map)) = (&self.client, detail.as_object_mut()) {
+            map.entry("client")
+                .or_insert_with(|| serde_json::Value::from(c.as_str()));
+        }
+        detail.to_string()
     }
 }
 
@@ -156,11 +182,7 @@ impl Entry {
 
 /// Append `event`; returns its sequence number.
 pub fn append(env: &Env, event: &Event) -> Result<i64> {
-    let detail = if event.detail.is_object() {
-        event.detail.to_string()
-    } else {
-        serde_json::json!({ "value": event.detail }).to_string()
-    };
+    let detail = event.stored_detail();
     transaction(env.db.as_ref(), |db| {
         let last = db.query_opt(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     WORKFLOWS,
     SECRET_FINGERPRINTS,
     WORKFLOW_NOTION_TRIGGERS,
+    COMPLIANCE,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1211,5 +1212,59 @@ const WORKFLOW_NOTION_TRIGGERS: Migration = Migration {
             created_at INTEGER NOT NULL,
             PRIMARY KEY (workflow_id, page_id)
         )",
+    ],
+};
+
+const COMPLIANCE: Migration = Migration {
+    version: 20,
+    name: "compliance: signed compliance events, forwarded through the outbox",
+    statements: &[
+        // Compliance events received on `POST /api/compliance/webhook`; the
+        // sender's event id is the key, so a replayed delivery is refused.
+        "CREATE TABLE IF NOT EXISTS compliance_events (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+            source TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            data TEXT NOT NULL,
+            occurred_at INTEGER,
+            signed_at INTEGER NOT NULL,
+            secret_index INTEGER NOT NULL,
+            forwarded INTEGER NOT NULL DEFAULT 0,
+            received_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS compliance_events_recent ON compliance_events (received_at, id)",
+        // The outbox gains the `webhook` channel (compliance forwards).
+        // SQLite cannot change a CHECK, so the table is rebuilt in the
+        // migration's transaction, rows and ids unchanged.
+        "CREATE TABLE IF NOT EXISTS incident_deliveries_v19 (
+            id TEXT PRIMARY KEY,
+            incident_id TEXT,
+            channel TEXT NOT NULL CHECK (channel IN ('telegram', 'email', 'webhook')),
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            lease_owner TEXT,
+            lease_expires_at INTEGER,
+            last_error TEXT,
+            last_status_code INTEGER,
+            sent_at INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "INSERT OR IGNORE INTO incident_deliveries_v19
+            (id, incident_id, channel, payload, status, attempts, next_attempt_at, lease_owner,
+             lease_expires_at, last_error, last_status_code, sent_at, created_at, updated_at)
+            SELECT id, incident_id, channel, payload, status, attempts, next_attempt_at, lease_owner,
+             lease_expires_at, last_error, last_status_code, sent_at, created_at, updated_at
+            FROM incident_deliveries",
+        "DROP TABLE IF EXISTS incident_deliveries",
+        "ALTER TABLE incident_deliveries_v19 RENAME TO incident_deliveries",
+        "CREATE INDEX IF NOT EXISTS incident_deliveries_due
+            ON incident_deliveries (next_attempt_at) WHERE status = 'pending'",
+        "CREATE INDEX IF NOT EXISTS incident_deliveries_by_incident
+            ON incident_deliveries (incident_id) WHERE incident_id IS NOT NULL",
     ],
 };

@@ -36,6 +36,8 @@ pub struct Admission {
     pub scope: Scope,
     /// `X-RateLimit-*` and `X-Quota-*`.
     pub headers: Vec<(String, String)>,
+    /// The client's address (see [`client_ip`]).
+    pub client: String,
 }
 
 /// The client's address: the peer Spin saw, or what the `trusted_proxies`
@@ -377,6 +379,7 @@ pub fn admit(
         principal,
         scope,
         headers,
+        client,
     })
 }
 

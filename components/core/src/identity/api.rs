@@ -34,6 +34,7 @@ pub const APP: App = App {
         Route::get("/api/tenants", list_tenants),
         Route::get("/api/audit/chain", audit::chain),
         Route::get("/api/audit/verify", audit::verify_route),
+        Route::get("/api/audit/export", audit::export::route),
     ],
     stateless: false,
 };

@@ -30,10 +30,14 @@ pub enum Channel {
     Telegram,
     /// Email through an HTTPS API.
     Email,
+    /// A compliance event forwarded to a configured endpoint, signed with
+    /// `X-EchoPilot-Signature` (see [`crate::compliance::forward`]). Not a
+    /// channel alerts or workflows pick: it is not in [`Channel::ALL`].
+    Webhook,
 }
 
 impl Channel {
-    /// Every channel.
+    /// Every channel alerts and workflows deliver to.
     pub const ALL: [Channel; 2] = [Channel::Telegram, Channel::Email];
 
     /// As stored.
@@ -41,7 +45,16 @@ impl Channel {
         match self {
             Channel::Telegram => "telegram",
             Channel::Email => "email",
+            Channel::Webhook => "webhook",
         }
+    }
+
+    /// Parse a stored channel (including [`Channel::Webhook`]).
+    pub fn from_stored(s: &str) -> Result<Self> {
+        if s == Channel::Webhook.as_str() {
+            return Ok(Channel::Webhook);
+        }
+        Channel::parse(s)
     }
 
     /// Parse; 422 `invalid_channel` otherwise.
@@ -208,6 +221,7 @@ pub fn is_configured(c: &dyn Config, channel: Channel, payload: &Value) -> bool 
                     .is_some_and(|t| !recipients(&t).is_empty())
                     || payload.get("to").is_some())
         }
+        Channel::Webhook => crate::compliance::forward::is_configured(c),
     }
 }
 
@@ -248,6 +262,11 @@ pub fn check_payload(channel: Channel, payload: &Value) -> Result<()> {
                 if !ok {
                     return bad("`to` is a non-empty list of email addresses");
                 }
+            }
+        }
+        Channel::Webhook => {
+            if blank("url") || !obj.get("body").is_some_and(Value::is_object) {
+                return bad("a webhook payload needs a `url` and a `body` object");
             }
         }
     }
@@ -369,6 +388,11 @@ pub fn prepare(
                 }
             }
         }
+        // Signed with the send time, so it is built by the outbox, which
+        // has the clock: `compliance::forward::prepare`.
+        Channel::Webhook => Err(NotReady::Invalid(
+            "webhook deliveries are prepared by compliance::forward".into(),
+        )),
     }
 }
 

@@ -341,6 +341,8 @@ pub struct Actor {
     pub tenant: String,
     /// The request that did it, if any.
     pub request_id: Option<String>,
+    /// The request's client address, if any.
+    pub client: Option<String>,
 }
 
 impl Actor {
@@ -350,6 +352,7 @@ impl Actor {
             actor: name.to_string(),
             tenant: DEFAULT_TENANT.to_string(),
             request_id: None,
+            client: None,
         }
     }
 
@@ -359,16 +362,20 @@ impl Actor {
             actor: ctx.principal.actor(),
             tenant: ctx.principal.tenant.as_str().to_string(),
             request_id: Some(ctx.request_id.clone()),
+            client: Some(ctx.client.clone()),
         }
     }
 
     /// The audit event for `action` by this actor.
     pub(crate) fn event(&self, action: &str) -> Event {
-        let e = Event::new(&self.tenant, &self.actor, action);
-        match &self.request_id {
-            Some(r) => e.request(r),
-            None => e,
+        let mut e = Event::new(&self.tenant, &self.actor, action);
+        if let Some(r) = &self.request_id {
+            e = e.request(r);
         }
+        if let Some(c) = &self.client {
+            e = e.client(c);
+        }
+        e
     }
 }
 

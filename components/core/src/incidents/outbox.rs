@@ -126,7 +126,7 @@ impl Delivery {
         Ok(Delivery {
             id: r.text(0)?,
             incident_id: r.opt_text(1)?,
-            channel: Channel::parse(&r.text(2)?)?,
+            channel: Channel::from_stored(&r.text(2)?)?,
             payload: serde_json::from_str(&r.text(3)?)?,
             status: DeliveryStatus::parse(&r.text(4)?)?,
             attempts: r.i64(5)?,
@@ -322,7 +322,15 @@ impl DeliveryReport {
 }
 
 async fn send(env: &Env, d: &Delivery) -> Outcome {
-    match channels::prepare(env.config.as_ref(), d.channel, &d.payload) {
+    let prepared = match d.channel {
+        Channel::Webhook => crate::compliance::forward::prepare(
+            env.config.as_ref(),
+            &d.payload,
+            env.clock.now_ms().div_euclid(1000),
+        ),
+        other => channels::prepare(env.config.as_ref(), other, &d.payload),
+    };
+    match prepared {
         Err(NotReady::NotConfigured) => Outcome::Skip,
         Err(NotReady::Invalid(message)) => Outcome::Fail {
             status: None,

@@ -74,7 +74,9 @@ pub fn page_subject(i: &Incident) -> String {
 pub fn page_payload(channel: Channel, i: &Incident) -> Value {
     match channel {
         Channel::Telegram => serde_json::json!({ "kind": "page", "text": page_text(i) }),
-        Channel::Email => serde_json::json!({
+        // Webhook (compliance forwards) is not an alert channel, never in
+        // `Channel::ALL`; it would get the email shape.
+        Channel::Email | Channel::Webhook => serde_json::json!({
             "kind": "page", "subject": page_subject(i), "text": page_text(i),
         }),
     }
@@ -182,7 +184,7 @@ pub fn digest(env: &Env) -> Result<DigestReport> {
                     Channel::Telegram => {
                         serde_json::json!({ "kind": "digest", "text": text, "incident_ids": ids })
                     }
-                    Channel::Email => serde_json::json!({
+                    Channel::Email | Channel::Webhook => serde_json::json!({
                         "kind": "digest", "subject": subject, "text": text, "incident_ids": ids,
                     }),
                 };

@@ -4,9 +4,9 @@
 
 use super::model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
 use super::store::{self, Filter};
-use super::{history, intake};
+use super::{history, intake, Job};
 use crate::app::{App, Ctx};
-use crate::audit::{self, Event};
+use crate::audit::{self, Change, Event, Who};
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::http::router::Edge;
@@ -369,11 +369,10 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
 
 /// `POST /api/jobs/{id}/retry`.
 fn retry(ctx: &Ctx, _req: &Request) -> Result<Response> {
-    let job = store::retry(ctx.env, &ctx.scope, ctx.params.require("id")?)?;
-    audit::append(
-        ctx.env,
-        &Event::for_request(ctx, "job.retry").target(&job.id),
-    )?;
+    let id = ctx.params.require("id")?;
+    let before = store::get(ctx.env, &ctx.scope, id)?;
+    let job = store::retry(ctx.env, &ctx.scope, id)?;
+    audit_transition(ctx, "job.retry", &before, &job, serde_json::json!({}))?;
     Ok(Response::ok(&job.view()))
 }
 
@@ -399,12 +398,38 @@ fn cancel(ctx: &Ctx, req: &Request) -> Result<Response> {
             "the reason is longer than 500 characters",
         ));
     }
-    let job = store::cancel(ctx.env, &ctx.scope, ctx.params.require("id")?, &reason)?;
-    audit::append(
-        ctx.env,
-        &Event::for_request(ctx, "job.cancel")
-            .target(&job.id)
-            .detail(serde_json::json!({ "reason": reason })),
+    let id = ctx.params.require("id")?;
+    let before = store::get(ctx.env, &ctx.scope, id)?;
+    let job = store::cancel(ctx.env, &ctx.scope, id, &reason)?;
+    audit_transition(
+        ctx,
+        "job.cancel",
+        &before,
+        &job,
+        serde_json::json!({ "reason": reason }),
     )?;
     Ok(Response::ok(&job.view()))
+}
+
+/// A person moved a job from one state to another: a business event in the
+/// job's tenant, with the status and attempts before and after.
+fn audit_transition(
+    ctx: &Ctx,
+    action: &str,
+    before: &Job,
+    after: &Job,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let state =
+        |j: &Job| serde_json::json!({ "status": j.status.as_str(), "attempts": j.attempts });
+    audit::record_business(
+        ctx.env,
+        &Who::of(ctx).in_tenant(&after.tenant_id),
+        action,
+        Change::on(&after.id)
+            .before(state(before))
+            .after(state(after))
+            .detail(detail),
+    )?;
+    Ok(())
 }

@@ -7,7 +7,7 @@
 //! outcome. Anything not on the list is 422 `unknown_command`.
 
 use crate::app::Ctx;
-use crate::audit::{self, Event};
+use crate::audit::{self, Change, Who};
 use crate::error::{Error, Result};
 use crate::events::{self, Filter, Level};
 use crate::http::{Request, Response};
@@ -377,20 +377,17 @@ async fn run_command(ctx: &Ctx<'_>, req: &Request) -> Result<Response> {
         }
     };
     // Refused and unknown commands are recorded too.
-    let event = Event::new(
-        ctx.principal.tenant.as_str(),
-        &ctx.principal.actor(),
+    audit::record_business(
+        ctx.env,
+        &Who::of(ctx),
         "ops.command",
-    )
-    .target(&body.command.chars().take(64).collect::<String>())
-    .request(&ctx.request_id)
-    .detail(json!({
-        "args": body.args,
-        "confirm": body.confirm,
-        "ok": outcome.is_ok(),
-        "error": outcome.as_ref().err().map(|e| e.code),
-    }));
-    audit::append(ctx.env, &event)?;
+        Change::on(&body.command.chars().take(64).collect::<String>()).detail(json!({
+            "args": body.args,
+            "confirm": body.confirm,
+            "ok": outcome.is_ok(),
+            "error": outcome.as_ref().err().map(|e| e.code),
+        })),
+    )?;
     let result = outcome?;
     Ok(Response::ok(&json!({
         "command": body.command,

@@ -34,7 +34,7 @@ pub mod receipts;
 pub mod reconcile;
 pub mod refunds;
 pub mod routes;
-pub mod signature;
+pub use crate::webhook_signature as signature;
 pub mod stripe;
 pub mod webhook;
 

@@ -23,7 +23,7 @@
 use super::ledger;
 use super::receipts;
 use super::stripe::{self, Call, Stripe};
-use crate::audit::{self, Event};
+use crate::audit::{self, Change, Who};
 use crate::config;
 use crate::db::transaction;
 use crate::error::{Error, Kind, Result};
@@ -65,8 +65,31 @@ pub struct Caller<'a> {
     pub tenant: &'a str,
     /// The request.
     pub request_id: &'a str,
+    /// The client's address.
+    pub client: &'a str,
     /// The caller's `Idempotency-Key`, if any.
     pub idempotency_key: Option<&'a str>,
+}
+
+impl Caller<'_> {
+    /// Who refunds, for the audit chain: recorded in the charge's tenant
+    /// (the caller's own for a charge without one).
+    fn who(&self, charge_tenant: Option<&str>) -> Who {
+        Who {
+            tenant: charge_tenant.unwrap_or(self.tenant).to_string(),
+            actor: self.actor.to_string(),
+            client: (!self.client.is_empty()).then(|| self.client.to_string()),
+            request_id: Some(self.request_id.to_string()),
+        }
+    }
+}
+
+/// Record a refund's business event; the refund is already decided (or
+/// done at the processor), so a failure to record is logged, not returned.
+fn record(env: &Env, who: &Who, action: &str, change: Change) {
+    if let Err(e) = audit::record_business(env, who, action, change) {
+        crate::log::error("audit", &format!("could not append {action}: {e}"));
+    }
 }
 
 /// The guardrail in US cents (`refund_cap_usd`, 5,000 by default).
@@ -165,12 +188,12 @@ pub async fn refund(
         crate::finance::rates::book(env)?.convert(money, Currency::Usd, now.div_euclid(DAY_MS))?;
     let guardrail = json!({ "cap": Money::new(cap, Currency::Usd), "amount_usd": usd });
     if usd.amount.amount > cap {
-        audit::record(
+        record(
             env,
-            &Event::new(who.tenant, who.actor, "payments.refund_refused")
-                .target(&charge.id)
-                .detail(json!({ "amount": money, "guardrail": guardrail, "note": req.note }))
-                .request(who.request_id),
+            &who.who(charge.tenant_id.as_deref()),
+            "payments.refund_refused",
+            Change::on(&charge.id)
+                .detail(json!({ "amount": money, "guardrail": guardrail, "note": req.note })),
         );
         return Err(Error::unprocessable(
             "refund_over_cap",
@@ -255,15 +278,17 @@ pub async fn refund(
         Ok((after, replayed))
     })?;
     if !replayed {
-        audit::record(
+        record(
             env,
-            &Event::new(who.tenant, who.actor, "payments.refund")
-                .target(&charge.id)
+            &who.who(charge.tenant_id.as_deref()),
+            "payments.refund",
+            Change::on(&charge.id)
+                .before(json!({ "amount_refunded": Money::new(charge.amount_refunded, currency) }))
+                .after(json!({ "amount_refunded": Money::new(after.amount_refunded, currency) }))
                 .detail(json!({
                     "refund": refund_id, "amount": Money::new(refunded_amount, currency), "status": status,
                     "reason": req.reason, "note": req.note, "guardrail": guardrail, "idempotency_key": key,
-                }))
-                .request(who.request_id),
+                })),
         );
     }
     Ok(json!({

@@ -141,6 +141,7 @@ fn refund<'a>(ctx: &'a Ctx<'a>, req: &'a Request) -> LocalBoxFuture<'a, Result<R
             actor: &actor,
             tenant: ctx.principal.tenant.as_str(),
             request_id: &ctx.request_id,
+            client: &ctx.client,
             idempotency_key: req.header("idempotency-key"),
         };
         Ok(Response::ok(

@@ -1,9 +1,10 @@
 //! `GET /api/scale/status` and `POST /api/scale/apply` (served by api-ops).
 //! Scaling is platform-wide: principals of other tenants are refused.
 
-use super::apply::{self, ApplyRequest, By};
+use super::apply::{self, ApplyRequest};
 use super::status;
 use crate::app::Ctx;
+use crate::audit::Who;
 use crate::error::Result;
 use crate::http::{Request, Response, Route};
 
@@ -36,10 +37,5 @@ fn body(req: &Request) -> Result<ApplyRequest> {
 fn apply_route(ctx: &Ctx, req: &Request) -> Result<Response> {
     ctx.require_platform(WHAT)?;
     let body = body(req)?;
-    let by = By {
-        tenant: ctx.principal.tenant.as_str().into(),
-        actor: ctx.principal.actor(),
-        request_id: Some(ctx.request_id.clone()),
-    };
-    Ok(Response::ok(&apply::apply(ctx.env, &body, &by)?))
+    Ok(Response::ok(&apply::apply(ctx.env, &body, &Who::of(ctx))?))
 }

@@ -11,11 +11,10 @@ use super::decision::{self, Decision, Reason, Situation};
 use super::settings::Settings;
 use super::state::{self, Change};
 use super::status::{Observation, Status};
-use crate::audit::{self, Event};
+use crate::audit::{self, Who};
 use crate::db::transaction;
 use crate::error::Result;
 use crate::ports::Env;
-use crate::tenancy::DEFAULT_TENANT;
 use serde::{Deserialize, Serialize};
 
 /// The body of `POST /api/scale/apply`.
@@ -27,28 +26,6 @@ pub struct ApplyRequest {
     /// An explicit count within `scale_min..=scale_max` instead of the
     /// rules' (bypasses the cooldown, never the deploy gate).
     pub workers: Option<i64>,
-}
-
-/// Who applies.
-#[derive(Debug, Clone)]
-pub struct By {
-    /// The tenant of the audit entry.
-    pub tenant: String,
-    /// The actor, as the audit chain names it.
-    pub actor: String,
-    /// The request, if one applies.
-    pub request_id: Option<String>,
-}
-
-impl By {
-    /// The `cron-autoscale` job.
-    pub fn scheduler() -> By {
-        By {
-            tenant: DEFAULT_TENANT.into(),
-            actor: "scheduler".into(),
-            request_id: None,
-        }
-    }
 }
 
 /// What an apply did.
@@ -108,25 +85,27 @@ fn decide(o: &Observation, req: &ApplyRequest, at: &Situation) -> Result<Decisio
     }
 }
 
-fn audit_change(env: &Env, by: &By, d: &Decision, status: &Status) -> Result<()> {
-    let mut e = Event::new(&by.tenant, &by.actor, "scale.apply")
-        .target("workers")
-        .detail(serde_json::json!({
-            "from": d.current,
-            "to": d.target(),
-            "reason": d.reason,
-            "metrics": status.metrics,
-            "forecast": status.forecast,
-        }));
-    if let Some(id) = &by.request_id {
-        e = e.request(id);
-    }
-    audit::append(env, &e)?;
+fn audit_change(env: &Env, by: &Who, d: &Decision, status: &Status) -> Result<()> {
+    audit::record_business(
+        env,
+        by,
+        "scale.apply",
+        audit::Change::on("workers")
+            .before(serde_json::json!({ "workers": d.current }))
+            .after(serde_json::json!({ "workers": d.target() }))
+            .detail(serde_json::json!({
+                "from": d.current,
+                "to": d.target(),
+                "reason": d.reason,
+                "metrics": status.metrics,
+                "forecast": status.forecast,
+            })),
+    )?;
     Ok(())
 }
 
 /// Apply (or, in a dry run, only decide) as `by`.
-pub fn apply(env: &Env, req: &ApplyRequest, by: &By) -> Result<Applied> {
+pub fn apply(env: &Env, req: &ApplyRequest, by: &Who) -> Result<Applied> {
     let settings = Settings::load(env.config.as_ref())?;
     if let Some(w) = req.workers {
         decision::within_bounds(w, &settings)?;

@@ -25,7 +25,7 @@ pub mod signals;
 pub mod state;
 pub mod status;
 
-pub use apply::{apply, Applied, ApplyRequest, By};
+pub use apply::{apply, Applied, ApplyRequest};
 pub use decision::{Action, Block, Decision, Reason};
 pub use settings::Settings;
 pub use state::{current_workers, effective_concurrency};
@@ -52,7 +52,11 @@ scheduler::cron_http_app!("cron-autoscale", "/api/internal/cron/autoscale", JOB)
 /// One run (the job's body): decide, apply unless `scale_dry_run`, prune
 /// changes older than 30 days, and say what was done.
 pub fn autoscale(env: &Env, run: &RunContext) -> Result<String> {
-    let applied = apply(env, &ApplyRequest::default(), &By::scheduler())?;
+    let applied = apply(
+        env,
+        &ApplyRequest::default(),
+        &crate::audit::Who::scheduler(),
+    )?;
     let pruned = state::prune(env, run.now_ms)?;
     let mut summary = applied.summary();
     if pruned > 0 {

@@ -1,333 +1,203 @@
-//! Security compliance (issue 16): the CycloneDX SBOM validates against the
-//! official schema and lists every component with what it links; the
-//! configuration scan names each weakness planted in a test configuration
-//! and finds none in a clean one; a secret past its rotation date raises
-//! an incident from cron-secrets.
+//! Compliance webhooks (issue 16): "signed compliance webhooks verify and
+//! tampered or replayed ones are refused", high and critical events go out
+//! to the configured endpoint (a loopback mock) signed the same way,
+//! through the outbox, with a retry.
+//!
+//! Signatures are made and checked with Python's `hmac` module, an
+//! implementation no one here wrote, following docs/SECURITY.md.
 
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
+use echopilot_e2e::mock::{MockServer, Reply};
 use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
-use serde_json::Value;
-use std::collections::BTreeSet;
-use std::process::Command;
+use serde_json::{json, Value};
 
-use crate::auth::kit::{identity_vars, login, text, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::support::dash;
 
-pub const SCENARIOS: &[Scenario] = &[
-    Scenario::new("sbom_is_valid_cyclonedx_for_every_component", sbom),
-    Scenario::configured(
-        "security_scan_names_each_planted_weakness_and_none_when_clean",
-        scan,
-    ),
-    Scenario::configured(
-        "secrets_past_rotation_raise_an_incident_from_cron_secrets",
-        rotation,
-    ),
-];
+pub const SCENARIOS: &[Scenario] = &[Scenario::configured(
+    "compliance_webhooks_verify_refuse_replays_and_forward_signed",
+    webhooks,
+)];
 
-/// A strong value for each generated secret of the clean configuration.
-const CLEAN_DASHBOARD_KEY: &str = "5d8e2b7f0c4a9613e7b2d5f8a1c4e7b0d3f6a9c2";
-const CLEAN_CRON_TOKEN: &str = "c7e1a9f3b5d2408e6a1c3f5b7d9e0a2c4f6b8d1e";
+const OLD: &str = "e2e-compliance-secret-old-0123456789abcdef";
+const NEW: &str = "e2e-compliance-secret-new-0123456789abcdef";
+const FORWARD: &str = "e2e-compliance-forward-secret-0123456789ab";
 
-fn sbom(env: &Env) -> Result<()> {
-    let app = env.app()?;
-    let anonymous = app.get("/api/security/sbom").send()?;
-    check!(anonymous.status == 401, "anonymous: {}", anonymous.status);
-
-    let resp = app
-        .get("/api/security/sbom")
-        .header("X-Dash-Key", &dash(&app))
-        .send()?;
-    check!(resp.status == 200, "sbom: {} {}", resp.status, resp.text());
-    check!(
-        resp.header("content-type")
-            .is_some_and(|t| t.starts_with("application/vnd.cyclonedx+json")),
-        "content type: {:?}",
-        resp.header("content-type")
-    );
-    check!(
-        resp.header("content-disposition")
-            .is_some_and(|d| d.contains(".cdx.json")),
-        "a download: {:?}",
-        resp.header("content-disposition")
-    );
-    let doc: Value = serde_json::from_slice(&resp.body)?;
-
-    // Valid against the official CycloneDX 1.5 schema.
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("echopilot.cdx.json");
-    std::fs::write(&file, &resp.body)?;
-    let root = env.root();
-    let python = root.join("target/pyenv/bin/python");
-    check!(
-        python.exists(),
-        "{} is missing: tests/run.sh creates it from tests/requirements.txt",
-        python.display()
-    );
-    let out = Command::new(&python)
-        .arg(root.join("tests/host/tests/e2e/validate_cyclonedx.py"))
-        .arg(&file)
-        .arg(doc["specVersion"].as_str().unwrap_or("1.5"))
-        .output()?;
-    check!(
-        out.status.success(),
-        "the SBOM does not validate: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    // Every component in spin.toml, with what it links.
-    let components = doc["components"].as_array().context("components")?;
-    let apps: BTreeSet<&str> = components
-        .iter()
-        .filter(|c| c["type"] == "application")
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let manifest = std::fs::read_to_string(root.join("spin.toml"))?;
-    let declared: BTreeSet<&str> = manifest
-        .lines()
-        .filter_map(|l| l.strip_prefix("[component.")?.strip_suffix(']'))
-        .filter(|n| !n.contains('.'))
-        .collect();
-    check!(
-        apps == declared,
-        "components {apps:?} vs spin.toml {declared:?}"
-    );
-    for c in components {
-        let (name, version) = (c["name"].as_str(), c["version"].as_str());
-        check!(name.is_some() && version.is_some(), "name and version: {c}");
-        check!(
-            c["purl"] == format!("pkg:cargo/{}@{}", name.unwrap(), version.unwrap()).as_str(),
-            "purl: {c}"
-        );
-        check!(
-            c["licenses"][0]["expression"]
-                .as_str()
-                .is_some_and(|l| !l.is_empty()),
-            "license: {c}"
-        );
-    }
-    let depends = |r: &str| -> Vec<String> {
-        doc["dependencies"]
-            .as_array()
-            .and_then(|d| d.iter().find(|e| e["ref"] == r))
-            .and_then(|e| e["dependsOn"].as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let security = components
-        .iter()
-        .find(|c| c["name"] == "api-security")
-        .context("api-security is listed")?;
-    let direct = depends(security["bom-ref"].as_str().unwrap_or_default());
-    check!(
-        direct
-            .iter()
-            .any(|d| d.starts_with("pkg:cargo/echopilot-core@"))
-            && direct.iter().any(|d| d.starts_with("pkg:cargo/spin-sdk@")),
-        "api-security links core and spin-sdk: {direct:?}"
-    );
-    let serde = components
-        .iter()
-        .find(|c| c["name"] == "serde")
-        .context("serde is listed")?;
-    check!(
-        serde["hashes"][0]["alg"] == "SHA-256",
-        "crates.io checksums: {serde}"
-    );
-    check!(
-        !components
-            .iter()
-            .any(|c| c["name"] == "rusqlite" || c["name"] == "serde_derive"),
-        "native-only crates and procedural macros are not linked into a component"
-    );
-    check!(
-        doc["metadata"]["timestamp"]
-            .as_str()
-            .is_some_and(|t| t.ends_with('Z')),
-        "stamped: {}",
-        doc["metadata"]
-    );
-    Ok(())
-}
-
-fn scan_as(app: &App, key: &str) -> Result<Value> {
-    let resp = app
-        .get("/api/security/scan")
-        .header("X-Dash-Key", key)
-        .send()?;
-    Ok(expect_status(&resp, 200)?["data"].clone())
-}
-
-fn checks_on(report: &Value) -> BTreeSet<(String, String)> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            (
-                f["check"].as_str().unwrap_or_default().to_string(),
-                f["subject"].as_str().unwrap_or_default().to_string(),
-            )
+/// `t=<t>,v1=<hex HMAC-SHA256 of "t.body">`, computed by python3.
+fn python_signature(secret: &str, t: u64, body: &[u8]) -> Result<String> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import hmac, hashlib, sys\n\
+             secret, t, body = sys.argv[1], sys.argv[2], sys.stdin.buffer.read()\n\
+             print('t=%s,v1=%s' % (t, hmac.new(secret.encode(), t.encode() + b'.' + body, hashlib.sha256).hexdigest()))",
+        )
+        .arg(secret)
+        .arg(t.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().context("stdin").map_err(std::io::Error::other)?.write_all(body)?;
+            child.wait_with_output()
         })
-        .collect()
+        .context("python3")?;
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-fn scan(env: &Env) -> Result<()> {
-    // Planted: the published e2e keys, a short JWT secret, a pattern for a
-    // metrics token, a live Stripe key on staging, CORS `*`, plain http to
-    // the LLM, telemetry off, and no off-machine backups.
-    let weak = env.app_with(|b| {
-        b.variable("jwt_secret", "too-short-jwt")
-            .variable("metrics_token", "abababababababababababababababababab")
-            .variable(
-                "stripe_secret_key",
-                "sk_live_51Habcdefghijklmnopqrstuvwxyz012345",
-            )
-            .variable("deployment_environment", "staging")
-            .variable("cors_allowed_origins", "*")
-            .variable("openai_base_url", "http://llm.internal:8080")
-            .variable("request_telemetry", "off")
-    })?;
-    let report = scan_as(&weak, &dash(&weak))?;
-    let found = checks_on(&report);
-    for (check, subject) in [
-        ("secret_default", "dashboard_key"),
-        ("secret_default", "cron_token"),
-        ("secret_too_short", "jwt_secret"),
-        ("secret_default", "metrics_token"),
-        ("stripe_live_key_outside_production", "stripe_secret_key"),
-        ("cors_wildcard", "cors_allowed_origins"),
-        (
-            "outbound_host_too_wide",
-            "cron-worker: http://llm.internal:8080",
-        ),
-        ("telemetry_off", "request_telemetry"),
-        ("backups_not_shipped", "backup_s3_bucket"),
-    ] {
-        check!(
-            found.contains(&(check.to_string(), subject.to_string())),
-            "{check} on {subject} not named: {found:?}"
-        );
-    }
-    let shown = report.to_string();
-    for secret in ["too-short-jwt", "sk_live_51H", "ababababab"] {
-        check!(
-            !shown.contains(secret),
-            "the scan shows a secret value: {secret}"
-        );
-    }
-    for f in report["findings"].as_array().context("findings")? {
-        check!(
-            f["fix"].as_str().is_some_and(|s| s.len() > 10),
-            "every finding has its fix: {f}"
-        );
-    }
-    let ages = report["secrets"].as_array().context("secrets")?;
-    check!(
-        ages.iter()
-            .any(|a| a["name"] == "jwt_secret" && a["due"] == false),
-        "secrets' ages: {ages:?}"
-    );
-
-    // The dashboard key unset is a weakness too (read by the bootstrap
-    // admin, signed in with a JWT).
-    let unset = env.app_with(|b| identity_vars(b).variable("dashboard_key", ""))?;
-    let token = text(
-        &login(&unset, ADMIN_EMAIL, ADMIN_PASSWORD)?,
-        "/access_token",
-    )?;
-    let resp = unset.get("/api/security/scan").bearer(&token).send()?;
-    let found = checks_on(&expect_status(&resp, 200)?["data"]);
-    check!(
-        found.contains(&(
-            "dashboard_key_unset".to_string(),
-            "dashboard_key".to_string()
-        )),
-        "{found:?}"
-    );
-
-    // A clean configuration: nothing found.
-    let clean = env.app_with(|b| {
-        b.variable("dashboard_key", CLEAN_DASHBOARD_KEY)
-            .variable("cron_token", CLEAN_CRON_TOKEN)
-            .variable("jwt_secret", "4e9d2a7c1f8b3065d2e9a4c7f1b8d3a6e0c5f2b9")
-            .variable(
-                "stripe_secret_key",
-                "sk_test_51Habcdefghijklmnopqrstuvwxyz012345",
-            )
-            .variable("cors_allowed_origins", "https://app.example.com")
-            .variable("backup_s3_bucket", "echopilot-backups")
-    })?;
-    let report = scan_as(&clean, CLEAN_DASHBOARD_KEY)?;
-    check!(
-        report["findings"].as_array().is_some_and(Vec::is_empty),
-        "a clean configuration has findings: {}",
-        report["findings"]
-    );
-    Ok(())
+fn event(id: &str, severity: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id, "type": "access.review_overdue", "severity": severity, "source": "grc-tool",
+        "summary": format!("{severity} event {id}"), "data": { "owner": "it-ops" },
+    }))
+    .unwrap_or_default()
 }
 
-fn rotation(env: &Env) -> Result<()> {
-    let data = tempfile::tempdir()?;
-    let app = env.app_with(|b| b.data_dir(data.path()))?;
-    // The scan records each secret's first sighting.
-    let report = scan_as(&app, &dash(&app))?;
-    check!(
-        !checks_on(&report)
-            .iter()
-            .any(|(c, _)| c == "secret_rotation_due"),
-        "nothing is due yet"
-    );
-    drop(app);
-    // Forty days pass for the dashboard key's value.
-    let db = rusqlite::Connection::open(data.path().join("sqlite_db.db"))?;
-    db.busy_timeout(std::time::Duration::from_secs(10))?;
-    let aged = db.execute(
-        "UPDATE secret_fingerprints SET first_seen_at = first_seen_at - 40 * 86400000 WHERE name = 'dashboard_key'",
-        [],
-    )?;
-    check!(aged == 1, "one dashboard key fingerprint: {aged}");
-    let stored: Vec<String> = db
-        .prepare("SELECT fingerprint FROM secret_fingerprints")?
-        .query_map([], |r| r.get(0))?
-        .collect::<std::result::Result<_, _>>()?;
-    check!(
-        stored.iter().all(|f| f.len() == 32 && !f.contains("e2e")),
-        "fingerprints only: {stored:?}"
-    );
-    drop(db);
-
-    let app = env.app_with(|b| b.data_dir(data.path()))?;
-    app.run_job("secrets")?;
-    let incidents = app
-        .get("/api/incidents?source=secrets")
-        .header("X-Dash-Key", &dash(&app))
+fn deliver(app: &App, body: &[u8], signature: &str) -> Result<(u16, Value)> {
+    let resp = app
+        .post("/api/compliance/webhook")
+        .header("Content-Type", "application/json")
+        .header("X-EchoPilot-Signature", signature)
+        .body(body.to_vec())
         .send()?;
-    let incidents = expect_status(&incidents, 200)?;
-    let list = incidents["data"]["incidents"]
+    let v = resp.json().unwrap_or(Value::Null);
+    Ok((resp.status, v))
+}
+
+fn webhooks(env: &Env) -> Result<()> {
+    // The endpoint fails its first delivery (503), then accepts.
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let siem = MockServer::start("siem", move |_req| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Reply::status(503)
+        } else {
+            Reply::json(202, &json!({ "accepted": true }))
+        }
+    })?;
+    let app = env.app_with(|b| {
+        b.variable("compliance_webhook_secrets", format!("{OLD},{NEW}"))
+            .variable("compliance_forward_origin", siem.url())
+            .variable("compliance_forward_paths", "/hooks/soc")
+            .variable("compliance_forward_secret", FORWARD)
+            .variable("alert_retry_base_ms", "100")
+    })?;
+    let now = echopilot_e2e::scenario::unix_now();
+
+    // Signed by either secret of the rotation: stored.
+    let low = event("grc-1", "low");
+    let (status, body) = deliver(&app, &low, &python_signature(OLD, now, &low)?)?;
+    check!(
+        status == 200 && body["data"]["forwarded"] == 0,
+        "low: {status} {body}"
+    );
+    let critical = event("grc-2", "critical");
+    let (status, body) = deliver(&app, &critical, &python_signature(NEW, now, &critical)?)?;
+    check!(
+        status == 200 && body["data"]["secret_index"] == 1 && body["data"]["forwarded"] == 1,
+        "critical: {status} {body}"
+    );
+
+    // Tampered, stale, replayed, unsigned: refused.
+    let other = event("grc-3", "high");
+    let mut tampered = other.clone();
+    let at = tampered.len() - 3;
+    tampered[at] = b'X';
+    let cases = [
+        (
+            "tampered",
+            tampered.clone(),
+            python_signature(OLD, now, &other)?,
+            400,
+            "signature_mismatch",
+        ),
+        (
+            "stale",
+            other.clone(),
+            python_signature(OLD, now - 600, &other)?,
+            400,
+            "signature_expired",
+        ),
+        (
+            "wrong secret",
+            other.clone(),
+            python_signature(FORWARD, now, &other)?,
+            400,
+            "signature_mismatch",
+        ),
+        (
+            "replayed",
+            critical.clone(),
+            python_signature(NEW, now, &critical)?,
+            409,
+            "event_replayed",
+        ),
+        (
+            "unsigned",
+            other.clone(),
+            String::new(),
+            400,
+            "signature_missing",
+        ),
+    ];
+    for (name, body, sig, want_status, want_code) in cases {
+        let (status, out) = deliver(&app, &body, &sig)?;
+        check!(
+            status == want_status && out["error"]["code"] == want_code,
+            "{name}: {status} {out}"
+        );
+    }
+
+    // Admins see the two stored events.
+    let key = dash(&app);
+    let list = expect_status(
+        &app.get("/api/compliance/events")
+            .header("X-Dash-Key", &key)
+            .send()?,
+        200,
+    )?;
+    let ids: Vec<&str> = list["data"]["events"]
         .as_array()
-        .context("incidents")?;
+        .map(|a| a.iter().filter_map(|e| e["id"].as_str()).collect())
+        .unwrap_or_default();
+    check!(ids == ["grc-2", "grc-1"], "events: {ids:?}");
+    let critical_only = expect_status(
+        &app.get("/api/compliance/events?severity=critical")
+            .header("X-Dash-Key", &key)
+            .send()?,
+        200,
+    )?;
     check!(
-        list.iter().any(|i| i["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("`dashboard_key` is due for rotation"))),
-        "a rotation reminder: {incidents}"
+        critical_only["data"]["events"].as_array().map(Vec::len) == Some(1),
+        "{critical_only}"
     );
-    check!(list.len() == 1, "only the aged secret: {incidents}");
-    let report = scan_as(&app, &dash(&app))?;
-    check!(
-        checks_on(&report).contains(&(
-            "secret_rotation_due".to_string(),
-            "dashboard_key".to_string()
-        )),
-        "the scan shows it due: {}",
-        report["findings"]
-    );
+
+    // The outbox delivers the critical event: 503 first, then a retry.
+    for _ in 0..20 {
+        if siem.requests().len() >= 2 {
+            break;
+        }
+        app.run_job_in_own_slot("incidents")?;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let sent = siem.requests_to("/hooks/soc");
+    check!(sent.len() == 2, "{} deliveries to the endpoint", sent.len());
+    for r in &sent {
+        let sig = r.header("x-echopilot-signature").unwrap_or_default();
+        let t: u64 = sig
+            .strip_prefix("t=")
+            .and_then(|s| s.split(',').next())
+            .and_then(|s| s.parse().ok())
+            .context("the forward's timestamp")?;
+        check!(
+            python_signature(FORWARD, t, &r.body)? == sig,
+            "the forward's signature does not verify: {sig}"
+        );
+        let b = r.json();
+        check!(
+            b["id"] == "grc-2" && b["severity"] == "critical" && b["source"] == "grc-tool",
+            "forwarded body: {b}"
+        );
+    }
     Ok(())
 }

@@ -33,6 +33,7 @@ mod real_spin;
 mod reports;
 mod scale;
 mod security;
+mod security_posture;
 mod slo;
 mod static_files;
 mod support;
@@ -54,6 +55,7 @@ fn main() {
         auth::SCENARIOS,
         tenancy::SCENARIOS,
         audit::SCENARIOS,
+        security_posture::SCENARIOS,
         matrix::SCENARIOS,
         ops::SCENARIOS,
         incidents::SCENARIOS,

@@ -132,6 +132,8 @@ const PLATFORM_ROUTES: &[&str] = &[
     "/api/backups",
     "/api/audit/verify",
     "/api/security",
+    "/api/audit/export",
+    "/api/compliance/events",
 ];
 
 /// The class the permission table implies for `who` on row `p`. The

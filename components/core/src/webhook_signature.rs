@@ -1,7 +1,9 @@
-//! Stripe webhook signatures, verified as Stripe documents them
-//! (<https://docs.stripe.com/webhooks#verify-manually>):
+//! Timestamped webhook signatures, as Stripe documents them
+//! (<https://docs.stripe.com/webhooks#verify-manually>), the one scheme both
+//! Stripe's `Stripe-Signature` and EchoPilot's own `X-EchoPilot-Signature`
+//! (compliance webhooks, in and out) use:
 //!
-//! - the `Stripe-Signature` header is `t=<unix seconds>,v1=<hex>[,v1=…][,v0=…]`:
+//! - the header is `t=<unix seconds>,v1=<hex>[,v1=…][,v0=…]`:
 //!   comma-separated `key=value` items, in any order;
 //! - the signed payload is `"{t}.{raw body}"`, and each `v1` is the hex
 //!   HMAC-SHA256 of it keyed by the endpoint's signing secret; any one `v1`
@@ -12,9 +14,9 @@
 //!   five minutes in the future is refused here too);
 //! - comparisons are constant-time.
 //!
-//! `stripe_webhook_secret` may hold several secrets separated by commas,
-//! so an endpoint's secret can be rolled without a window in which valid
-//! deliveries are refused.
+//! `stripe_webhook_secret` (and `compliance_webhook_secrets`) may hold
+//! several secrets separated by commas, so an endpoint's secret can be
+//! rolled without a window in which valid deliveries are refused.
 
 use crate::config;
 use crate::error::{Error, Kind, Result};
@@ -28,10 +30,37 @@ pub const TOLERANCE_SECS: i64 = 300;
 /// The longest header accepted (Stripe's are well under 1 KiB).
 const MAX_HEADER: usize = 4096;
 
+/// Who signs with a header: its name and the sender, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme {
+    /// The header's name.
+    pub header: &'static str,
+    /// Who must have signed, in words.
+    pub signer: &'static str,
+}
+
+/// Stripe's deliveries.
+pub const STRIPE: Scheme = Scheme {
+    header: "Stripe-Signature",
+    signer: "Stripe",
+};
+
+/// EchoPilot's compliance webhooks, in and out.
+pub const ECHOPILOT: Scheme = Scheme {
+    header: "X-EchoPilot-Signature",
+    signer: "a holder of a compliance webhook secret",
+};
+
 /// The endpoint signing secrets (`stripe_webhook_secret`, comma-separated),
 /// or `None` when it is empty: webhooks are not configured.
 pub fn secrets(c: &dyn Config) -> Result<Option<Vec<String>>> {
-    let Some(raw) = config::text(c, "stripe_webhook_secret")? else {
+    secret_list(c, "stripe_webhook_secret")
+}
+
+/// The comma-separated secrets of variable `name`, or `None` when it is
+/// empty.
+pub fn secret_list(c: &dyn Config, name: &str) -> Result<Option<Vec<String>>> {
+    let Some(raw) = config::text(c, name)? else {
         return Ok(None);
     };
     let list: Vec<String> = raw
@@ -44,16 +73,35 @@ pub fn secrets(c: &dyn Config) -> Result<Option<Vec<String>>> {
 
 /// A refusal: 400 with a code saying which rule failed (Stripe retries a
 /// non-2xx delivery, and shows the answer in its dashboard).
-fn refuse(code: &'static str, message: &str) -> Error {
+fn refuse(code: &'static str, message: String) -> Error {
     Error::new(Kind::BadRequest, code, message)
 }
 
 /// 400 `signature_missing`: a delivery without a `Stripe-Signature`.
 pub fn missing() -> Error {
+    missing_as(STRIPE)
+}
+
+/// 400 `signature_missing`: a delivery without the scheme's header.
+pub fn missing_as(scheme: Scheme) -> Error {
     refuse(
         "signature_missing",
-        "no Stripe-Signature header: webhook deliveries must be signed by Stripe",
+        format!(
+            "no {} header: webhook deliveries must be signed by {}",
+            scheme.header, scheme.signer
+        ),
     )
+}
+
+/// The header value signing `payload` at `t` (Unix seconds) with `secret`:
+/// `t=<t>,v1=<hex>`.
+pub fn header_value(secret: &str, t: i64, payload: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(payload);
+    format!("t={t},v1={}", crate::hex(&mac.finalize().into_bytes()))
 }
 
 /// The timestamp and the `v1` signatures of a header; `None` when either is
@@ -111,36 +159,53 @@ fn matches(secret: &str, t: i64, payload: &[u8], sig: &[u8; 32]) -> bool {
 /// `signature_missing`, `signature_malformed`, `signature_mismatch` or
 /// `signature_expired`.
 pub fn verify(header: Option<&str>, payload: &[u8], secrets: &[String], now_s: i64) -> Result<i64> {
+    verify_as(STRIPE, header, payload, secrets, now_s).map(|(t, _)| t)
+}
+
+/// [`verify`] for `scheme`: the timestamp and the index in `secrets` of
+/// the (first) secret that signed.
+pub fn verify_as(
+    scheme: Scheme,
+    header: Option<&str>,
+    payload: &[u8],
+    secrets: &[String],
+    now_s: i64,
+) -> Result<(i64, usize)> {
     let Some(header) = header.filter(|h| !h.trim().is_empty()) else {
-        return Err(missing());
+        return Err(missing_as(scheme));
     };
     let Some((t, signatures)) = parse_header(header) else {
         return Err(refuse(
             "signature_malformed",
-            "the Stripe-Signature header has no timestamp or no v1 signature",
+            format!(
+                "the {} header has no timestamp or no v1 signature",
+                scheme.header
+            ),
         ));
     };
     // Every pair is checked (no early exit), so timing says nothing about
     // which secret or signature matched.
-    let mut any = false;
-    for secret in secrets {
+    let mut signer: Option<usize> = None;
+    for (i, secret) in secrets.iter().enumerate() {
         for sig in &signatures {
-            any |= matches(secret, t, payload, sig);
+            if matches(secret, t, payload, sig) && signer.is_none() {
+                signer = Some(i);
+            }
         }
     }
-    if !any {
+    let Some(signer) = signer else {
         return Err(refuse(
             "signature_mismatch",
-            "no v1 signature matches the payload for this endpoint's signing secret",
+            "no v1 signature matches the payload for this endpoint's signing secret".into(),
         ));
-    }
+    };
     if (now_s - t).abs() > TOLERANCE_SECS {
         return Err(refuse(
             "signature_expired",
-            "the signature's timestamp is more than 300 seconds from now (a replayed or delayed delivery)",
+            "the signature's timestamp is more than 300 seconds from now (a replayed or delayed delivery)".into(),
         ));
     }
-    Ok(t)
+    Ok((t, signer))
 }
 
 #[cfg(test)]
@@ -225,6 +290,7 @@ mod tests {
             NOW
         );
         assert_eq!(sign("whsec_official_vector", NOW, payload), &header[16..]);
+        assert_eq!(header_value("whsec_official_vector", NOW, payload), header);
         let mut tampered = payload.to_vec();
         tampered[10] ^= 1;
         assert_eq!(
