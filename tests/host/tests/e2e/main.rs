@@ -26,6 +26,7 @@ mod notion;
 mod ops;
 mod payments;
 mod platform;
+mod privacy;
 mod queue;
 mod real_spin;
 mod reports;
@@ -67,6 +68,7 @@ fn main() {
         demo::SCENARIOS,
         i18n::SCENARIOS,
         workflows::SCENARIOS,
+        privacy::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
