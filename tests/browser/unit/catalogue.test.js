@@ -29,7 +29,7 @@ const DYNAMIC = {
   "scale.block.": ["cooldown", "deploy_gate"],
   "costs.quality.": ["no_evidence", "at_or_above_floor", "below_floor"],
   "plan.": ["free", "pro", "business", "enterprise"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "payments", "console", "admin", "users", "partners", "tenants", "audit", "privacy"],
 };
 
 function usedKeys() {
