@@ -109,7 +109,7 @@ fn export_and_erasure(env: &Env) -> Result<()> {
         &viewer,
         Some(&json!({ "email": "viewer@priv-a.test" })),
     )?;
-    expect_error(&resp, 403, "forbidden", "a viewer erasing")?;
+    expect_error(&resp, 403, "insufficient_role", "a viewer erasing")?;
     let resp = export(&app, &a, "email=not-an-email")?;
     expect_error(&resp, 422, "invalid_email", "a malformed email")?;
 
