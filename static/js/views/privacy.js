@@ -90,11 +90,13 @@ async function erase(form, result) {
 }
 
 function retentionCard(data) {
-  const rows = data.rules.map((r) => h("tr", {}, h("td", {}, h("code", { text: r.kind })), h("td", { class: "num", text: fmt.number(r.days) }), h("td", { text: r.action })));
+  const items = data.rules.map((r) =>
+    h("li", { class: "record" }, h("div", { class: "title" }, h("code", { text: r.kind })), h("div", { class: "meta" }, facts([[t("privacy.days"), fmt.number(r.days)], [t("privacy.action"), r.action]]))),
+  );
   const last = data.last_run;
   return card(
     t("privacy.retention"),
-    table(t("privacy.retention"), [t("privacy.kind"), { text: t("privacy.days"), class: "num" }, t("privacy.action")], rows),
+    h("ul", { class: "records", id: "privacy-retention" }, items),
     h("p", { class: "muted", text: last ? t("privacy.last_run", { when: fmt.dateTime(last.started_at), summary: last.summary || last.error || last.status }) : t("privacy.never_run") }),
   );
 }
