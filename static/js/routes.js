@@ -36,6 +36,7 @@ export const VIEWS = [
   { id: "partners", path: "/partners", title: "nav.partners", group: "admin", minRole: "admin", load: () => import("./views/partners.js") },
   { id: "tenants", path: "/tenants", title: "nav.tenants", group: "admin", minRole: "admin", load: () => import("./views/tenants.js") },
   { id: "audit", path: "/audit", title: "nav.audit", group: "admin", minRole: "admin", load: () => import("./views/audit.js") },
+  { id: "privacy", path: "/privacy", title: "nav.privacy", group: "admin", minRole: "admin", load: () => import("./views/privacy.js") },
 ];
 
 /** The view shown for an unknown address. */
@@ -71,6 +72,7 @@ export const ACTIONS = [
   { id: "partner_key.create", label: "palette.partner_key_create", path: "/partners", query: { do: "create" }, minRole: "admin" },
   { id: "tenant.create", label: "palette.tenant_create", path: "/tenants", query: { do: "create" }, minRole: "admin", global: true },
   { id: "audit.verify", label: "palette.audit_verify", path: "/audit", minRole: "admin" },
+  { id: "privacy.request", label: "palette.privacy_request", path: "/privacy", minRole: "admin" },
 ];
 
 /** The view for `path` and its parameters, or null. */

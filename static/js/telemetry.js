@@ -12,13 +12,14 @@ export const EVENTS = new Set([
   "silence.create", "cap.set", "scale.apply", "ops.dry_run", "ops.confirm", "backup.verify",
   "backup.download", "security.sbom_download", "partner_key.create", "user.create", "palette.open", "palette.run",
   "locale.change", "theme.change", "auth.sign_in", "auth.sign_out", "demo.banner_dismiss",
+  "privacy.export", "privacy.erase",
 ]);
 
 /** The view ids the API accepts. */
 export const VIEWS = new Set([
   "landing", "about", "not_found", "sign_in", "overview", "jobs", "job", "queue", "prompts",
   "workflows", "workflow", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "security", "payments",
-  "console", "admin", "users", "partners", "tenants", "audit", "legal",
+  "console", "admin", "users", "partners", "tenants", "audit", "legal", "privacy",
   "portal", "finops", "billing", "referrals",
 ]);
 

@@ -35,8 +35,11 @@ const VIEWS = [
   ["operations", "/operations"], ["incidents", "/incidents"], ["slo", "/slo"], ["costs", "/costs"],
   ["scale", "/scale"], ["reports", "/reports"], ["logs", "/logs"], ["backups", "/backups"],
   ["security", "/security"], ["payments", "/payments"], ["console", "/console"], ["admin", "/admin"], ["users", "/users"],
-  ["partners", "/partners"], ["tenants", "/tenants"], ["audit", "/audit"], ["not_found", "/no-such-view"],
+  ["partners", "/partners"], ["tenants", "/tenants"], ["audit", "/audit"], ["privacy", "/privacy"],
+  ["not_found", "/no-such-view"],
 ];
+/** The legal pages, linked from every page's footer. */
+const LEGAL = ["terms", "privacy", "cookies", "accessibility"];
 const JOB_DONE_MS = 90_000; // the cron worker runs every 5 s; generous for a loaded machine
 
 /**
@@ -123,6 +126,21 @@ for (const size of SIZES) {
         await page.goto(`${BASE}/about/`);
         await ready(page);
         await audit(page, watch, shot("about"));
+        for (const name of LEGAL) {
+          const resp = await page.goto(`${BASE}/legal/${name}/`);
+          assert.equal(resp.status(), 200, `/legal/${name}/`);
+          await ready(page);
+          assert.ok((await page.textContent("main h1")).length > 0, `${name}: a heading`);
+          await audit(page, watch, shot(`legal-${name}`));
+        }
+        // Every page links the four legal pages from its footer.
+        for (const path of ["/", "/about/", "/app/", "/legal/terms/", "/no-such-page"]) {
+          await page.goto(`${BASE}${path}`);
+          watch.problems.splice(0); // the 404 itself is expected
+          await ready(page);
+          const links = await page.$$eval("footer .legal-slot a", (as) => as.map((a) => a.getAttribute("href")));
+          assert.deepEqual(links, LEGAL.map((n) => `/legal/${n}/`), `legal links in the footer of ${path}`);
+        }
         const missing = await page.goto(`${BASE}/incidentz`, { waitUntil: "domcontentloaded" });
         assert.equal(missing.status(), 404);
         watch.problems.splice(0); // the 404 itself is the point
@@ -315,6 +333,28 @@ for (const size of SIZES) {
         const [download] = await Promise.all([page.waitForEvent("download"), page.click("#sbom-download")]);
         assert.match(download.suggestedFilename(), /^echopilot-.*\.cdx\.json$/);
         watch.check("security");
+      });
+
+      await t.test("privacy: export a person's data, then erase it after confirming", async () => {
+        const email = `privacy-${size.name}@example.org`;
+        await api("POST", "/api/queue/enqueue", { brief: `A brief for ${email}`, email });
+        await go(page, "/privacy");
+        await page.fill("#privacy-form input[name=email]", email);
+        await page.fill("#privacy-form input[name=reason]", "browser test");
+        await page.click("#privacy-form button[type=submit]");
+        await page.waitForSelector("#privacy-result table");
+        assert.match(await page.textContent("#privacy-result"), new RegExp(email));
+        const [download] = await Promise.all([page.waitForEvent("download"), page.click("#privacy-download")]);
+        assert.match(download.suggestedFilename(), /^privacy-export-[0-9a-f]{12}\.json$/);
+        await audit(page, watch, shot("privacy-export"));
+        await page.click("#privacy-erase");
+        await page.waitForSelector("dialog[open]");
+        assert.match(await page.textContent("dialog[open]"), new RegExp(email));
+        await confirmDialog(page);
+        await page.locator(".toast", { hasText: "The personal data was erased." }).first().waitFor();
+        const after = await api("GET", `/api/privacy/export?email=${encodeURIComponent(email)}`);
+        assert.equal(after.sections.jobs.length, 0, "the job no longer names the person");
+        watch.check("privacy");
       });
 
       await t.test("the command palette reaches views and actions", async () => {

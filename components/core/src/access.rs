@@ -234,6 +234,14 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/workflow-templates", VIEWER),
     row(Get, "/api/workflow-nodes", VIEWER),
     row(Post, "/api/workflow-checks", OPERATOR),
+    // api-privacy: admins within their tenant (platform admins across);
+    // reads and consents also a signed-in user for their own email
+    // (privacy::subject::authorize); erasure an admin's only.
+    row(Get, "/api/privacy/export", VIEWER),
+    row(Post, "/api/privacy/delete", ADMIN),
+    row(Get, "/api/privacy/consents", VIEWER),
+    row(Post, "/api/privacy/consents", VIEWER),
+    row(Get, "/api/privacy/retention", ADMIN),
     row(Get, "/...", Public),
     // cron components: the HTTP form of each scheduled job
     row(Post, "/api/internal/cron/heartbeat", Scheduler),
@@ -251,6 +259,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/analytics", Scheduler),
     row(Post, "/api/internal/cron/demo", Scheduler),
     row(Post, "/api/internal/cron/secrets", Scheduler),
+    row(Post, "/api/internal/cron/retention", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

@@ -33,6 +33,8 @@ pub const APPS: &[&App] = &[
     &crate::workflows::api::APP,
     &crate::security::APP,
     &crate::security::secrets::APP,
+    &crate::privacy::APP,
+    &crate::privacy::retention::APP,
 ];
 
 /// Every scheduled job.
@@ -52,6 +54,7 @@ pub const JOBS: &[&Job] = &[
     &crate::analytics::rollup::JOB,
     &crate::demo::JOB,
     &crate::security::secrets::JOB,
+    &crate::privacy::retention::JOB,
 ];
 
 #[cfg(test)]

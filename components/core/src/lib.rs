@@ -33,6 +33,7 @@
 //! | [`referrals`] | referral codes, signups, commissions, payouts |
 //! | [`telemetry`] | request recording, minute rollups, Prometheus `/metrics` |
 //! | [`analytics`] | product analytics: event intake, daily visitor hashes, usage (DAU/WAU/MAU), the daily rollup |
+//! | [`privacy`] | GDPR/CCPA: subject export and erasure, consent records, retention windows and `cron-retention` |
 //! | [`demo`] | demo mode: the write refusal, the seeder, the tags and the removal |
 //! | [`catalog`] | every app and job, for consistency checks |
 //! | [`build_info`], [`time`], [`log`] | build provenance, RFC 3339, structured logs |
@@ -72,6 +73,7 @@ pub mod notion;
 pub mod ops;
 pub mod payments;
 pub mod ports;
+pub mod privacy;
 pub mod referrals;
 pub mod reports;
 pub mod scale;

@@ -40,7 +40,7 @@ const DYNAMIC = {
   "finops.granularity.": ["daily", "monthly"],
   "finops.pnl.": ["net_revenue", "ai_cost", "infrastructure_cost", "profit"],
   "finops.method.": ["holt_winters_additive_weekly", "linear_trend", "flat"],
-  "hub.": ["overview", "jobs", "queue", "prompts", "workflows", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "security", "payments", "console", "admin", "users", "partners", "tenants", "audit", "portal", "finops", "billing", "referrals"],
+  "hub.": ["overview", "jobs", "queue", "prompts", "workflows", "operations", "incidents", "slo", "costs", "scale", "reports", "logs", "backups", "security", "payments", "console", "admin", "users", "partners", "tenants", "audit", "privacy", "portal", "finops", "billing", "referrals"],
   "security.check.": ["secret_too_short", "secret_default", "dashboard_key_unset", "stripe_live_key_outside_production", "cors_wildcard", "outbound_host_too_wide", "telemetry_off", "backups_not_shipped", "secret_rotation_due"],
   "security.severity.": ["high", "medium", "low"],
   "compliance.severity_": ["low", "medium", "high", "critical"],

@@ -27,6 +27,8 @@ pub const EVENTS: &[&str] = &[
     "auth.sign_in",
     "auth.sign_out",
     "demo.banner_dismiss",
+    "privacy.export",
+    "privacy.erase",
 ];
 
 /// The event that names the view it happened on (the others may).
@@ -66,6 +68,7 @@ pub const VIEWS: &[&str] = &[
     "finops",
     "billing",
     "referrals",
+    "privacy",
 ];
 
 /// The catalogue's spelling of `name`, if it is an event.

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     SECRET_FINGERPRINTS,
     WORKFLOW_NOTION_TRIGGERS,
     COMPLIANCE,
+    PRIVACY,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1266,5 +1267,39 @@ const COMPLIANCE: Migration = Migration {
             ON incident_deliveries (next_attempt_at) WHERE status = 'pending'",
         "CREATE INDEX IF NOT EXISTS incident_deliveries_by_incident
             ON incident_deliveries (incident_id) WHERE incident_id IS NOT NULL",
+    ],
+};
+
+const PRIVACY: Migration = Migration {
+    version: 21,
+    name: "privacy: consent records; indexes for the retention job's batches",
+    statements: &[
+        // Consents given and withdrawn, append-only (see `privacy::consent`);
+        // `email` becomes a placeholder when the subject is erased.
+        "CREATE TABLE IF NOT EXISTS privacy_consents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('given', 'withdrawn')),
+            version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            request_id TEXT,
+            at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS privacy_consents_by_email ON privacy_consents (tenant_id, email, at)",
+        // The retention job's batches read the oldest expired rows first
+        // (see `privacy::retention::RULES`): without these, each batch
+        // would scan its table.
+        "CREATE INDEX IF NOT EXISTS jobs_content_by_age ON jobs (updated_at) WHERE brief <> '[erased]'",
+        "CREATE INDEX IF NOT EXISTS workflow_runs_finished_by_age ON workflow_runs (updated_at) WHERE status <> 'running'",
+        "CREATE INDEX IF NOT EXISTS incident_deliveries_done_by_age ON incident_deliveries (created_at) WHERE status <> 'pending'",
+        "CREATE INDEX IF NOT EXISTS receipts_by_paid ON receipts (paid_at)",
+        "CREATE INDEX IF NOT EXISTS checkout_sessions_by_created ON checkout_sessions (created_at)",
+        "CREATE INDEX IF NOT EXISTS refunds_by_created ON refunds (created_at)",
+        // Erasure finds the subject's rows by email.
+        "CREATE INDEX IF NOT EXISTS checkout_sessions_by_email ON checkout_sessions (email) WHERE email IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS referral_refusals_by_email ON referral_refusals (email)",
     ],
 };

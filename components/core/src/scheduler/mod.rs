@@ -114,6 +114,7 @@ pub const JOB_NAMES: &[&str] = &[
     "analytics",
     "demo",
     "secrets",
+    "retention",
 ];
 
 /// How a run was started.

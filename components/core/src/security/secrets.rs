@@ -92,6 +92,8 @@ pub const SECRETS: &[Secret] = &[
     secret("drive_refresh_token", Origin::Issued),
     secret("stripe_secret_key", Origin::Issued),
     secret("stripe_webhook_secret", Origin::Issued),
+    secret("compliance_webhook_secrets", Origin::Generated),
+    secret("compliance_forward_secret", Origin::Generated),
 ];
 
 /// Days a secret may be used before it is due for rotation, by default.

@@ -28,6 +28,7 @@ mod notion;
 mod ops;
 mod payments;
 mod platform;
+mod privacy;
 mod queue;
 mod real_spin;
 mod reports;
@@ -73,6 +74,7 @@ fn main() {
         i18n::SCENARIOS,
         workflows::SCENARIOS,
         compliance::SCENARIOS,
+        privacy::SCENARIOS,
     ]
     .concat();
     echopilot_e2e::scenario::run_main(&all);
