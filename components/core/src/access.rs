@@ -171,6 +171,11 @@ pub const POLICY: &[Policy] = &[
     row(Get, "/api/backups", ADMIN),
     row(Get, "/api/backups/{id}", ADMIN),
     row(Get, "/api/backups/{id}/download", ADMIN),
+    // api-dr: restores into scratch and DR status (every tenant's data:
+    // admins of the default tenant)
+    row(Post, "/api/dr/restore", ADMIN),
+    row(Get, "/api/dr/last", ADMIN),
+    row(Get, "/api/ops/dr/last", ADMIN),
     // api-analytics: anyone may report dashboard events (flood-limited);
     // usage is per tenant
     row(Post, "/api/analytics/event", Public),
@@ -242,6 +247,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/audit", Scheduler),
     row(Post, "/api/internal/cron/analytics", Scheduler),
     row(Post, "/api/internal/cron/demo", Scheduler),
+    row(Post, "/api/internal/cron/dr", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

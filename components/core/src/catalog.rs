@@ -30,6 +30,8 @@ pub const APPS: &[&App] = &[
     &crate::payments::routes::APP,
     &crate::finance::api::APP,
     &crate::workflows::api::APP,
+    &crate::dr::api::APP,
+    &crate::dr::APP,
 ];
 
 /// Every scheduled job.
@@ -48,6 +50,7 @@ pub const JOBS: &[&Job] = &[
     &crate::audit::JOB,
     &crate::analytics::rollup::JOB,
     &crate::demo::JOB,
+    &crate::dr::JOB,
 ];
 
 #[cfg(test)]

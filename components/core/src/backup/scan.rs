@@ -94,6 +94,8 @@ pub struct Splitter {
     preamble: Vec<u8>,
     /// Whether the first statement has begun (the preamble is complete).
     started: bool,
+    /// How many bytes of each statement are kept.
+    limit: usize,
 }
 
 impl Default for Splitter {
@@ -108,11 +110,21 @@ impl Default for Splitter {
             clause: Clause::Empty,
             preamble: Vec::new(),
             started: false,
+            limit: PREFIX_MAX,
         }
     }
 }
 
 impl Splitter {
+    /// A splitter that keeps up to `limit` bytes of each statement (a
+    /// restore needs whole statements; verifying only their start).
+    pub fn keeping(limit: usize) -> Self {
+        Splitter {
+            limit: limit.max(PREFIX_MAX),
+            ..Splitter::default()
+        }
+    }
+
     /// The text before the first statement (at most [`PREFIX_MAX`] bytes).
     pub fn preamble(&self) -> &[u8] {
         &self.preamble
@@ -278,6 +290,7 @@ impl Splitter {
     /// Keep `b` in the current statement's prefix, or in the preamble
     /// before the first statement.
     fn keep(&mut self, b: u8) {
+        let limit = if self.open { self.limit } else { PREFIX_MAX };
         let kept = if self.open {
             &mut self.statement
         } else if !self.started {
@@ -285,7 +298,7 @@ impl Splitter {
         } else {
             return;
         };
-        if kept.len() < PREFIX_MAX {
+        if kept.len() < limit {
             kept.push(b);
         }
     }

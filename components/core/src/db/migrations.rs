@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     ANALYTICS_AND_DEMO,
     MONEY,
     WORKFLOWS,
+    DISASTER_RECOVERY,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1165,5 +1166,36 @@ const WORKFLOWS: Migration = Migration {
             run_id TEXT NOT NULL,
             PRIMARY KEY (workflow_id, slot)
         )",
+    ],
+};
+
+const DISASTER_RECOVERY: Migration = Migration {
+    version: 18,
+    name: "disaster recovery: content hashes per backed-up table, restore checks and drills",
+    statements: &[
+        // SHA-256 per table of the rows a backup holds (JSON object), so a
+        // restore is compared with the snapshot, not only counted.
+        "ALTER TABLE backups ADD COLUMN table_hashes TEXT",
+        // Every restore into scratch: a drill (weekly, or asked for from the
+        // console: `requested` until cron-dr runs it) or a check of a chosen
+        // backup (POST /api/dr/restore). `report` is the comparison, JSON.
+        "CREATE TABLE IF NOT EXISTS dr_runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            status TEXT NOT NULL,
+            backup_id TEXT,
+            requested_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            duration_ms INTEGER,
+            rows INTEGER,
+            tables INTEGER,
+            error TEXT,
+            report TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS dr_runs_by_kind ON dr_runs (kind, requested_at)",
+        "CREATE INDEX IF NOT EXISTS dr_runs_by_status ON dr_runs (status, requested_at)",
     ],
 };

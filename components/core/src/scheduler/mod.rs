@@ -113,6 +113,7 @@ pub const JOB_NAMES: &[&str] = &[
     "audit",
     "analytics",
     "demo",
+    "dr",
 ];
 
 /// How a run was started.

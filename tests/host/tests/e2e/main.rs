@@ -15,6 +15,7 @@ mod caching;
 mod costs;
 mod dashboard;
 mod demo;
+mod dr;
 mod health;
 mod heartbeat;
 mod i18n;
@@ -61,6 +62,7 @@ fn main() {
         reports::SCENARIOS,
         payments::SCENARIOS,
         backups::SCENARIOS,
+        dr::SCENARIOS,
         real_spin::SCENARIOS,
         security::SCENARIOS,
         analytics::SCENARIOS,
