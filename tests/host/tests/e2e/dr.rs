@@ -139,7 +139,7 @@ fn restore_and_drill(env: &Env) -> Result<()> {
         "{bad}"
     );
     command(&app, &key, json!({"command": "run_drill", "confirm": true}))?;
-    app.run_job("dr")?;
+    app.run_job_in_own_slot("dr")?;
     let status = last(&app, &key, "/api/dr/last")?;
     check!(status["drill"]["status"] == "failed", "{status}");
     let paged = app
