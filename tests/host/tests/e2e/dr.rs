@@ -11,21 +11,12 @@ use echopilot_e2e::check;
 use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
 use serde_json::{json, Value};
 
-use crate::support::{dash, submit};
+use crate::support::{console, dash, submit};
 
 pub const SCENARIOS: &[Scenario] = &[Scenario::new(
     "dr_restores_into_scratch_drills_and_detects_corruption",
     restore_and_drill,
 )];
-
-fn command(app: &App, key: &str, body: Value) -> Result<Value> {
-    let resp = app
-        .post("/api/ops/command")
-        .header("X-Dash-Key", key)
-        .json(&body)
-        .send()?;
-    expect_status(&resp, 200)
-}
 
 fn restore(app: &App, key: &str, body: Value, status: u16) -> Result<Value> {
     let resp = app
@@ -48,7 +39,7 @@ fn restore_and_drill(env: &Env) -> Result<()> {
         &app,
         &json!({"brief": "A job the restore must bring back: 'quoted'; ok"}),
     )?;
-    let taken = command(
+    let taken = console(
         &app,
         &key,
         json!({"command": "run_backup", "confirm": true}),
@@ -100,7 +91,7 @@ fn restore_and_drill(env: &Env) -> Result<()> {
     check!(anonymous.status == 401, "{}", anonymous.status);
 
     // The console asks for a drill; cron-dr runs it; both paths report it.
-    let asked = command(&app, &key, json!({"command": "run_drill", "confirm": true}))?;
+    let asked = console(&app, &key, json!({"command": "run_drill", "confirm": true}))?;
     let drill = asked["data"]["result"]["drill"]["id"]
         .as_str()
         .context("drill id")?
@@ -138,7 +129,7 @@ fn restore_and_drill(env: &Env) -> Result<()> {
             .is_some_and(|e| e.contains("corrupt")),
         "{bad}"
     );
-    command(&app, &key, json!({"command": "run_drill", "confirm": true}))?;
+    console(&app, &key, json!({"command": "run_drill", "confirm": true}))?;
     app.run_job_in_own_slot("dr")?;
     let status = last(&app, &key, "/api/dr/last")?;
     check!(status["drill"]["status"] == "failed", "{status}");
