@@ -322,24 +322,16 @@ pub fn check_restore(env: &Env, id: &str) -> Result<(Manifest, RestoreCheck)> {
     let (record, verification, file) = verify_file(env, id)?;
     let check = match file {
         Some(gz) => restore::check(env.db.as_ref(), &record, &gz)?,
-        None => RestoreCheck {
-            backup_id: record.id.clone(),
-            ok: false,
-            schema_version: record.schema_version,
-            restored_schema_version: None,
-            rows: 0,
-            indexes: 0,
-            views_and_triggers_skipped: 0,
-            hashes_recorded: !record.table_hashes.is_empty(),
-            tables: Vec::new(),
-            error: Some(format!(
+        None => restore::unrestored(
+            &record,
+            Some(format!(
                 "the backup is corrupt: {}",
                 verification
                     .error
                     .as_deref()
                     .unwrap_or("verification failed")
             )),
-        },
+        ),
     };
     Ok((record.manifest(), check))
 }

@@ -27,14 +27,28 @@ use super::store::Record;
 use crate::db::retry_busy;
 use crate::error::Result;
 use crate::ports::{Db, DbError, DbExt};
-use flate2::read::GzDecoder;
-use std::io::Read;
 
 /// The scratch database's schema name.
 pub const SCRATCH: &str = "dr_scratch";
 /// The longest statement a restore accepts (a row of a 64 MiB value).
 const MAX_STATEMENT: usize = 64 * 1024 * 1024;
-const BLOCK: usize = 64 * 1024;
+
+/// The check of `record` before (or without) a restore: nothing restored,
+/// failed with `error` when given.
+pub fn unrestored(record: &Record, error: Option<String>) -> RestoreCheck {
+    RestoreCheck {
+        backup_id: record.id.clone(),
+        ok: false,
+        schema_version: record.schema_version,
+        restored_schema_version: None,
+        rows: 0,
+        indexes: 0,
+        views_and_triggers_skipped: 0,
+        hashes_recorded: !record.table_hashes.is_empty(),
+        tables: Vec::new(),
+        error,
+    }
+}
 
 /// What loading a dump into scratch did.
 #[derive(Debug, Default)]
@@ -60,18 +74,7 @@ pub fn check(db: &dyn Db, record: &Record, gz: &[u8]) -> Result<RestoreCheck> {
 }
 
 fn load_and_compare(db: &dyn Db, record: &Record, gz: &[u8]) -> Result<RestoreCheck> {
-    let mut check = RestoreCheck {
-        backup_id: record.id.clone(),
-        ok: false,
-        schema_version: record.schema_version,
-        restored_schema_version: None,
-        rows: 0,
-        indexes: 0,
-        views_and_triggers_skipped: 0,
-        hashes_recorded: !record.table_hashes.is_empty(),
-        tables: Vec::new(),
-        error: None,
-    };
+    let mut check = unrestored(record, None);
     db.exec("BEGIN", &[])?;
     let loaded = load(db, gz);
     let loaded = match loaded {
@@ -152,29 +155,20 @@ fn load(db: &dyn Db, gz: &[u8]) -> std::result::Result<Loaded, String> {
     let mut loaded = Loaded::default();
     let mut problem: Option<String> = None;
     let mut splitter = Splitter::keeping(MAX_STATEMENT);
-    let mut decoder = GzDecoder::new(gz);
-    let mut block = vec![0u8; BLOCK];
     let mut count = 0usize;
-    loop {
-        let n = decoder
-            .read(&mut block)
-            .map_err(|e| format!("gunzip failed: {e}"))?;
-        if n == 0 {
-            break;
+    // After the first problem the rest is only read through, not run.
+    splitter.feed_gzip(gz, &mut |stmt| {
+        if problem.is_some() {
+            return;
         }
-        splitter.feed(&block[..n], &mut |stmt| {
-            if problem.is_some() {
-                return;
-            }
-            count += 1;
-            if let Err(why) = statement(db, stmt, &mut loaded) {
-                let start = String::from_utf8_lossy(&stmt[..stmt.len().min(60)]).into_owned();
-                problem = Some(format!("statement {count} ({start}…): {why}"));
-            }
-        });
-        if let Some(why) = problem {
-            return Err(why);
+        count += 1;
+        if let Err(why) = statement(db, stmt, &mut loaded) {
+            let start = String::from_utf8_lossy(&stmt[..stmt.len().min(60)]).into_owned();
+            problem = Some(format!("statement {count} ({start}…): {why}"));
         }
+    })?;
+    if let Some(why) = problem {
+        return Err(why);
     }
     splitter.finish()?;
     Ok(loaded)

@@ -27,6 +27,9 @@
 /// are kept.
 pub const PREFIX_MAX: usize = 4096;
 
+/// Decompressed bytes examined per step.
+const GZIP_BLOCK: usize = 64 * 1024;
+
 /// The longest word the splitter has to recognise (`temporary`).
 const WORD_MAX: usize = 9;
 
@@ -135,6 +138,27 @@ impl Splitter {
     pub fn feed(&mut self, bytes: &[u8], on_statement: &mut impl FnMut(&[u8])) {
         for &b in bytes {
             self.byte(b, on_statement);
+        }
+    }
+
+    /// Gunzip `gz` a block at a time into [`Splitter::feed`]; the size of
+    /// the text. Memory holds one block of text, never the whole dump.
+    pub fn feed_gzip(
+        &mut self,
+        gz: &[u8],
+        on_statement: &mut impl FnMut(&[u8]),
+    ) -> Result<i64, String> {
+        let mut decoder = flate2::read::GzDecoder::new(gz);
+        let mut block = vec![0u8; GZIP_BLOCK];
+        let mut raw_bytes = 0i64;
+        loop {
+            let n = std::io::Read::read(&mut decoder, &mut block)
+                .map_err(|e| format!("gunzip failed: {e}"))?;
+            if n == 0 {
+                return Ok(raw_bytes);
+            }
+            raw_bytes += n as i64;
+            self.feed(&block[..n], on_statement);
         }
     }
 
