@@ -357,6 +357,20 @@ for (const size of SIZES) {
         watch.check("privacy");
       });
 
+      await t.test("backups: DR status, a restore check and a drill request", async () => {
+        await go(page, "/backups");
+        await page.waitForSelector("#dr-status");
+        await page.click("#dr-status button[data-action=check-restore]");
+        await page.locator(".toast", { hasText: "Restore check: ok" }).first().waitFor();
+        assert.equal((await api("GET", "/api/dr/last")).restore_check.status, "ok", "the check is recorded");
+        await page.click("#dr-status button[data-action=drill]");
+        await confirmDialog(page);
+        await page.locator(".toast", { hasText: /Drill requested|already waiting/ }).first().waitFor();
+        assert.ok((await api("GET", "/api/dr/last")).pending_drill || (await api("GET", "/api/dr/last")).drill, "the drill is requested or already ran");
+        await toastsStayClear(page, size);
+        await audit(page, watch, shot("dr"));
+      });
+
       await t.test("the command palette reaches views and actions", async () => {
         await go(page, "/overview");
         if (size.name === "phone") await page.click("#palette-button");

@@ -176,6 +176,11 @@ pub const POLICY: &[Policy] = &[
     // and a map of what to attack: admins of the default tenant)
     row(Get, "/api/security/scan", ADMIN),
     row(Get, "/api/security/sbom", ADMIN),
+    // api-dr: restores into scratch and DR status (every tenant's data:
+    // admins of the default tenant)
+    row(Post, "/api/dr/restore", ADMIN),
+    row(Get, "/api/dr/last", ADMIN),
+    row(Get, "/api/ops/dr/last", ADMIN),
     // api-analytics: anyone may report dashboard events (flood-limited);
     // usage is per tenant
     row(Post, "/api/analytics/event", Public),
@@ -260,6 +265,7 @@ pub const POLICY: &[Policy] = &[
     row(Post, "/api/internal/cron/demo", Scheduler),
     row(Post, "/api/internal/cron/secrets", Scheduler),
     row(Post, "/api/internal/cron/retention", Scheduler),
+    row(Post, "/api/internal/cron/dr", Scheduler),
 ];
 
 /// The table as Markdown, as docs/SECURITY.md shows it (a test keeps the

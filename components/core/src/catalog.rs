@@ -35,6 +35,8 @@ pub const APPS: &[&App] = &[
     &crate::security::secrets::APP,
     &crate::privacy::APP,
     &crate::privacy::retention::APP,
+    &crate::dr::api::APP,
+    &crate::dr::APP,
 ];
 
 /// Every scheduled job.
@@ -55,6 +57,7 @@ pub const JOBS: &[&Job] = &[
     &crate::demo::JOB,
     &crate::security::secrets::JOB,
     &crate::privacy::retention::JOB,
+    &crate::dr::JOB,
 ];
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub mod config;
 pub mod costs;
 pub mod db;
 pub mod demo;
+pub mod dr;
 pub mod error;
 pub mod events;
 pub mod finance;

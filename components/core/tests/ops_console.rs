@@ -68,6 +68,7 @@ fn the_allow_list_is_listed_and_anything_else_is_refused() {
             "run_daily_report",
             "run_backup",
             "verify_backup",
+            "run_drill",
             "reconcile_payments",
             "remove_demo_data",
             "tail_logs"

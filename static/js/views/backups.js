@@ -1,6 +1,10 @@
-// Backups: the stored backups (newest first) with their verification,
-// verifying one (the console's verify_backup, confirmed) and downloading
-// one (an audited download, fetched with the session's credential).
+// Backups: disaster-recovery status (the latest backup, its verification,
+// the last drill and restore check, the next weekly drill) with "run a
+// drill" (the console's run_drill, confirmed) and "check a restore" (POST
+// /api/dr/restore, a dry run), then the stored backups (newest first) with
+// their verification, verifying one (the console's verify_backup,
+// confirmed) and downloading one (an audited download, fetched with the
+// session's credential).
 
 import { h, mount } from "../dom.js";
 import { t } from "../i18n.js";
@@ -17,7 +21,11 @@ import { href } from "../routes.js";
 export async function render({ main, signal }) {
   const box = h("div", { class: "stack" });
   mount(main, header(t("backups.title"), h("a", { class: "button secondary", href: href("/console", { command: "run_backup" }), text: t("backups.take") })), box);
-  const load = () => fill(box, () => api.get("/api/backups", { limit: 20 }, { signal }), (d) => view(d, load), { signal });
+  const both = async () => {
+    const [backups, dr] = await Promise.all([api.get("/api/backups", { limit: 20 }, { signal }), api.get("/api/dr/last", {}, { signal })]);
+    return { ...backups, dr };
+  };
+  const load = () => fill(box, both, (d) => view(d, load), { signal });
   await load();
 }
 
@@ -25,6 +33,7 @@ function view(data, reload) {
   return h(
     "div",
     { class: "stack" },
+    drCard(data.dr, reload),
     h("p", { class: "muted", text: t("backups.keep", { n: fmt.number(data.keep) }) }),
     data.backups.length ? h("ul", { class: "records", id: "backup-list" }, data.backups.map((b) => item(b, reload))) : empty(t("backups.none")),
     card(t("backups.excluded"), h("ul", {}, data.excluded.map((e) => h("li", {}, h("code", { text: e.table }), " — ", e.reason)))),
@@ -56,6 +65,67 @@ function item(b, reload) {
       h("button", { type: "button", class: "secondary", dataset: { action: "download" }, on: { click: (e) => download(b, e.currentTarget) } }, t("backups.download")),
     ),
   );
+}
+
+/** When and how a DR run ended, for one line of facts. */
+function runSummary(run) {
+  if (!run) return t("dr.never");
+  const took = run.duration_ms != null ? ` · ${t("dr.took", { ms: fmt.number(run.duration_ms) })}` : "";
+  return h("span", {}, statusPill(run.status), " ", fmt.dateTime(run.finished_at || run.requested_at), took, run.error ? h("span", { class: "muted", text: ` — ${run.error}` }) : null);
+}
+
+function drCard(dr, reload) {
+  const v = dr.verification;
+  return card(
+    t("dr.title"),
+    h(
+      "div",
+      { id: "dr-status", class: "stack" },
+      facts([
+        [t("dr.latest_backup"), dr.backup ? fmt.dateTime(dr.backup.created_at) : t("dr.never")],
+        [t("dr.verification"), v ? h("span", {}, statusPill(v.status || "never"), v.verified_at ? ` ${fmt.dateTime(v.verified_at)}` : "") : t("dr.never")],
+        [t("dr.last_drill"), runSummary(dr.drill)],
+        [t("dr.last_check"), runSummary(dr.restore_check)],
+        [t("dr.pending"), dr.pending_drill ? statusPill(dr.pending_drill.status) : "—"],
+        [t("dr.next_drill"), fmt.dateTime(dr.next_drill_at)],
+      ]),
+      h(
+        "div",
+        { class: "record-actions" },
+        h("button", { type: "button", dataset: { action: "drill" }, on: { click: () => drill(reload) } }, t("dr.run_drill")),
+        h("button", { type: "button", class: "secondary", dataset: { action: "check-restore" }, on: { click: (e) => checkRestore(e.currentTarget, reload) } }, t("dr.check_restore")),
+      ),
+    ),
+  );
+}
+
+async function drill(reload) {
+  if (!(await confirmDialog({ title: t("dr.run_drill"), body: t("dr.drill_confirm") }))) return;
+  try {
+    const r = await api.post("/api/ops/command", { command: "run_drill", confirm: true });
+    track("dr.drill");
+    toast(t(r.result?.already_requested ? "dr.drill_waiting" : "dr.drill_requested"));
+    await reload();
+  } catch (err) {
+    toast(err.message, "bad");
+  }
+}
+
+async function checkRestore(button, reload) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const r = await api.post("/api/dr/restore", {});
+    track("dr.check");
+    const run = r.run;
+    toast(t("dr.check_result", { status: run.status, ms: fmt.number(run.duration_ms ?? 0) }), run.status === "ok" ? "" : "bad");
+    await reload();
+  } catch (err) {
+    toast(err.message, "bad");
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
 }
 
 async function verify(b, reload) {

@@ -74,9 +74,12 @@
 //! backup is a result (`status: "corrupt"`), not an error of the call.
 
 pub mod api;
+mod digest;
 mod dump;
 mod job;
 mod model;
+mod parse;
+mod restore;
 mod scan;
 mod schema;
 mod snapshot;
@@ -85,7 +88,10 @@ mod verify;
 
 pub use dump::{FORMAT, FORMAT_VERSION};
 pub use job::{backup_and_verify, APP, JOB};
-pub use model::{ExcludedTable, Manifest, Plan, Verification, VerifyStatus};
+pub use model::{
+    ExcludedTable, Manifest, Plan, RestoreCheck, TableCheck, Verification, VerifyStatus,
+};
+pub use restore::SCRATCH;
 pub use snapshot::PAGE_ROWS;
 pub use store::CHUNK_BYTES;
 
@@ -192,6 +198,7 @@ pub fn run(env: &Env, actor: &str, trigger: &str, keep: usize) -> Result<Manifes
         format_version: FORMAT_VERSION,
         schema_version: dumped.schema_version,
         tables: dumped.tables,
+        table_hashes: dumped.hashes,
         raw_bytes: dumped.raw_bytes,
         bytes: dumped.gz.len() as i64,
         sha256: crate::hex(&Sha256::digest(&dumped.gz)),
@@ -303,6 +310,35 @@ pub fn download(env: &Env, id: &str) -> Result<(Manifest, Vec<u8>)> {
 /// Verify one backup against its manifest and record the outcome on it
 /// (404 for an unknown id). A corrupt backup is reported in the result.
 pub fn verify(env: &Env, id: &str) -> Result<Verification> {
+    Ok(verify_file(env, id)?.1)
+}
+
+/// Verify one backup, then restore it into a scratch database and compare
+/// it with its manifest: row counts and content hashes per table (404 for
+/// an unknown id). A corrupt backup is not restored: the check fails with
+/// the verification's reason. Nothing of the live database is written but
+/// the verification's outcome.
+pub fn check_restore(env: &Env, id: &str) -> Result<(Manifest, RestoreCheck)> {
+    let (record, verification, file) = verify_file(env, id)?;
+    let check = match file {
+        Some(gz) => restore::check(env.db.as_ref(), &record, &gz)?,
+        None => restore::unrestored(
+            &record,
+            Some(format!(
+                "the backup is corrupt: {}",
+                verification
+                    .error
+                    .as_deref()
+                    .unwrap_or("verification failed")
+            )),
+        ),
+    };
+    Ok((record.manifest(), check))
+}
+
+/// Verify one backup and record the outcome; the file too when it is whole
+/// and matches.
+fn verify_file(env: &Env, id: &str) -> Result<(Record, Verification, Option<Vec<u8>>)> {
     let db = env.db.as_ref();
     let (record, stored) = read_stored(db, id)?;
     let (status, error, rows) = match verify::check(&record, &stored) {
@@ -321,11 +357,16 @@ pub fn verify(env: &Env, id: &str) -> Result<Verification> {
             ),
         );
     }
-    Ok(Verification {
-        id: record.id,
+    let verification = Verification {
+        id: record.id.clone(),
         status,
         verified_at: crate::time::rfc3339(now),
         error,
         rows,
-    })
+    };
+    let file = match stored {
+        Stored::Whole(file) if status == VerifyStatus::Ok => Some(file),
+        _ => None,
+    };
+    Ok((record, verification, file))
 }

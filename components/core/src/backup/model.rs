@@ -1,7 +1,7 @@
 //! What the backup API returns: the plan of a backup, the manifest of a
 //! stored one, and the result of verifying one. Times are RFC 3339.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A table whose rows a backup leaves out, and why.
@@ -82,6 +82,10 @@ pub struct Manifest {
     pub schema_version: i64,
     /// Rows per backed-up table.
     pub tables: BTreeMap<String, i64>,
+    /// Content hash per backed-up table: SHA-256 of its rows in key order
+    /// (empty for backups taken before hashes were recorded). A restore is
+    /// compared with these.
+    pub table_hashes: BTreeMap<String, String>,
     /// All those rows.
     pub rows: i64,
     /// Size of the SQL text.
@@ -115,4 +119,48 @@ pub struct Verification {
     pub error: Option<String>,
     /// Row statements found in the file.
     pub rows: i64,
+}
+
+/// One table of a restore, compared with the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableCheck {
+    /// The table.
+    pub table: String,
+    /// Rows the manifest lists.
+    pub expected_rows: i64,
+    /// Rows restored (`None` when the table is missing).
+    pub restored_rows: Option<i64>,
+    /// The manifest's content hash (`None` for backups taken before hashes
+    /// were recorded: counts only).
+    pub expected_sha256: Option<String>,
+    /// The restored table's content hash.
+    pub restored_sha256: Option<String>,
+    /// Rows and (when recorded) hash agree.
+    pub ok: bool,
+}
+
+/// A backup restored into a scratch database and compared with its
+/// manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreCheck {
+    /// The backup.
+    pub backup_id: String,
+    /// Restored completely, equal counts and hashes in every table.
+    pub ok: bool,
+    /// The manifest's schema version.
+    pub schema_version: i64,
+    /// The restored database's (highest `schema_migrations` entry).
+    pub restored_schema_version: Option<i64>,
+    /// Rows restored.
+    pub rows: i64,
+    /// Indexes built in scratch (UNIQUE constraints checked).
+    pub indexes: i64,
+    /// Views and triggers not recreated in scratch.
+    pub views_and_triggers_skipped: i64,
+    /// Whether the manifest has content hashes (else counts only).
+    pub hashes_recorded: bool,
+    /// Per table.
+    pub tables: Vec<TableCheck>,
+    /// Why the check failed.
+    pub error: Option<String>,
 }

@@ -27,6 +27,9 @@
 /// are kept.
 pub const PREFIX_MAX: usize = 4096;
 
+/// Decompressed bytes examined per step.
+const GZIP_BLOCK: usize = 64 * 1024;
+
 /// The longest word the splitter has to recognise (`temporary`).
 const WORD_MAX: usize = 9;
 
@@ -94,6 +97,8 @@ pub struct Splitter {
     preamble: Vec<u8>,
     /// Whether the first statement has begun (the preamble is complete).
     started: bool,
+    /// How many bytes of each statement are kept.
+    limit: usize,
 }
 
 impl Default for Splitter {
@@ -108,11 +113,21 @@ impl Default for Splitter {
             clause: Clause::Empty,
             preamble: Vec::new(),
             started: false,
+            limit: PREFIX_MAX,
         }
     }
 }
 
 impl Splitter {
+    /// A splitter that keeps up to `limit` bytes of each statement (a
+    /// restore needs whole statements; verifying only their start).
+    pub fn keeping(limit: usize) -> Self {
+        Splitter {
+            limit: limit.max(PREFIX_MAX),
+            ..Splitter::default()
+        }
+    }
+
     /// The text before the first statement (at most [`PREFIX_MAX`] bytes).
     pub fn preamble(&self) -> &[u8] {
         &self.preamble
@@ -123,6 +138,27 @@ impl Splitter {
     pub fn feed(&mut self, bytes: &[u8], on_statement: &mut impl FnMut(&[u8])) {
         for &b in bytes {
             self.byte(b, on_statement);
+        }
+    }
+
+    /// Gunzip `gz` a block at a time into [`Splitter::feed`]; the size of
+    /// the text. Memory holds one block of text, never the whole dump.
+    pub fn feed_gzip(
+        &mut self,
+        gz: &[u8],
+        on_statement: &mut impl FnMut(&[u8]),
+    ) -> Result<i64, String> {
+        let mut decoder = flate2::read::GzDecoder::new(gz);
+        let mut block = vec![0u8; GZIP_BLOCK];
+        let mut raw_bytes = 0i64;
+        loop {
+            let n = std::io::Read::read(&mut decoder, &mut block)
+                .map_err(|e| format!("gunzip failed: {e}"))?;
+            if n == 0 {
+                return Ok(raw_bytes);
+            }
+            raw_bytes += n as i64;
+            self.feed(&block[..n], on_statement);
         }
     }
 
@@ -278,6 +314,7 @@ impl Splitter {
     /// Keep `b` in the current statement's prefix, or in the preamble
     /// before the first statement.
     fn keep(&mut self, b: u8) {
+        let limit = if self.open { self.limit } else { PREFIX_MAX };
         let kept = if self.open {
             &mut self.statement
         } else if !self.started {
@@ -285,7 +322,7 @@ impl Splitter {
         } else {
             return;
         };
-        if kept.len() < PREFIX_MAX {
+        if kept.len() < limit {
             kept.push(b);
         }
     }

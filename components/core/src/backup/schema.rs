@@ -26,6 +26,9 @@ pub enum Contents {
 pub struct Table {
     /// Its name.
     pub name: String,
+    /// How statements name it: quoted, and qualified by its schema when
+    /// that is not `main` (a restore's scratch database).
+    pub qualified: String,
     /// Its `CREATE TABLE` statement, as SQLite stored it (empty for
     /// `sqlite_sequence`, which SQLite creates itself).
     pub create_sql: String,
@@ -88,10 +91,32 @@ pub fn is_without_rowid(create_sql: &str) -> bool {
         .any(|w| w[0] == "WITHOUT" && w[1] == "ROWID")
 }
 
-/// Read the schema. Call inside the snapshot's read transaction.
+/// The schema that holds the live database.
+pub const MAIN: &str = "main";
+
+/// `name` as statements in `schema` name it.
+pub fn qualify(schema: &str, name: &str) -> String {
+    if schema == MAIN {
+        ident(name)
+    } else {
+        format!("{}.{}", ident(schema), ident(name))
+    }
+}
+
+/// Read the live database's schema. Call inside the snapshot's read
+/// transaction.
 pub fn read(db: &dyn Db) -> Result<Schema> {
+    read_in(db, MAIN)
+}
+
+/// Read the schema of database `schema` on this connection (`main`, or an
+/// attached scratch database).
+pub fn read_in(db: &dyn Db, schema: &str) -> Result<Schema> {
     let rows = db.exec(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid",
+        &format!(
+            "SELECT name, sql FROM {} WHERE type = 'table' ORDER BY rowid",
+            qualify(schema, "sqlite_master")
+        ),
         &[],
     )?;
     let mut tables = Vec::new();
@@ -100,7 +125,7 @@ pub fn read(db: &dyn Db) -> Result<Schema> {
         let name = row.text(0)?;
         let sql = row.opt_text(1)?.unwrap_or_default();
         if name == SEQUENCE_TABLE {
-            sequence = Some(table(db, name, String::new(), Contents::Rows)?);
+            sequence = Some(table(db, schema, name, String::new(), Contents::Rows)?);
         } else if name.starts_with("sqlite_") {
             // SQLite's internals (sqlite_stat1 and friends): rebuilt by
             // ANALYZE, not data.
@@ -119,28 +144,39 @@ pub fn read(db: &dyn Db) -> Result<Schema> {
                 Some(_) => Contents::SchemaOnly,
                 None => Contents::Rows,
             };
-            tables.push(table(db, name, sql, contents)?);
+            tables.push(table(db, schema, name, sql, contents)?);
         }
     }
     Ok(Schema {
-        objects: objects(db)?,
+        objects: objects(db, schema)?,
         tables,
         sequence,
         schema_version: db
             .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &format!(
+                    "SELECT COALESCE(MAX(version), 0) FROM {}",
+                    qualify(schema, "schema_migrations")
+                ),
                 &[],
             )?
             .i64(0)?,
-        user_version: db.query_one("PRAGMA user_version", &[])?.i64(0)?,
+        user_version: db
+            .query_one(&format!("PRAGMA {}.user_version", ident(schema)), &[])?
+            .i64(0)?,
     })
 }
 
 /// One table's columns and paging key.
-fn table(db: &dyn Db, name: String, create_sql: String, contents: Contents) -> Result<Table> {
+fn table(
+    db: &dyn Db,
+    schema: &str,
+    name: String,
+    create_sql: String,
+    contents: Contents,
+) -> Result<Table> {
     let info = db.exec(
-        "SELECT name, hidden, pk FROM pragma_table_xinfo(?1) ORDER BY cid",
-        params![name.as_str()],
+        "SELECT name, hidden, pk FROM pragma_table_xinfo(?1, ?2) ORDER BY cid",
+        params![name.as_str(), schema],
     )?;
     let mut columns = Vec::new();
     let mut all = Vec::new();
@@ -183,6 +219,7 @@ fn table(db: &dyn Db, name: String, create_sql: String, contents: Contents) -> R
         vec![alias.to_string()]
     };
     Ok(Table {
+        qualified: qualify(schema, &name),
         name,
         create_sql,
         key,
@@ -195,11 +232,14 @@ fn table(db: &dyn Db, name: String, create_sql: String, contents: Contents) -> R
 /// The indexes, views and triggers to recreate, in that order. Objects
 /// whose `sql` is NULL are SQLite's own (the automatic indexes of UNIQUE
 /// and PRIMARY KEY constraints) and come back with their tables.
-fn objects(db: &dyn Db) -> Result<Vec<String>> {
+fn objects(db: &dyn Db, schema: &str) -> Result<Vec<String>> {
     let rows = db.exec(
-        "SELECT sql FROM sqlite_master
-         WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL
-         ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid",
+        &format!(
+            "SELECT sql FROM {}
+             WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL
+             ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid",
+            qualify(schema, "sqlite_master")
+        ),
         &[],
     )?;
     rows.rows.iter().map(|row| row.text(0)).collect()

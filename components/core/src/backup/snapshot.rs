@@ -8,8 +8,9 @@
 //! keyset (`WHERE key > last ORDER BY key`), never by OFFSET, so each page
 //! costs the same however deep into a large table it is.
 
+use super::digest::TableDigest;
 use super::dump::{ident, DumpWriter, Header, FORMAT_VERSION};
-use super::schema::{self, Contents, Schema, Table, SEQUENCE_TABLE};
+use super::schema::{self, Schema, Table, SEQUENCE_TABLE};
 use crate::db::read_transaction;
 use crate::error::{Error, Result};
 use crate::ports::{Db, DbExt, Value};
@@ -27,12 +28,12 @@ pub fn counts(db: &dyn Db, schema: &Schema) -> Result<BTreeMap<String, i64>> {
     for table in schema
         .tables
         .iter()
-        .filter(|t| t.contents == Contents::Rows)
+        .filter(|t| t.contents == schema::Contents::Rows)
     {
-        out.insert(table.name.clone(), count(db, &table.name)?);
+        out.insert(table.name.clone(), count(db, table)?);
     }
     if let Some(seq) = &schema.sequence {
-        let n = count(db, &seq.name)?;
+        let n = count(db, seq)?;
         if n > 0 {
             out.insert(seq.name.clone(), n);
         }
@@ -40,8 +41,8 @@ pub fn counts(db: &dyn Db, schema: &Schema) -> Result<BTreeMap<String, i64>> {
     Ok(out)
 }
 
-fn count(db: &dyn Db, table: &str) -> Result<i64> {
-    db.query_one(&format!("SELECT COUNT(*) FROM {}", ident(table)), &[])?
+fn count(db: &dyn Db, table: &Table) -> Result<i64> {
+    db.query_one(&format!("SELECT COUNT(*) FROM {}", table.qualified), &[])?
         .i64(0)
 }
 
@@ -59,7 +60,7 @@ pub fn each_row(
         .map(|c| ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    let from = ident(&table.name);
+    let from = &table.qualified;
     let placeholders = (1..=table.key.len())
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -105,6 +106,8 @@ pub struct Dumped {
     pub raw_bytes: i64,
     /// Rows per backed-up table.
     pub tables: BTreeMap<String, i64>,
+    /// Content hash per backed-up table ([`super::digest`]).
+    pub hashes: BTreeMap<String, String>,
     /// The snapshot's schema version.
     pub schema_version: i64,
 }
@@ -113,7 +116,7 @@ pub struct Dumped {
 /// read transaction, rows streamed into a gzip encoder so memory holds the
 /// compressed output and one page of rows, not the raw dump.
 pub fn dump(db: &dyn Db, backup_id: &str, created_ms: i64) -> Result<Dumped> {
-    let (gz, raw_bytes, tables, schema_version) = read_transaction(db, |db| {
+    let (gz, raw_bytes, (tables, hashes), schema_version) = read_transaction(db, |db| {
         let schema = schema::read(db)?;
         let mut w = DumpWriter::new(GzEncoder::new(Vec::new(), Compression::default()));
         w.begin(&Header {
@@ -122,13 +125,13 @@ pub fn dump(db: &dyn Db, backup_id: &str, created_ms: i64) -> Result<Dumped> {
             created_at: rfc3339(created_ms),
             backup_id: backup_id.to_string(),
         })?;
-        let tables = write_tables(db, &schema, &mut w)?;
+        let contents = write_tables(db, &schema, &mut w)?;
         for sql in &schema.objects {
             w.schema(sql)?;
         }
         w.commit(schema.user_version)?;
         let (encoder, raw_bytes) = w.finish();
-        Ok((encoder, raw_bytes, tables, schema.schema_version))
+        Ok((encoder, raw_bytes, contents, schema.schema_version))
     })?;
     let gz = gz
         .finish()
@@ -137,38 +140,76 @@ pub fn dump(db: &dyn Db, backup_id: &str, created_ms: i64) -> Result<Dumped> {
         gz,
         raw_bytes: raw_bytes as i64,
         tables,
+        hashes,
         schema_version,
     })
 }
 
+/// Rows and content hash per table.
+pub type TableContents = (BTreeMap<String, i64>, BTreeMap<String, String>);
+
 /// Every table's `CREATE TABLE` and rows, then the AUTOINCREMENT counters
 /// (after the rows, whose inserts move them, as `sqlite3 .dump` does).
+/// Returns rows and content hash per table.
 fn write_tables<W: std::io::Write>(
     db: &dyn Db,
     schema: &Schema,
     w: &mut DumpWriter<W>,
-) -> Result<BTreeMap<String, i64>> {
+) -> Result<TableContents> {
     let mut tables = BTreeMap::new();
+    let mut hashes = BTreeMap::new();
     for table in &schema.tables {
         w.schema(&table.create_sql)?;
-        if table.contents == Contents::Rows {
+        if table.contents == schema::Contents::Rows {
             let columns = table.insert_columns();
-            let n = each_row(db, table, |values| w.insert(&table.name, columns, values))?;
+            let mut digest = TableDigest::default();
+            let n = each_row(db, table, |values| {
+                digest.add(values);
+                w.insert(&table.name, columns, values)
+            })?;
             tables.insert(table.name.clone(), n);
+            hashes.insert(table.name.clone(), digest.finish());
         }
     }
     if let Some(seq) = &schema.sequence {
         let mut cleared = false;
+        let mut digest = TableDigest::default();
         let n = each_row(db, seq, |values| {
             if !cleared {
                 w.statement(&format!("DELETE FROM {}", ident(SEQUENCE_TABLE)))?;
                 cleared = true;
             }
+            digest.add(values);
             w.insert(SEQUENCE_TABLE, None, values)
         })?;
         if n > 0 {
             tables.insert(SEQUENCE_TABLE.to_string(), n);
+            hashes.insert(SEQUENCE_TABLE.to_string(), digest.finish());
         }
     }
-    Ok(tables)
+    Ok((tables, hashes))
+}
+
+/// Rows and content hash of each table of `schema` whose rows a backup
+/// holds (as [`write_tables`] computes them while dumping): what a restored
+/// copy is compared with.
+pub fn digests(db: &dyn Db, schema: &Schema) -> Result<TableContents> {
+    let mut tables = BTreeMap::new();
+    let mut hashes = BTreeMap::new();
+    let rows = schema
+        .tables
+        .iter()
+        .filter(|t| t.contents == schema::Contents::Rows);
+    for table in rows.chain(schema.sequence.iter()) {
+        let mut digest = TableDigest::default();
+        let n = each_row(db, table, |values| {
+            digest.add(values);
+            Ok(())
+        })?;
+        if n > 0 || table.name != SEQUENCE_TABLE {
+            tables.insert(table.name.clone(), n);
+            hashes.insert(table.name.clone(), digest.finish());
+        }
+    }
+    Ok((tables, hashes))
 }

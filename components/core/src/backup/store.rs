@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 pub const CHUNK_BYTES: usize = 256 * 1024;
 
 const COLUMNS: &str = "id, created_at, finished_at, actor, trigger, format_version, schema_version,
-    tables, rows, raw_bytes, bytes, sha256, chunks, verified_at, verify_status, verify_error";
+    tables, rows, raw_bytes, bytes, sha256, chunks, verified_at, verify_status, verify_error,
+    table_hashes";
 
 /// A manifest as stored (times in Unix ms).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,9 @@ pub struct Record {
     pub schema_version: i64,
     /// Rows per backed-up table.
     pub tables: BTreeMap<String, i64>,
+    /// Content hash per backed-up table (empty for backups taken before
+    /// hashes were recorded).
+    pub table_hashes: BTreeMap<String, String>,
     /// Size uncompressed.
     pub raw_bytes: i64,
     /// Size of the `.sql.gz`.
@@ -65,7 +69,16 @@ impl Record {
                 Error::internal(format!("backup {id}: unknown verify status `{s}`"))
             })?),
         };
+        let table_hashes: BTreeMap<String, String> = match r.opt_text(16)? {
+            None => BTreeMap::new(),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                Error::internal(format!(
+                    "backup {id}: the stored table hashes are not JSON: {e}"
+                ))
+            })?,
+        };
         Ok(Record {
+            table_hashes,
             created_ms: r.i64(1)?,
             finished_ms: r.i64(2)?,
             actor: r.text(3)?,
@@ -102,6 +115,7 @@ impl Record {
             trigger: self.trigger.clone(),
             schema_version: self.schema_version,
             tables: self.tables.clone(),
+            table_hashes: self.table_hashes.clone(),
             rows: self.rows(),
             raw_bytes: self.raw_bytes,
             bytes: self.bytes,
@@ -128,7 +142,7 @@ pub fn insert(db: &dyn Db, record: &Record, gz: &[u8]) -> Result<()> {
     db.exec(
         &format!(
             "INSERT INTO backups ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, NULL, NULL)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, NULL, NULL, ?14)"
         ),
         params![
             record.id.as_str(),
@@ -143,7 +157,8 @@ pub fn insert(db: &dyn Db, record: &Record, gz: &[u8]) -> Result<()> {
             record.raw_bytes,
             record.bytes,
             record.sha256.as_str(),
-            record.chunks
+            record.chunks,
+            serde_json::to_string(&record.table_hashes)?
         ],
     )?;
     for (seq, piece) in gz.chunks(CHUNK_BYTES).enumerate() {

@@ -14,13 +14,8 @@ use super::dump::{Header, EPILOGUE, FORMAT_VERSION, INSERT_PREFIX, PROLOGUE};
 use super::scan::Splitter;
 use super::store::{Record, Stored};
 use crate::time::rfc3339;
-use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
-
-/// Decompressed bytes examined per step.
-const BLOCK: usize = 64 * 1024;
 
 /// What verifying a file found: the rows it holds, or why it is corrupt.
 pub fn check(record: &Record, stored: &Stored) -> Result<i64, String> {
@@ -47,19 +42,7 @@ fn check_file(record: &Record, file: &[u8]) -> Result<i64, String> {
     }
     let mut tally = Tally::default();
     let mut splitter = Splitter::default();
-    let mut decoder = GzDecoder::new(file);
-    let mut block = vec![0u8; BLOCK];
-    let mut raw_bytes = 0i64;
-    loop {
-        let n = decoder
-            .read(&mut block)
-            .map_err(|e| format!("gunzip failed: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        raw_bytes += n as i64;
-        splitter.feed(&block[..n], &mut |s| tally.statement(s));
-    }
+    let raw_bytes = splitter.feed_gzip(file, &mut |s| tally.statement(s))?;
     let preamble = String::from_utf8_lossy(splitter.preamble()).into_owned();
     splitter.finish()?;
     if raw_bytes != record.raw_bytes {

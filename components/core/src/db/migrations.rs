@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     WORKFLOW_NOTION_TRIGGERS,
     COMPLIANCE,
     PRIVACY,
+    DISASTER_RECOVERY,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1301,5 +1302,36 @@ const PRIVACY: Migration = Migration {
         // Erasure finds the subject's rows by email.
         "CREATE INDEX IF NOT EXISTS checkout_sessions_by_email ON checkout_sessions (email) WHERE email IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS referral_refusals_by_email ON referral_refusals (email)",
+    ],
+};
+
+const DISASTER_RECOVERY: Migration = Migration {
+    version: 22,
+    name: "disaster recovery: content hashes per backed-up table, restore checks and drills",
+    statements: &[
+        // SHA-256 per table of the rows a backup holds (JSON object), so a
+        // restore is compared with the snapshot, not only counted.
+        "ALTER TABLE backups ADD COLUMN table_hashes TEXT",
+        // Every restore into scratch: a drill (weekly, or asked for from the
+        // console: `requested` until cron-dr runs it) or a check of a chosen
+        // backup (POST /api/dr/restore). `report` is the comparison, JSON.
+        "CREATE TABLE IF NOT EXISTS dr_runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            status TEXT NOT NULL,
+            backup_id TEXT,
+            requested_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            duration_ms INTEGER,
+            rows INTEGER,
+            tables INTEGER,
+            error TEXT,
+            report TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS dr_runs_by_kind ON dr_runs (kind, requested_at)",
+        "CREATE INDEX IF NOT EXISTS dr_runs_by_status ON dr_runs (status, requested_at)",
     ],
 };

@@ -93,6 +93,12 @@ pub const COMMANDS: &[Command] = &[
         run: Run::Sync(verify_backup),
     },
     Command {
+        name: "run_drill",
+        summary: "Ask cron-dr for a DR drill: the latest backup restored into scratch, compared and timed, within a minute (a failure pages).",
+        args: "none",
+        run: Run::Sync(run_drill),
+    },
+    Command {
         name: "reconcile_payments",
         summary: "Compare Stripe's charges with the payments ledger; with confirm, bring the ledger in line.",
         args: "days?: 1..90 (3)",
@@ -286,6 +292,19 @@ fn verify_backup(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
         return Ok(json!({ "would": "verify this backup", "backup": manifest }));
     }
     Ok(json!({ "verification": backup::verify(ctx.env, &manifest.id)? }))
+}
+
+fn run_drill(ctx: &Ctx, args: &Value, confirm: bool) -> Result<Value> {
+    only(args, &[])?;
+    if !confirm {
+        return Ok(json!({
+            "would": "ask cron-dr to restore the latest backup into scratch and compare it (within a minute)",
+            "backup": backup::latest(ctx.env)?.map(|m| m.id),
+            "pending": crate::dr::runs::pending_drill(ctx.env.db.as_ref())?,
+        }));
+    }
+    let (drill, new) = crate::dr::request_drill(ctx.env, &ctx.principal.actor())?;
+    Ok(json!({ "drill": drill, "already_requested": !new }))
 }
 
 fn reconcile_payments<'a>(

@@ -115,6 +115,7 @@ pub const JOB_NAMES: &[&str] = &[
     "demo",
     "secrets",
     "retention",
+    "dr",
 ];
 
 /// How a run was started.

@@ -5,25 +5,16 @@
 
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
-use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
-use serde_json::{json, Value};
+use echopilot_e2e::scenario::{expect_status, Env, Scenario};
+use serde_json::json;
 use std::io::Read;
 
-use crate::support::{dash, submit};
+use crate::support::{console, dash, submit};
 
 pub const SCENARIOS: &[Scenario] = &[Scenario::new(
     "backups_are_taken_verified_downloaded_and_restore",
     backups,
 )];
-
-fn command(app: &App, key: &str, body: Value) -> Result<Value> {
-    let resp = app
-        .post("/api/ops/command")
-        .header("X-Dash-Key", key)
-        .json(&body)
-        .send()?;
-    expect_status(&resp, 200)
-}
 
 fn backups(env: &Env) -> Result<()> {
     let app = env.app()?;
@@ -34,7 +25,7 @@ fn backups(env: &Env) -> Result<()> {
     )?;
 
     // The dry run says what a backup would hold and takes none.
-    let dry = command(&app, &key, json!({"command": "run_backup"}))?;
+    let dry = console(&app, &key, json!({"command": "run_backup"}))?;
     let plan = &dry["data"]["result"]["plan"];
     check!(plan["tables"]["jobs"].as_i64() >= Some(1), "{plan}");
     let before = app.get("/api/backups").header("X-Dash-Key", &key).send()?;
@@ -42,7 +33,7 @@ fn backups(env: &Env) -> Result<()> {
         .as_array()
         .map_or(0, Vec::len);
 
-    let done = command(
+    let done = console(
         &app,
         &key,
         json!({"command": "run_backup", "confirm": true}),
@@ -118,7 +109,7 @@ fn backups(env: &Env) -> Result<()> {
         .send()?;
     check!(missing.status == 404, "{}", missing.status);
     app.run_job("backup")?;
-    let verified = command(
+    let verified = console(
         &app,
         &key,
         json!({"command": "verify_backup", "args": {"id": id}, "confirm": true}),

@@ -16,6 +16,7 @@ mod compliance;
 mod costs;
 mod dashboard;
 mod demo;
+mod dr;
 mod health;
 mod heartbeat;
 mod i18n;
@@ -67,6 +68,7 @@ fn main() {
         payments::SCENARIOS,
         money::SCENARIOS,
         backups::SCENARIOS,
+        dr::SCENARIOS,
         real_spin::SCENARIOS,
         security::SCENARIOS,
         analytics::SCENARIOS,

@@ -130,6 +130,7 @@ const PLATFORM_ROUTES: &[&str] = &[
     // is the platform's.
     "/api/payments/reconciliations",
     "/api/backups",
+    "/api/dr",
     "/api/audit/verify",
     "/api/security",
     "/api/audit/export",

@@ -83,6 +83,16 @@ pub fn submit(app: &App, body: &Value) -> Result<String> {
         .to_string())
 }
 
+/// `POST /api/ops/command` with the dashboard key `key`, expecting 200.
+pub fn console(app: &App, key: &str, body: Value) -> Result<Value> {
+    let resp = app
+        .post("/api/ops/command")
+        .header("X-Dash-Key", key)
+        .json(&body)
+        .send()?;
+    echopilot_e2e::scenario::expect_status(&resp, 200)
+}
+
 /// The dashboard key header value.
 pub fn dash(app: &App) -> String {
     app.dashboard_key.clone().unwrap_or_default()
