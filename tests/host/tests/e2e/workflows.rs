@@ -22,6 +22,10 @@ pub const SCENARIOS: &[Scenario] = &[
         "a_new_notion_page_starts_one_workflow_run_once",
         notion_page_trigger,
     ),
+    Scenario::configured(
+        "a_workflow_branches_both_ways_waits_fails_over_and_debugs_without_calls",
+        branches,
+    ),
 ];
 
 fn op(app: &App, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
@@ -32,6 +36,28 @@ fn op(app: &App, method: &str, path: &str, body: Option<&Value>) -> Result<(u16,
     let resp = req.send()?;
     let status = resp.status;
     Ok((status, resp.json().unwrap_or(Value::Null)))
+}
+
+/// Tick the worker until run `id` finishes (bounded: 40 ticks, 250 ms
+/// apart, so a one-second Delay has passed well before the bound).
+fn finish_waiting(app: &App, id: &str) -> Result<Value> {
+    for _ in 0..40 {
+        work(app)?;
+        let (_, run) = op(app, "GET", &format!("/api/runs/{id}"), None)?;
+        if run["data"]["status"] != "running" {
+            return Ok(run["data"].clone());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    anyhow::bail!("run {id} did not finish")
+}
+
+/// The step of node `node` in a finished run.
+fn step<'a>(run: &'a Value, node: &str) -> Option<&'a Value> {
+    run["steps"]
+        .as_array()?
+        .iter()
+        .find(|s| s["node_id"] == node)
 }
 
 /// Tick the worker until run `id` finishes (bounded).
@@ -337,5 +363,144 @@ fn notion_page_trigger(env: &Env) -> Result<()> {
 
     app.run_job_in_own_slot("notion-sync")?;
     check!(runs(&app)?.len() == 2, "polled again: nothing starts twice");
+    Ok(())
+}
+
+/// The engine's acceptance against real integrations (the Notion mock):
+/// a Condition routes both ways; the `false` way waits on a Delay that
+/// resumes once its time has passed; an Action that fails (a page Notion
+/// does not have) takes its error branch; the same graph in debug mode
+/// makes no outbound call at all.
+fn branches(env: &Env) -> Result<()> {
+    let notion = mock::notion()?;
+    notion.set_database(NOTION_QUEUE, vec![]);
+    notion.set_database(
+        NOTION_BRIEFS,
+        vec![brief_page(
+            "known-page",
+            "2024-01-01T00:00:00.000Z",
+            "a brief",
+        )],
+    );
+    let app = env.app_with(|b| {
+        b.variable("notion_token", "secret_e2e_notion_token")
+            .variable("notion_queue_db", NOTION_QUEUE)
+            .variable("notion_base_url", notion.server.url())
+    })?;
+    let graph = json!({
+        "nodes": [
+            {"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+            {"id": "check", "type": "condition", "config": {"expression": "trigger.priority == \"high\""}},
+            {"id": "urgent", "type": "action", "config": {"kind": "notion_update", "page_id": "{{trigger.page}}",
+                "status": "Urgent", "content": "Escalated: {{trigger.subject}}", "max_attempts": 1}},
+            {"id": "fallback", "type": "action", "config": {"kind": "create_job",
+                "brief": "Escalate by hand: {{trigger.subject}}", "priority": "high"}},
+            {"id": "later", "type": "delay", "config": {"kind": "duration", "duration": "1s"}},
+            {"id": "followup", "type": "action", "config": {"kind": "create_job",
+                "brief": "Follow up on {{trigger.subject}}"}}
+        ],
+        "edges": [
+            {"from": "start", "to": "check"},
+            {"from": "check", "to": "urgent", "port": "true"},
+            {"from": "check", "to": "later", "port": "false"},
+            {"from": "urgent", "to": "fallback", "port": "error"},
+            {"from": "later", "to": "followup"}
+        ]
+    });
+    let (s, created) = op(
+        &app,
+        "POST",
+        "/api/workflows",
+        Some(&json!({"name": "Escalation", "graph": graph})),
+    )?;
+    check!(s == 201, "{created}");
+    let id = created["data"]["id"].as_str().context("id")?.to_string();
+    let run = |context: Value, debug: bool| -> Result<Value> {
+        let (s, started) = op(
+            &app,
+            "POST",
+            &format!("/api/workflows/{id}/run"),
+            Some(&json!({"context": context, "debug": debug})),
+        )?;
+        check!(s == 202, "{started}");
+        finish_waiting(&app, started["data"]["id"].as_str().context("run id")?)
+    };
+
+    // Debug first: simulated integrations, so the mock hears nothing.
+    let calls_before = notion.server.requests().len();
+    let debugged = run(
+        json!({"priority": "high", "page": "known-page", "subject": "debug"}),
+        true,
+    )?;
+    check!(debugged["status"] == "succeeded", "{debugged}");
+    check!(
+        step(&debugged, "urgent").is_some_and(|s| s["output"]["simulated"] == true),
+        "{debugged}"
+    );
+    check!(
+        notion.server.requests().len() == calls_before,
+        "debug mode made no outbound call: {:?}",
+        notion.server.requests()
+    );
+
+    // `true`: the page is updated for real.
+    let high = run(
+        json!({"priority": "high", "page": "known-page", "subject": "site down"}),
+        false,
+    )?;
+    check!(high["status"] == "succeeded", "{high}");
+    check!(
+        step(&high, "urgent").is_some_and(|s| s["status"] == "succeeded")
+            && step(&high, "later").is_none_or(|s| s["status"] == "skipped"),
+        "the true way only: {high}"
+    );
+    let page = notion
+        .pages(NOTION_BRIEFS)
+        .into_iter()
+        .find(|p| p["id"] == "known-page")
+        .context("page")?;
+    check!(
+        page.pointer("/properties/Status/status/name") == Some(&json!("Urgent"))
+            && page["children"]
+                .to_string()
+                .contains("Escalated: site down"),
+        "{page}"
+    );
+
+    // `false`: the Delay holds the run, then resumes it.
+    let low = run(json!({"priority": "low", "subject": "a question"}), false)?;
+    check!(low["status"] == "succeeded", "{low}");
+    let waited = step(&low, "later").context("delay step")?;
+    let followed = step(&low, "followup").context("follow-up step")?;
+    check!(
+        step(&low, "urgent").is_none_or(|s| s["status"] == "skipped")
+            && followed["status"] == "succeeded",
+        "the false way only: {low}"
+    );
+    let at = |step: &Value, field: &str| -> Result<i64> {
+        echopilot_core::time::parse_rfc3339(step[field].as_str().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("{field}: {}", e.message))
+    };
+    check!(
+        at(followed, "started_at")? >= at(waited, "started_at")? + 1000,
+        "the follow-up ran a second after the delay began, not before: {waited} {followed}"
+    );
+    let job_id = followed["output"]["job_id"]
+        .as_str()
+        .or_else(|| followed["output"]["job"]["id"].as_str())
+        .context("the follow-up's job")?;
+    let job = crate::support::job(&app, job_id)?;
+    check!(job["brief"] == "Follow up on a question", "{job}");
+
+    // A failing Action takes its error branch.
+    let missing = run(
+        json!({"priority": "high", "page": "no-such-page", "subject": "lost page"}),
+        false,
+    )?;
+    check!(
+        step(&missing, "urgent").is_some_and(|s| s["status"] == "failed")
+            && step(&missing, "fallback").is_some_and(|s| s["status"] == "succeeded"),
+        "the error branch ran: {missing}"
+    );
     Ok(())
 }
