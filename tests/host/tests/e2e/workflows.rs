@@ -7,8 +7,9 @@
 
 use anyhow::{Context, Result};
 use echopilot_e2e::check;
-use echopilot_e2e::scenario::{expect_status, App, Env, Scenario};
+use echopilot_e2e::scenario::{expect_status, wait_for, App, Env, Scenario};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 use crate::support::{dash, work};
 use echopilot_e2e::mock;
@@ -25,6 +26,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario::configured(
         "a_workflow_branches_both_ways_waits_fails_over_and_debugs_without_calls",
         branches,
+    ),
+    Scenario::spin_only(
+        "workflow_steps_run_once_on_two_replicas_and_survive_a_restart",
+        replicas_and_restart,
     ),
 ];
 
@@ -502,5 +507,139 @@ fn branches(env: &Env) -> Result<()> {
             && step(&missing, "fallback").is_some_and(|s| s["status"] == "succeeded"),
         "the error branch ran: {missing}"
     );
+    Ok(())
+}
+
+/// Under real Spin with the cron plugin: two `spin up` replicas on one
+/// state directory start and drain eight runs (each step claimed once, each
+/// Notion update made once); both stop while every run waits on its Delay;
+/// a third process on the same directory finishes them all.
+fn replicas_and_restart(env: &Env) -> Result<()> {
+    const RUNS: usize = 8;
+    let notion = mock::notion()?;
+    notion.set_database(NOTION_QUEUE, vec![]);
+    notion.set_database(
+        NOTION_BRIEFS,
+        (0..RUNS)
+            .map(|i| brief_page(&format!("run-page-{i}"), "2024-01-01T00:00:00.000Z", "x"))
+            .collect(),
+    );
+    let data = tempfile::tempdir()?;
+    let start = || {
+        env.app_with(|b| {
+            b.variable("notion_token", "secret_e2e_notion_token")
+                .variable("notion_queue_db", NOTION_QUEUE)
+                .variable("notion_base_url", notion.server.url())
+                // The test reads every run's log while it waits.
+                .variable("rate_limit_credential_per_minute", "100000")
+                .data_dir(data.path())
+                .scheduler(true)
+        })
+    };
+    let (a, b) = (start()?, start()?);
+    let graph = json!({
+        "nodes": [
+            {"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+            {"id": "first", "type": "action", "config": {"kind": "notion_update",
+                "page_id": "{{trigger.page}}", "content": "STEP-ONE {{trigger.page}}"}},
+            {"id": "pause", "type": "delay", "config": {"kind": "duration", "duration": "30s"}},
+            {"id": "second", "type": "action", "config": {"kind": "notion_update",
+                "page_id": "{{trigger.page}}", "status": "Done", "content": "STEP-TWO {{trigger.page}}"}}
+        ],
+        "edges": [
+            {"from": "start", "to": "first"},
+            {"from": "first", "to": "pause"},
+            {"from": "pause", "to": "second"}
+        ]
+    });
+    let (s, created) = op(
+        &a,
+        "POST",
+        "/api/workflows",
+        Some(&json!({"name": "Two steps and a wait", "graph": graph})),
+    )?;
+    check!(s == 201, "{created}");
+    let id = created["data"]["id"].as_str().context("id")?.to_string();
+    let mut runs = Vec::new();
+    for i in 0..RUNS {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (s, started) = op(
+            app,
+            "POST",
+            &format!("/api/workflows/{id}/run"),
+            Some(&json!({"context": {"page": format!("run-page-{i}")}})),
+        )?;
+        check!(s == 202, "{started}");
+        runs.push(
+            started["data"]["id"]
+                .as_str()
+                .context("run id")?
+                .to_string(),
+        );
+    }
+    // Both replicas' plugins drain the first steps, then every run waits
+    // on its Delay (the replicas stop only then: a step cut off mid-call
+    // would be retried once its lease expires, minutes later).
+    let waiting = |app: &App, run: &str| -> bool {
+        op(app, "GET", &format!("/api/runs/{run}"), None).is_ok_and(|(s, got)| {
+            s == 200 && step(&got["data"], "pause").is_some_and(|p| p["status"] == "succeeded")
+        })
+    };
+    wait_for(Duration::from_secs(90), || {
+        std::thread::sleep(Duration::from_millis(500));
+        runs.iter().all(|r| waiting(&b, r)).then_some(())
+    })
+    .context("every run waiting on its Delay")?;
+    drop(a);
+    drop(b);
+    let c = start()?;
+    let statuses = |app: &App| -> Option<Vec<String>> {
+        std::thread::sleep(Duration::from_millis(250));
+        let (s, got) = op(app, "GET", &format!("/api/workflows/{id}/runs"), None).ok()?;
+        (s == 200).then(|| {
+            got["data"]["runs"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .map(|r| r["status"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    };
+    wait_for(Duration::from_secs(120), || {
+        statuses(&c)
+            .filter(|l| l.len() == RUNS && l.iter().all(|s| s == "succeeded"))
+            .map(|_| ())
+    })
+    .with_context(|| format!("runs after the restart: {:?}", statuses(&c)))?;
+
+    for (i, run) in runs.iter().enumerate() {
+        let (_, run) = op(&c, "GET", &format!("/api/runs/{run}"), None)?;
+        let run = &run["data"];
+        let attempts: Vec<i64> = run["steps"]
+            .as_array()
+            .context("steps")?
+            .iter()
+            .map(|s| s["attempts"].as_i64().unwrap_or(0))
+            .collect();
+        check!(
+            attempts.iter().all(|&n| n <= 1),
+            "each step claimed once: {run}"
+        );
+        let page_id = format!("run-page-{i}");
+        let page = notion
+            .pages(NOTION_BRIEFS)
+            .into_iter()
+            .find(|p| p["id"] == page_id.as_str())
+            .context("page")?;
+        let text = page["children"].to_string();
+        check!(
+            text.matches(&format!("STEP-ONE {page_id}")).count() == 1
+                && text.matches(&format!("STEP-TWO {page_id}")).count() == 1
+                && page.pointer("/properties/Status/status/name") == Some(&json!("Done")),
+            "each update made once: {page}"
+        );
+    }
     Ok(())
 }
