@@ -103,7 +103,10 @@ if [ "$spin_tier" = run ]; then
   step "real Spin: spin build, then the end-to-end suite with a spin up per app"
   tier_started=$(date +%s)
   spin build    # as the README says (one workspace build; see spin.toml)
-  ECHOPILOT_ROOT="$ROOT" ECHOPILOT_E2E_RUNTIME=spin cargo test -p echopilot-e2e --test e2e --locked
+  # --workspace, as the native tests above: `-p echopilot-e2e` alone
+  # resolves dependency features for that one package, which rebuilt
+  # wasmtime and the test host from scratch here (about 7 minutes in CI).
+  ECHOPILOT_ROOT="$ROOT" ECHOPILOT_E2E_RUNTIME=spin cargo test --workspace --test e2e --locked
   echo "real-Spin tier: $(( $(date +%s) - tier_started ))s"
 else
   printf '\nSKIPPED: the real-Spin tier (no spin on PATH; see the top of this run).\n'
