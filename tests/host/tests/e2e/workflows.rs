@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use crate::support::{dash, work};
-use echopilot_e2e::mock;
+use echopilot_e2e::{mock, HostBuilder};
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario::new(
@@ -290,22 +290,33 @@ fn brief_page(id: &str, created: &str, brief: &str) -> Value {
     page
 }
 
+/// The Notion mock: an empty Automation Queue and the briefs database
+/// holding `pages`.
+fn notion_with(pages: Vec<Value>) -> Result<mock::Notion> {
+    let notion = mock::notion()?;
+    notion.set_database(NOTION_QUEUE, vec![]);
+    notion.set_database(NOTION_BRIEFS, pages);
+    Ok(notion)
+}
+
+/// The app's Notion settings, pointing at `notion`.
+fn notion_vars(b: HostBuilder, notion: &mock::Notion) -> HostBuilder {
+    b.variable("notion_token", "secret_e2e_notion_token")
+        .variable("notion_queue_db", NOTION_QUEUE)
+        .variable("notion_base_url", notion.server.url())
+}
+
 /// The new-Notion-page trigger, polled by cron-notion-sync against the
 /// mock Notion: a page created before the workflow is not new; each page
 /// created after it starts one run, with its properties as the run's data
 /// (the run writes them back to the page); polling again starts nothing.
 fn notion_page_trigger(env: &Env) -> Result<()> {
-    let notion = mock::notion()?;
-    notion.set_database(NOTION_QUEUE, vec![]);
-    notion.set_database(
-        NOTION_BRIEFS,
-        vec![brief_page("old-page", "2024-01-01T00:00:00.000Z", "old")],
-    );
-    let app = env.app_with(|b| {
-        b.variable("notion_token", "secret_e2e_notion_token")
-            .variable("notion_queue_db", NOTION_QUEUE)
-            .variable("notion_base_url", notion.server.url())
-    })?;
+    let notion = notion_with(vec![brief_page(
+        "old-page",
+        "2024-01-01T00:00:00.000Z",
+        "old",
+    )])?;
+    let app = env.app_with(|b| notion_vars(b, &notion))?;
     let graph = json!({
         "nodes": [
             {"id": "page", "type": "trigger", "config": {"kind": "notion_page", "database_id": NOTION_BRIEFS}},
@@ -377,21 +388,12 @@ fn notion_page_trigger(env: &Env) -> Result<()> {
 /// does not have) takes its error branch; the same graph in debug mode
 /// makes no outbound call at all.
 fn branches(env: &Env) -> Result<()> {
-    let notion = mock::notion()?;
-    notion.set_database(NOTION_QUEUE, vec![]);
-    notion.set_database(
-        NOTION_BRIEFS,
-        vec![brief_page(
-            "known-page",
-            "2024-01-01T00:00:00.000Z",
-            "a brief",
-        )],
-    );
-    let app = env.app_with(|b| {
-        b.variable("notion_token", "secret_e2e_notion_token")
-            .variable("notion_queue_db", NOTION_QUEUE)
-            .variable("notion_base_url", notion.server.url())
-    })?;
+    let notion = notion_with(vec![brief_page(
+        "known-page",
+        "2024-01-01T00:00:00.000Z",
+        "a brief",
+    )])?;
+    let app = env.app_with(|b| notion_vars(b, &notion))?;
     let graph = json!({
         "nodes": [
             {"id": "start", "type": "trigger", "config": {"kind": "manual"}},
@@ -516,20 +518,15 @@ fn branches(env: &Env) -> Result<()> {
 /// a third process on the same directory finishes them all.
 fn replicas_and_restart(env: &Env) -> Result<()> {
     const RUNS: usize = 8;
-    let notion = mock::notion()?;
-    notion.set_database(NOTION_QUEUE, vec![]);
-    notion.set_database(
-        NOTION_BRIEFS,
+    let notion = notion_with(
         (0..RUNS)
             .map(|i| brief_page(&format!("run-page-{i}"), "2024-01-01T00:00:00.000Z", "x"))
             .collect(),
-    );
+    )?;
     let data = tempfile::tempdir()?;
     let start = || {
         env.app_with(|b| {
-            b.variable("notion_token", "secret_e2e_notion_token")
-                .variable("notion_queue_db", NOTION_QUEUE)
-                .variable("notion_base_url", notion.server.url())
+            notion_vars(b, &notion)
                 // The test reads every run's log while it waits.
                 .variable("rate_limit_credential_per_minute", "100000")
                 .data_dir(data.path())
