@@ -6,7 +6,7 @@ mod support;
 
 use echopilot_core::adapters::native::SqliteDb;
 use echopilot_core::incidents;
-use echopilot_core::ports::DbExt;
+use echopilot_core::ports::{Clock, DbExt};
 use echopilot_core::security::scan::{self, Finding, CHECKS};
 use echopilot_core::security::{cyclonedx, outbound, secrets};
 use serde_json::{json, Value};
@@ -47,6 +47,11 @@ const CLEAN: &[(&str, &str)] = &[
     ),
     ("cors_allowed_origins", "https://app.example.com"),
     ("backup_s3_bucket", "echopilot-backups"),
+    ("backup_s3_access_key_id", "AKIA4EXAMPLE7Q2RJXMN"),
+    (
+        "backup_s3_secret_access_key",
+        "q8Vd2mK4pX7sN1bR6tY9wZ3cF5hJ0lA2eG4iU6oP",
+    ),
     ("admin_password", "correct horse battery staple"),
 ];
 
@@ -131,6 +136,60 @@ fn a_live_key_in_production_is_fine_and_loopback_http_is_not_wide() {
     vars.push(("deployment_environment", "production"));
     vars.push(("openai_base_url", "http://127.0.0.1:11434"));
     assert!(run_scan(&vars).is_empty());
+}
+
+#[test]
+fn shipping_that_fails_or_goes_stale_is_reported_too() {
+    use echopilot_core::backup::offsite::records::{self, Attempt};
+    let (env, clock) = env(CLEAN);
+    echopilot_core::db::migrate::ensure_current(env.db.as_ref()).unwrap();
+    let scan_now = |env: &echopilot_core::ports::Env| {
+        let m = manifest();
+        let owned = hosts(&m);
+        let h: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(c, e)| (c.as_str(), e.as_str()))
+            .collect();
+        scan::scan(env, &h).unwrap().findings
+    };
+    let shipped = |id: &str, created: i64, error: Option<&str>| {
+        records::record(
+            env.db.as_ref(),
+            &Attempt {
+                backup_id: id,
+                key: "echopilot/k",
+                bytes: 1,
+                sha256: "00",
+                backup_created_ms: created,
+                at_ms: created,
+                error,
+            },
+        )
+        .unwrap()
+    };
+    let now = clock.now_ms();
+    shipped("bak_1", now - DAY, None);
+    assert!(scan_now(&env).is_empty());
+    // The next backup's shipment failed: named, with the store's error.
+    shipped(
+        "bak_2",
+        now,
+        Some("the object store answered 403 AccessDenied"),
+    );
+    let found = scan_now(&env);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].check, "backups_not_shipped");
+    assert!(found[0].problem.contains("403 AccessDenied"), "{found:#?}");
+    assert!(!found[0].problem.contains("q8Vd2mK4"));
+    // It was retried and arrived; two days later nothing newer arrived.
+    shipped("bak_2", now, None);
+    assert!(scan_now(&env).is_empty());
+    clock.advance(3 * DAY);
+    let found = scan_now(&env);
+    assert!(
+        found.len() == 1 && found[0].problem.contains("two backup periods"),
+        "{found:#?}"
+    );
 }
 
 #[test]

@@ -78,6 +78,7 @@ mod digest;
 mod dump;
 mod job;
 mod model;
+pub mod offsite;
 mod parse;
 mod restore;
 mod scan;
@@ -101,7 +102,8 @@ use crate::error::{Error, Result};
 use crate::ports::{ids, Db, Env};
 use sha2::{Digest, Sha256};
 
-use store::{Record, Stored};
+pub use store::Record;
+use store::Stored;
 
 /// Tables whose rows are not backed up (their schema is), with the reason.
 pub const EXCLUDED: &[(&str, &str)] = &[
@@ -118,6 +120,11 @@ pub const EXCLUDED: &[(&str, &str)] = &[
     (
         "backup_chunks",
         "the stored backup files: a backup inside every backup would grow without bound",
+    ),
+    (
+        "backup_offsite",
+        "the record of shipments to the object store: it describes the backup catalogue, \
+         which a restored database starts afresh",
     ),
 ];
 
@@ -334,6 +341,20 @@ pub fn check_restore(env: &Env, id: &str) -> Result<(Manifest, RestoreCheck)> {
         ),
     };
     Ok((record.manifest(), check))
+}
+
+/// Verify a backup file that came from elsewhere (the off-machine store)
+/// against `record`, its manifest, then restore it into scratch and compare
+/// it: what [`check_restore`] does for a stored backup. Nothing of the live
+/// database is written.
+pub fn check_restore_file(env: &Env, record: &Record, gz: &[u8]) -> Result<RestoreCheck> {
+    match verify::check_file(record, gz) {
+        Ok(_) => restore::check(env.db.as_ref(), record, gz),
+        Err(why) => Ok(restore::unrestored(
+            record,
+            Some(format!("the backup is corrupt: {why}")),
+        )),
+    }
 }
 
 /// Verify one backup and record the outcome; the file too when it is whole

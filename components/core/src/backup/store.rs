@@ -98,6 +98,45 @@ impl Record {
         })
     }
 
+    /// A manifest as served (`GET /api/backups/{id}`, or the copy shipped
+    /// next to an off-machine backup) read back; `Err(why)` when a field is
+    /// missing or of the wrong type. Its verification is not carried over.
+    pub fn from_manifest(m: &serde_json::Value) -> std::result::Result<Self, String> {
+        let text = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("`{k}` is missing"))
+        };
+        let int = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| format!("`{k}` is missing"))
+        };
+        let map = |k: &str| m.get(k).cloned().unwrap_or(serde_json::Value::Null);
+        let time =
+            |k: &str| text(k).and_then(|t| crate::time::parse_rfc3339(&t).map_err(|e| e.message));
+        Ok(Record {
+            id: text("id")?,
+            created_ms: time("created_at")?,
+            finished_ms: time("finished_at")?,
+            actor: text("actor")?,
+            trigger: text("trigger")?,
+            format_version: int("format_version")?,
+            schema_version: int("schema_version")?,
+            tables: serde_json::from_value(map("tables")).map_err(|e| format!("`tables`: {e}"))?,
+            table_hashes: serde_json::from_value(map("table_hashes"))
+                .map_err(|e| format!("`table_hashes`: {e}"))?,
+            raw_bytes: int("raw_bytes")?,
+            bytes: int("bytes")?,
+            sha256: text("sha256")?,
+            chunks: int("chunks")?,
+            verified_ms: None,
+            verify_status: None,
+            verify_error: None,
+        })
+    }
+
     /// All rows backed up.
     pub fn rows(&self) -> i64 {
         self.tables.values().sum()

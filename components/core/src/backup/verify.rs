@@ -25,7 +25,8 @@ pub fn check(record: &Record, stored: &Stored) -> Result<i64, String> {
     }
 }
 
-fn check_file(record: &Record, file: &[u8]) -> Result<i64, String> {
+/// What verifying `file` against `record` found (see [`check`]).
+pub fn check_file(record: &Record, file: &[u8]) -> Result<i64, String> {
     if file.len() as i64 != record.bytes {
         return Err(format!(
             "the file has {} bytes, the manifest says {}",

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     COMPLIANCE,
     PRIVACY,
     DISASTER_RECOVERY,
+    OFFSITE_BACKUPS,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1333,5 +1334,34 @@ const DISASTER_RECOVERY: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS dr_runs_by_kind ON dr_runs (kind, requested_at)",
         "CREATE INDEX IF NOT EXISTS dr_runs_by_status ON dr_runs (status, requested_at)",
+    ],
+};
+
+const OFFSITE_BACKUPS: Migration = Migration {
+    version: 23,
+    name: "off-machine backups: shipments to an S3-compatible store, and where restores came from",
+    statements: &[
+        // One row per backup the app tried to ship: where it went, what was
+        // sent, when it arrived (NULL until it did), the failed attempts and
+        // the last error; `deleted_at` when retention removed it from the
+        // store. The catalogue of shipments, like `backups`, is not backed
+        // up (see backup::EXCLUDED).
+        "CREATE TABLE IF NOT EXISTS backup_offsite (
+            backup_id TEXT PRIMARY KEY,
+            object_key TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            backup_created_at INTEGER NOT NULL,
+            shipped_at INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            deleted_at INTEGER
+        )",
+        "CREATE INDEX IF NOT EXISTS backup_offsite_by_shipped ON backup_offsite (shipped_at)",
+        // Which copy a restore check or drill used: the local catalogue, or
+        // the off-machine store (and the object's key).
+        "ALTER TABLE dr_runs ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
+        "ALTER TABLE dr_runs ADD COLUMN object_key TEXT",
     ],
 };

@@ -31,7 +31,7 @@ pub use job::{APP, JOB};
 pub use runs::{Kind, Run, Status};
 
 use crate::audit::{self, Event};
-use crate::backup;
+use crate::backup::{self, offsite};
 use crate::error::{Error, Result};
 use crate::incidents::{self, NewIncident, Severity};
 use crate::ports::{ids, Env};
@@ -66,11 +66,42 @@ pub fn check_restore(
     execute(env, &id, Some(&backup_id))
 }
 
+/// Restore the off-machine copy of backup `backup_id` (the newest in the
+/// store when `None`) into scratch: download it and its manifest, check
+/// its SHA-256 against what was shipped and against the manifest, restore
+/// and compare; recorded and audited as a restore check. 409
+/// `offsite_not_configured` when shipping is off.
+pub async fn check_restore_offsite(
+    env: &Env,
+    backup_id: Option<&str>,
+    actor: &str,
+    trigger: &str,
+) -> Result<Run> {
+    let settings = offsite::settings(env.config.as_ref())?.ok_or_else(offsite::not_configured)?;
+    let id = start(env, Kind::RestoreCheck, trigger, actor)?;
+    execute_offsite(env, &id, &settings, backup_id).await
+}
+
 /// Run a drill now: the latest backup restored into scratch, timed,
 /// recorded and audited; a failure pages.
 pub fn drill(env: &Env, actor: &str, trigger: &str) -> Result<Run> {
     let id = start(env, Kind::Drill, trigger, actor)?;
     execute(env, &id, None)
+}
+
+/// Run the claimed drill `run_id`: the newest off-machine copy when
+/// shipping is configured (the real test: the disk is gone), the latest
+/// local backup otherwise.
+pub async fn run_drill(env: &Env, run_id: &str) -> Result<Run> {
+    match offsite::settings(env.config.as_ref()) {
+        Ok(Some(settings)) => execute_offsite(env, run_id, &settings, None).await,
+        Ok(None) => execute(env, run_id, None),
+        Err(e) => {
+            let now = env.clock.now_ms();
+            runs::set_offsite(env.db.as_ref(), run_id, None)?;
+            conclude(env, run_id, now, None, None, Some(e.message))
+        }
+    }
 }
 
 /// Ask for a drill from the console: recorded as `requested`, run by
@@ -117,7 +148,6 @@ fn start(env: &Env, kind: Kind, trigger: &str, actor: &str) -> Result<String> {
 /// Run the restore of a claimed run: `backup_id`, or the latest backup
 /// (drills). Records the outcome, audits it, pages for a failed drill.
 fn execute(env: &Env, run_id: &str, backup_id: Option<&str>) -> Result<Run> {
-    let db = env.db.as_ref();
     let started = env.clock.now_ms();
     let target = match backup_id {
         Some(id) => Some(id.to_string()),
@@ -125,23 +155,83 @@ fn execute(env: &Env, run_id: &str, backup_id: Option<&str>) -> Result<Run> {
     };
     let (check, error) = match &target {
         None => (None, Some("there is no backup to restore".to_string())),
-        Some(id) => match backup::check_restore(env, id) {
-            Ok((_, check)) => {
-                let error = check.error.clone();
-                (Some(check), error)
-            }
-            Err(e) if e.kind == crate::error::Kind::Internal => (
-                None,
-                Some(format!("the restore could not run: {}", e.message)),
-            ),
-            Err(e) => return Err(e),
-        },
+        Some(id) => checked(backup::check_restore(env, id).map(|(_, c)| c))?,
     };
+    conclude(env, run_id, started, target.as_deref(), check, error)
+}
+
+/// Run the restore of a claimed run from the off-machine store: backup
+/// `backup_id`, or the newest there. A store that cannot be read, a copy
+/// that does not match what was shipped or its manifest, or a restore that
+/// does not compare equal fails the run.
+async fn execute_offsite(
+    env: &Env,
+    run_id: &str,
+    settings: &offsite::Settings,
+    backup_id: Option<&str>,
+) -> Result<Run> {
+    let started = env.clock.now_ms();
+    let fetched = offsite::fetch(env, settings, backup_id).await;
+    runs::set_offsite(
+        env.db.as_ref(),
+        run_id,
+        fetched.as_ref().ok().map(|f| f.key.as_str()),
+    )?;
+    let (target, check, error) = match fetched {
+        Err(why) => (
+            backup_id.map(str::to_string),
+            None,
+            Some(format!("the off-machine copy could not be read: {why}")),
+        ),
+        Ok(f) => {
+            let target = Some(f.record.id.clone());
+            match offsite::check_fetched(env, &f)? {
+                Err(why) => (target, None, Some(why)),
+                Ok(()) => {
+                    let (check, error) =
+                        checked(backup::check_restore_file(env, &f.record, &f.gz))?;
+                    (target, check, error)
+                }
+            }
+        }
+    };
+    conclude(env, run_id, started, target.as_deref(), check, error)
+}
+
+/// A restore check's outcome as a run records it: the check and its error,
+/// or the error of a restore that could not run (the database's own
+/// errors other than internal ones are returned).
+type Outcome = (Option<backup::RestoreCheck>, Option<String>);
+
+fn checked(result: Result<backup::RestoreCheck>) -> Result<Outcome> {
+    match result {
+        Ok(check) => {
+            let error = check.error.clone();
+            Ok((Some(check), error))
+        }
+        Err(e) if e.kind == crate::error::Kind::Internal => Ok((
+            None,
+            Some(format!("the restore could not run: {}", e.message)),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Record how run `run_id` ended, audit it, page for a failed drill.
+fn conclude(
+    env: &Env,
+    run_id: &str,
+    started: i64,
+    target: Option<&str>,
+    check: Option<backup::RestoreCheck>,
+    error: Option<String>,
+) -> Result<Run> {
+    let db = env.db.as_ref();
     let finished = env.clock.now_ms();
     runs::finish(
         db,
         run_id,
-        target.as_deref(),
+        target,
         started,
         finished,
         check.as_ref(),
@@ -163,6 +253,8 @@ fn execute(env: &Env, run_id: &str, backup_id: Option<&str>) -> Result<Run> {
                 "duration_ms": run.duration_ms,
                 "rows": run.rows,
                 "error": run.error,
+                "source": run.source,
+                "object_key": run.object_key,
             })),
     )?;
     if run.kind == Kind::Drill && run.status == Status::Failed {
@@ -263,6 +355,8 @@ pub struct DrStatus {
     pub pending_drill: Option<Run>,
     /// When the next weekly drill is due (Sundays 01:00 UTC).
     pub next_drill_at: String,
+    /// The off-machine copy: where, last shipped, failures.
+    pub offsite: offsite::Status,
 }
 
 /// The DR status: latest backup and verification, last drill and check.
@@ -289,6 +383,7 @@ pub fn status(env: &Env) -> Result<DrStatus> {
         restore_check: runs::last_finished(db, Kind::RestoreCheck)?,
         pending_drill: runs::pending_drill(db)?,
         next_drill_at: crate::time::rfc3339(weekly_due(env.clock.now_ms()) + WEEK_MS),
+        offsite: offsite::status(env)?,
     })
 }
 

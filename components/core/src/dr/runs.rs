@@ -101,10 +101,15 @@ pub struct Run {
     pub error: Option<String>,
     /// The comparison, table by table.
     pub check: Option<RestoreCheck>,
+    /// Which copy was restored: `local` (the catalogue in the database) or
+    /// `offsite` (the object store).
+    pub source: String,
+    /// The object restored, for an off-machine copy.
+    pub object_key: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, trigger, actor, status, backup_id, requested_at, started_at,
-    finished_at, duration_ms, rows, tables, error, report";
+    finished_at, duration_ms, rows, tables, error, report, source, object_key";
 
 fn from_row(r: &Row) -> Result<Run> {
     let id = r.text(0)?;
@@ -131,6 +136,8 @@ fn from_row(r: &Row) -> Result<Run> {
         tables: r.opt_i64(11)?,
         error: r.opt_text(12)?,
         check,
+        source: r.text(14)?,
+        object_key: r.opt_text(15)?,
         id,
     })
 }
@@ -216,6 +223,16 @@ pub fn finish(
             error,
             report
         ],
+    )?;
+    Ok(())
+}
+
+/// Record that run `id` restores the off-machine copy at `key` (`None`:
+/// none was found).
+pub fn set_offsite(db: &dyn Db, id: &str, key: Option<&str>) -> Result<()> {
+    db.exec(
+        "UPDATE dr_runs SET source = 'offsite', object_key = ?2 WHERE id = ?1",
+        params![id, key],
     )?;
     Ok(())
 }

@@ -242,8 +242,48 @@ fn settings(env: &Env) -> Result<Vec<Finding>> {
             format!("`{BACKUP_DESTINATION_VARIABLE}` is unset: backups are never shipped off the machine, so they live in the database they copy and are lost with its disk"),
             format!("set {BACKUP_DESTINATION_VARIABLE} (and its credentials) so every verified backup is also stored off the machine"),
         ));
+    } else if let Some(problem) = shipping_problem(env)? {
+        out.push(finding(
+            "backups_not_shipped",
+            Severity::High,
+            BACKUP_DESTINATION_VARIABLE,
+            problem,
+            "see GET /api/dr/last (offsite) for the store's error; fix the backup_s3_* variables or the bucket's policy, and the next backup run retries",
+        ));
     }
     Ok(out)
+}
+
+/// Why shipping is configured but not working: the variables cannot be
+/// used, the last attempt failed, or the newest shipped backup is stale.
+fn shipping_problem(env: &Env) -> Result<Option<String>> {
+    let status = crate::backup::offsite::status(env)?;
+    if let Some(e) = status.error {
+        return Ok(Some(format!(
+            "off-machine backups are configured but cannot run: {e}"
+        )));
+    }
+    let newest_failure = status.failures.first();
+    let failed_after_last_success = newest_failure.is_some_and(|f| {
+        status
+            .last_shipped
+            .as_ref()
+            .is_none_or(|s| f.backup_created_at > s.backup_created_at)
+    });
+    if failed_after_last_success {
+        let f =
+            newest_failure.map(|f| (f.backup_id.as_str(), f.last_error.as_deref().unwrap_or("")));
+        let (id, why) = f.unwrap_or_default();
+        return Ok(Some(format!(
+            "the last shipment to the object store failed (backup {id}): {why}"
+        )));
+    }
+    if status.stale {
+        return Ok(Some(
+            "the newest backup in the object store is more than two backup periods old: backups have stopped reaching it".into(),
+        ));
+    }
+    Ok(None)
 }
 
 fn outbound_findings(env: &Env, hosts: &[(&str, &str)]) -> Result<Vec<Finding>> {

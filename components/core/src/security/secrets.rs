@@ -94,6 +94,7 @@ pub const SECRETS: &[Secret] = &[
     secret("stripe_webhook_secret", Origin::Issued),
     secret("compliance_webhook_secrets", Origin::Generated),
     secret("compliance_forward_secret", Origin::Generated),
+    secret("backup_s3_secret_access_key", Origin::Issued),
 ];
 
 /// Days a secret may be used before it is due for rotation, by default.
