@@ -477,3 +477,60 @@ fn the_api_checks_restores_refuses_live_replacement_and_reports() {
         assert_eq!(resp.status, 401);
     }
 }
+
+#[test]
+fn a_file_from_elsewhere_is_checked_against_the_manifest_shipped_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = file_env(dir.path());
+    populate(&env);
+    let m = backup::run(&env, "ops", "console", 7).unwrap();
+    let (manifest, gz) = backup::download(&env, &m.id).unwrap();
+    // The manifest as shipped next to the object, read back.
+    let shipped = serde_json::to_value(&manifest).unwrap();
+    let record = backup::Record::from_manifest(&shipped).unwrap();
+    assert_eq!(record.id, m.id);
+    assert_eq!(record.table_hashes, m.table_hashes);
+    let check = backup::check_restore_file(&env, &record, &gz).unwrap();
+    assert!(check.ok && check.hashes_recorded, "{check:?}");
+    assert_eq!(check.rows, m.rows);
+    // One byte changed: refused before anything is restored.
+    let mut bad = gz.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 1;
+    let check = backup::check_restore_file(&env, &record, &bad).unwrap();
+    assert!(!check.ok && check.tables.is_empty(), "{check:?}");
+    assert!(check.error.unwrap().contains("SHA-256"));
+    assert!(!scratch_attached(env.db.as_ref()));
+    // A manifest missing a field names it.
+    let mut partial = shipped.clone();
+    partial.as_object_mut().unwrap().remove("sha256");
+    assert!(backup::Record::from_manifest(&partial)
+        .unwrap_err()
+        .contains("sha256"));
+}
+
+#[test]
+fn an_offsite_restore_needs_shipping_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = file_env(dir.path());
+    let e = block_on(dr::check_restore_offsite(&env, None, "ops", "api")).unwrap_err();
+    assert_eq!((e.status(), e.code), (409, "offsite_not_configured"));
+    let status = dr::status(&env).unwrap();
+    assert!(!status.offsite.configured && status.offsite.last_shipped.is_none());
+    let (resp, body) = call(
+        &APP,
+        &env,
+        post(
+            "/api/dr/restore",
+            json!({"source": "offsite"}),
+            Some(DASH_KEY),
+        ),
+    );
+    assert_eq!(resp.status, 409, "{body}");
+    let (resp, body) = call(
+        &APP,
+        &env,
+        post("/api/dr/restore", json!({"source": "tape"}), Some(DASH_KEY)),
+    );
+    assert_eq!(resp.status, 400, "{body}");
+}

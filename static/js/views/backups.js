@@ -1,7 +1,9 @@
 // Backups: disaster-recovery status (the latest backup, its verification,
 // the last drill and restore check, the next weekly drill) with "run a
 // drill" (the console's run_drill, confirmed) and "check a restore" (POST
-// /api/dr/restore, a dry run), then the stored backups (newest first) with
+// /api/dr/restore, a dry run), the off-machine copy (where, last shipped,
+// failures) with "check the off-machine copy" (the same dry run with
+// source "offsite"), then the stored backups (newest first) with
 // their verification, verifying one (the console's verify_backup,
 // confirmed) and downloading one (an audited download, fetched with the
 // session's credential).
@@ -34,6 +36,7 @@ function view(data, reload) {
     "div",
     { class: "stack" },
     drCard(data.dr, reload),
+    offsiteCard(data.dr.offsite, reload),
     h("p", { class: "muted", text: t("backups.keep", { n: fmt.number(data.keep) }) }),
     data.backups.length ? h("ul", { class: "records", id: "backup-list" }, data.backups.map((b) => item(b, reload))) : empty(t("backups.none")),
     card(t("backups.excluded"), h("ul", {}, data.excluded.map((e) => h("li", {}, h("code", { text: e.table }), " — ", e.reason)))),
@@ -99,6 +102,32 @@ function drCard(dr, reload) {
   );
 }
 
+/** The off-machine copy: where it goes, the last one shipped, failures. */
+function offsiteCard(o, reload) {
+  if (!o || !o.configured) return card(t("dr.offsite"), h("p", { id: "dr-offsite", class: "muted", text: t("dr.offsite_off") }));
+  const last = o.last_shipped;
+  const failure = o.failures[0];
+  return card(
+    t("dr.offsite"),
+    h(
+      "div",
+      { id: "dr-offsite", class: "stack" },
+      o.error ? h("p", { class: "notice bad", text: o.error }) : null,
+      o.stale ? h("p", { class: "notice bad", text: t("dr.offsite_stale") }) : null,
+      facts([
+        [t("dr.offsite_where"), h("code", { text: o.location || "—" })],
+        [t("dr.offsite_last"), last ? h("span", {}, fmt.dateTime(last.shipped_at), " · ", h("code", { text: last.key })) : t("dr.never")],
+        [t("dr.offsite_failures"), failure ? h("span", {}, statusPill("failed"), ` ${fmt.number(o.failures.length)} — ${failure.last_error || ""}`) : "—"],
+      ]),
+      h(
+        "div",
+        { class: "record-actions" },
+        h("button", { type: "button", class: "secondary", dataset: { action: "check-offsite" }, on: { click: (e) => checkRestore(e.currentTarget, reload, { source: "offsite" }) } }, t("dr.check_offsite")),
+      ),
+    ),
+  );
+}
+
 async function drill(reload) {
   if (!(await confirmDialog({ title: t("dr.run_drill"), body: t("dr.drill_confirm") }))) return;
   try {
@@ -111,11 +140,11 @@ async function drill(reload) {
   }
 }
 
-async function checkRestore(button, reload) {
+async function checkRestore(button, reload, body = {}) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
-    const r = await api.post("/api/dr/restore", {});
+    const r = await api.post("/api/dr/restore", body);
     track("dr.check");
     const run = r.run;
     toast(t("dr.check_result", { status: run.status, ms: fmt.number(run.duration_ms ?? 0) }), run.status === "ok" ? "" : "bad");

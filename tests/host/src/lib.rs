@@ -27,6 +27,7 @@
 //! | [`scenario`] | the scenario harness (runtimes, route coverage) |
 //! | [`spin_up`] | a real `spin up` child process (the real-Spin tier) |
 //! | [`redis`] | Debian's `redis-server` on loopback, and a RESP client |
+//! | [`moto`] | moto's S3 server on loopback, and a signed client to look inside it |
 
 pub mod client;
 pub mod cron;
@@ -35,6 +36,7 @@ pub mod host;
 pub mod logs;
 pub mod manifest;
 pub mod mock;
+pub mod moto;
 pub mod outbound;
 pub mod redis;
 pub mod router;

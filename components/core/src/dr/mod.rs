@@ -19,9 +19,17 @@
 //!   (`run_drill`, recorded as `requested`) within a minute. A drill that
 //!   fails, or finds no backup, raises a CRITICAL `dr` incident.
 //!
+//! - **Off-machine copies**: with shipping configured
+//!   ([`crate::backup::offsite`]), a restore check may take the copy in the
+//!   object store (`source: "offsite"`), and drills always do (the disk is
+//!   gone): the object and its manifest are downloaded, the SHA-256 checked
+//!   against what was shipped and the manifest, then restored and compared
+//!   as above. Runs record which copy they used (`source`, `object_key`).
+//!
 //! Every run appends to the audit chain. [`status`] (`GET /api/dr/last`)
 //! reports the latest backup and its verification, the last drill and
-//! restore check, a drill waiting to run and when the next is due.
+//! restore check, a drill waiting to run, when the next is due, and the
+//! off-machine copy (last shipped, failures).
 
 pub mod api;
 mod job;

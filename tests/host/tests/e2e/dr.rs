@@ -87,6 +87,14 @@ fn restore_and_drill(env: &Env) -> Result<()> {
             .any(|s| s.as_str().is_some_and(|s| s.contains("sqlite3"))),
         "{refused}"
     );
+    // The off-machine copy, when shipping is not configured: 409, saying so.
+    let offsite = restore(&app, &key, json!({"source": "offsite"}), 409)?;
+    check!(
+        offsite["error"]["code"] == "offsite_not_configured",
+        "{offsite}"
+    );
+    let status = last(&app, &key, "/api/dr/last")?;
+    check!(status["offsite"]["configured"] == false, "{status}");
     let anonymous = app.post("/api/dr/restore").json(&json!({})).send()?;
     check!(anonymous.status == 401, "{}", anonymous.status);
 

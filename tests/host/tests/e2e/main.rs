@@ -26,6 +26,7 @@ mod jobs;
 mod matrix;
 mod money;
 mod notion;
+mod offsite;
 mod ops;
 mod payments;
 mod platform;
@@ -69,6 +70,7 @@ fn main() {
         money::SCENARIOS,
         backups::SCENARIOS,
         dr::SCENARIOS,
+        offsite::SCENARIOS,
         real_spin::SCENARIOS,
         security::SCENARIOS,
         analytics::SCENARIOS,

@@ -263,6 +263,12 @@ fn scan(env: &Env) -> Result<()> {
             )
             .variable("cors_allowed_origins", "https://app.example.com")
             .variable("backup_s3_bucket", "echopilot-backups")
+            // Shipping configured means usable: a bucket with its key.
+            .variable("backup_s3_access_key_id", "AKIA4EXAMPLE7Q2RJXMN")
+            .variable(
+                "backup_s3_secret_access_key",
+                "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",
+            )
     })?;
     let report = scan_as(&clean, CLEAN_DASHBOARD_KEY)?;
     check!(
