@@ -116,7 +116,7 @@ function offsiteCard(o, reload) {
       o.stale ? h("p", { class: "notice bad", text: t("dr.offsite_stale") }) : null,
       facts([
         [t("dr.offsite_where"), h("code", { text: o.location || "—" })],
-        [t("dr.offsite_last"), last ? h("span", {}, fmt.dateTime(last.shipped_at), " · ", h("code", { text: last.key })) : t("dr.never")],
+        [t("dr.offsite_last"), last ? h("span", {}, fmt.dateTime(last.shipped_at), " · ", h("code", { title: last.key, text: last.key.split("/").pop() })) : t("dr.never")],
         [t("dr.offsite_failures"), failure ? h("span", {}, statusPill("failed"), ` ${fmt.number(o.failures.length)} — ${failure.last_error || ""}`) : "—"],
       ]),
       h(
