@@ -212,6 +212,7 @@ mod tests {
     use super::*;
 
     const SUITE_DATE: &str = "20150830T123600Z";
+    type Query<'a> = &'a [(&'a str, &'a str)];
     const SUITE_HOST: &str = "example.amazonaws.com";
 
     fn suite_creds() -> Credentials {
@@ -316,67 +317,65 @@ mod tests {
     }
 
     #[test]
-    fn get_vanilla_query_unreserved() {
+    fn suite_cases_signed_with_host_and_date_only() {
         let unreserved = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let s = suite("GET", "/", &[(unreserved, unreserved)], &[], "");
-        assert_eq!(
-            s.authorization,
-            suite_authz(
-                "host;x-amz-date",
-                "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197"
-            )
-        );
-    }
-
-    #[test]
-    fn get_vanilla_utf8_query() {
-        let s = suite("GET", "/", &[("\u{1234}", "bar")], &[], "");
-        assert!(s.canonical_request.contains("\n%E1%88%B4=bar\n"));
-        assert_eq!(
-            s.authorization,
-            suite_authz(
-                "host;x-amz-date",
-                "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"
-            )
-        );
-    }
-
-    #[test]
-    fn get_utf8() {
-        let s = suite("GET", "/\u{1234}", &[], &[], "");
-        assert!(s.canonical_request.starts_with("GET\n/%E1%88%B4\n"));
-        assert_eq!(
-            s.authorization,
-            suite_authz(
-                "host;x-amz-date",
-                "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"
-            )
-        );
-    }
-
-    #[test]
-    fn get_space() {
-        let s = suite("GET", "/example space/", &[], &[], "");
-        assert!(s.canonical_request.starts_with("GET\n/example%20space/\n"));
-        assert_eq!(
-            s.authorization,
-            suite_authz(
-                "host;x-amz-date",
-                "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"
-            )
-        );
-    }
-
-    #[test]
-    fn post_vanilla() {
-        let s = suite("POST", "/", &[], &[], "");
-        assert_eq!(
-            s.authorization,
-            suite_authz(
-                "host;x-amz-date",
-                "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
-            )
-        );
+        // (case, method, path, query, a line of the canonical request, signature)
+        type Case<'a> = (&'a str, &'a str, &'a str, Query<'a>, &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                "get-vanilla-query-unreserved",
+                "GET",
+                "/",
+                &[(unreserved, unreserved)],
+                "\n-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~",
+                "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197",
+            ),
+            (
+                "get-vanilla-utf8-query",
+                "GET",
+                "/",
+                &[("\u{1234}", "bar")],
+                "\n%E1%88%B4=bar\n",
+                "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04",
+            ),
+            (
+                "get-utf8",
+                "GET",
+                "/\u{1234}",
+                &[],
+                "GET\n/%E1%88%B4\n",
+                "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
+            ),
+            (
+                "get-space",
+                "GET",
+                "/example space/",
+                &[],
+                "GET\n/example%20space/\n",
+                "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
+            ),
+            (
+                "post-vanilla",
+                "POST",
+                "/",
+                &[],
+                "POST\n/\n\n",
+                "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
+            ),
+        ];
+        for (case, method, path, query, line, signature) in cases {
+            let s = suite(method, path, query, &[], "");
+            assert!(
+                s.canonical_request.contains(line),
+                "{case}: {}",
+                s.canonical_request
+            );
+            assert_eq!(
+                s.authorization,
+                suite_authz("host;x-amz-date", signature),
+                "{case}"
+            );
+        }
     }
 
     #[test]
@@ -434,6 +433,28 @@ mod tests {
         service: "s3",
     };
     const S3_DATE: &str = "20130524T000000Z";
+
+    /// Sign as S3's examples do: their key, region and date.
+    fn s3(
+        method: &str,
+        path: &str,
+        query: Query,
+        headers: &[(&str, &str)],
+        payload: &str,
+    ) -> Signed {
+        sign(
+            &s3_creds(),
+            &S3_SCOPE,
+            &Request {
+                method,
+                path,
+                query,
+                headers,
+                payload,
+            },
+            S3_DATE,
+        )
+    }
     const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
@@ -444,18 +465,7 @@ mod tests {
             ("x-amz-content-sha256", EMPTY),
             ("x-amz-date", S3_DATE),
         ];
-        let s = sign(
-            &s3_creds(),
-            &S3_SCOPE,
-            &Request {
-                method: "GET",
-                path: "/test.txt",
-                query: &[],
-                headers: &headers,
-                payload: EMPTY,
-            },
-            S3_DATE,
-        );
+        let s = s3("GET", "/test.txt", &[], &headers, EMPTY);
         assert_eq!(
             s.string_to_sign,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
@@ -476,18 +486,7 @@ mod tests {
             ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
             ("x-amz-content-sha256", &payload),
         ];
-        let s = sign(
-            &s3_creds(),
-            &S3_SCOPE,
-            &Request {
-                method: "PUT",
-                path: "/test$file.text",
-                query: &[],
-                headers: &headers,
-                payload: &payload,
-            },
-            S3_DATE,
-        );
+        let s = s3("PUT", "/test$file.text", &[], &headers, &payload);
         assert!(s
             .canonical_request
             .starts_with("PUT\n/test%24file.text\n\n"));
@@ -503,17 +502,12 @@ mod tests {
             ("x-amz-content-sha256", EMPTY),
             ("x-amz-date", S3_DATE),
         ];
-        let s = sign(
-            &s3_creds(),
-            &S3_SCOPE,
-            &Request {
-                method: "GET",
-                path: "/",
-                query: &[("prefix", "J"), ("max-keys", "2")],
-                headers: &headers,
-                payload: EMPTY,
-            },
-            S3_DATE,
+        let s = s3(
+            "GET",
+            "/",
+            &[("prefix", "J"), ("max-keys", "2")],
+            &headers,
+            EMPTY,
         );
         assert!(s.canonical_request.contains("\nmax-keys=2&prefix=J\n"));
         assert!(s.authorization.ends_with(
@@ -528,17 +522,12 @@ mod tests {
             ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
             ("x-amz-date", S3_DATE),
         ];
-        let s = sign(
-            &s3_creds(),
-            &S3_SCOPE,
-            &Request {
-                method: "PUT",
-                path: "/bucket/echopilot/a b+c=d.sql.gz",
-                query: &[],
-                headers: &headers,
-                payload: UNSIGNED_PAYLOAD,
-            },
-            S3_DATE,
+        let s = s3(
+            "PUT",
+            "/bucket/echopilot/a b+c=d.sql.gz",
+            &[],
+            &headers,
+            UNSIGNED_PAYLOAD,
         );
         assert!(s
             .canonical_request

@@ -25,14 +25,17 @@ fn hosts(manifest: &str) -> Vec<(String, String)> {
 }
 
 fn run_scan(vars: &[(&str, &str)]) -> Vec<Finding> {
-    let (env, _) = env(vars);
+    scan_of(&env(vars).0)
+}
+
+fn scan_of(env: &echopilot_core::ports::Env) -> Vec<Finding> {
     let m = manifest();
     let owned = hosts(&m);
     let h: Vec<(&str, &str)> = owned
         .iter()
         .map(|(c, e)| (c.as_str(), e.as_str()))
         .collect();
-    scan::scan(&env, &h).unwrap().findings
+    scan::scan(env, &h).unwrap().findings
 }
 
 /// A configuration with no weakness: strong secrets, a test Stripe key
@@ -143,15 +146,6 @@ fn shipping_that_fails_or_goes_stale_is_reported_too() {
     use echopilot_core::backup::offsite::records::{self, Attempt};
     let (env, clock) = env(CLEAN);
     echopilot_core::db::migrate::ensure_current(env.db.as_ref()).unwrap();
-    let scan_now = |env: &echopilot_core::ports::Env| {
-        let m = manifest();
-        let owned = hosts(&m);
-        let h: Vec<(&str, &str)> = owned
-            .iter()
-            .map(|(c, e)| (c.as_str(), e.as_str()))
-            .collect();
-        scan::scan(env, &h).unwrap().findings
-    };
     let shipped = |id: &str, created: i64, error: Option<&str>| {
         records::record(
             env.db.as_ref(),
@@ -169,23 +163,23 @@ fn shipping_that_fails_or_goes_stale_is_reported_too() {
     };
     let now = clock.now_ms();
     shipped("bak_1", now - DAY, None);
-    assert!(scan_now(&env).is_empty());
+    assert!(scan_of(&env).is_empty());
     // The next backup's shipment failed: named, with the store's error.
     shipped(
         "bak_2",
         now,
         Some("the object store answered 403 AccessDenied"),
     );
-    let found = scan_now(&env);
+    let found = scan_of(&env);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].check, "backups_not_shipped");
     assert!(found[0].problem.contains("403 AccessDenied"), "{found:#?}");
     assert!(!found[0].problem.contains("q8Vd2mK4"));
     // It was retried and arrived; two days later nothing newer arrived.
     shipped("bak_2", now, None);
-    assert!(scan_now(&env).is_empty());
+    assert!(scan_of(&env).is_empty());
     clock.advance(3 * DAY);
-    let found = scan_now(&env);
+    let found = scan_of(&env);
     assert!(
         found.len() == 1 && found[0].problem.contains("two backup periods"),
         "{found:#?}"
