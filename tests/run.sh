@@ -62,7 +62,8 @@ fi
 redis-server --version
 
 step "python: test dependencies in target/pyenv (tests/requirements.txt, pinned)"
-# One virtualenv for every Python tool the tests use (the SBOM validator);
+# One virtualenv for every Python tool the tests use (the SBOM validator,
+# moto's S3 server);
 # pip runs only when tests/requirements.txt changed since the last install.
 PYENV="$ROOT/target/pyenv"
 [ -x "$PYENV/bin/python" ] || python3 -m venv "$PYENV"
@@ -71,6 +72,7 @@ if ! cmp -s tests/requirements.txt "$PYENV/requirements.installed"; then
   cp tests/requirements.txt "$PYENV/requirements.installed"
 fi
 "$PYENV/bin/python" -c 'import cyclonedx.validation.json; print("cyclonedx validator:", cyclonedx.validation.json.__file__)'
+"$PYENV/bin/python" -c 'import moto; print("moto (S3 server for the off-machine backup scenario):", moto.__version__)'
 
 step "format: cargo fmt --check"
 cargo fmt --all -- --check
