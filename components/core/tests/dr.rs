@@ -534,3 +534,72 @@ fn an_offsite_restore_needs_shipping_configured() {
     );
     assert_eq!(resp.status, 400, "{body}");
 }
+
+#[test]
+fn a_store_that_refuses_is_retried_by_later_nights_and_pages_when_stale() {
+    use echopilot_core::adapters::native::ScriptedHttp;
+    use echopilot_core::ports::OutboundResponse;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut env, clock) = env_with(
+        SqliteDb::open(dir.path().join("app.db")).unwrap(),
+        &[
+            ("dashboard_key", DASH_KEY),
+            ("backup_s3_bucket", "echopilot-dr"),
+            ("backup_s3_endpoint", "http://127.0.0.1:9"),
+            ("backup_s3_access_key_id", "AKIAEXAMPLE"),
+            (
+                "backup_s3_secret_access_key",
+                "q8Vd2mK4pX7sN1bR6tY9wZ3cF5hJ0lA2eG4iU6oP",
+            ),
+        ],
+    );
+    let http = std::sync::Arc::new(ScriptedHttp::new(|_| {
+        Ok(OutboundResponse {
+            status: 403,
+            headers: Vec::new(),
+            body: b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                .to_vec(),
+        })
+    }));
+    env.http = Box::new(http.clone());
+    let night = |n: i64| {
+        let at = T0 + n * DAY_MS;
+        clock.set(at);
+        block_on(run(&env, &backup::JOB, Trigger::Cron, at)).unwrap();
+    };
+    let paged = |env: &Env| {
+        count(
+            env.db.as_ref(),
+            "SELECT COUNT(*) FROM incidents WHERE source = 'backup' AND severity = 'CRITICAL'",
+        )
+    };
+    night(0);
+    let status = dr::status(&env).unwrap().offsite;
+    assert!(status.configured && status.last_shipped.is_none());
+    assert_eq!(status.failures.len(), 1);
+    assert!(status.failures[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("403 AccessDenied"));
+    assert!(!format!("{status:?}").contains("q8Vd2mK4"));
+    assert_eq!(paged(&env), 0, "one failed night is not stale yet");
+    // Each night retries what is not shipped (newest first, bounded).
+    night(1);
+    night(2);
+    let failures = dr::status(&env).unwrap().offsite.failures;
+    assert_eq!(failures.len(), 3);
+    assert_eq!(failures.last().unwrap().attempts, 3, "{failures:?}");
+    assert!(!dr::status(&env).unwrap().offsite.stale);
+    assert_eq!(paged(&env), 0, "two periods is not more than two");
+    night(3);
+    assert!(dr::status(&env).unwrap().offsite.stale);
+    assert_eq!(
+        paged(&env),
+        1,
+        "more than two periods without a shipment pages"
+    );
+    let sent = http.sent();
+    assert!(sent.iter().all(|r| r.method == "PUT"));
+    assert!(sent.len() <= 4 * backup::offsite::MAX_PER_RUN);
+}
