@@ -40,6 +40,7 @@ mod slo;
 mod static_files;
 mod support;
 mod tenancy;
+mod workflow_templates;
 mod workflows;
 
 fn main() {
@@ -75,6 +76,7 @@ fn main() {
         demo::SCENARIOS,
         i18n::SCENARIOS,
         workflows::SCENARIOS,
+        workflow_templates::SCENARIOS,
         compliance::SCENARIOS,
         privacy::SCENARIOS,
     ]
