@@ -17,6 +17,7 @@ mod costs;
 mod dashboard;
 mod demo;
 mod dr;
+mod drive_filing;
 mod health;
 mod heartbeat;
 mod i18n;
@@ -77,6 +78,7 @@ fn main() {
         i18n::SCENARIOS,
         workflows::SCENARIOS,
         workflow_templates::SCENARIOS,
+        drive_filing::SCENARIOS,
         compliance::SCENARIOS,
         privacy::SCENARIOS,
     ]
