@@ -377,16 +377,7 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
 /// status; `status=failed` is the operator's list of what needs a look.
 fn drive_filings(ctx: &Ctx, req: &Request) -> Result<Response> {
     let status = req.query_param("status");
-    let limit = match req.query_param("limit") {
-        None => 50,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                Error::unprocessable("invalid_limit", "`limit` is a whole number from 1 to 200")
-            })?,
-    };
+    let limit = req.limit_param(50, 200)? as i64;
     let (list, counts) = filing::list(ctx.env, &ctx.scope, status.as_deref(), limit)?;
     Ok(Response::ok(&serde_json::json!({
         "filings": list.iter().map(|f| f.view()).collect::<Vec<_>>(),
