@@ -422,6 +422,37 @@ for (const size of SIZES) {
         await page.fill("#create-tenant-form input[name=name]", "Browser tenant");
         await page.click("#create-tenant-form button[type=submit]");
         await page.getByText(`Browser tenant (t${stamp})`).waitFor();
+        // Filing finished jobs to Drive: a malformed folder refused, a good
+        // one saved and shown again after a reload.
+        await page.check("#drive-filing-form input[name=enabled]");
+        await page.fill("#drive-filing-form input[name=folder_id]", "not/a/folder");
+        await page.click("#drive-filing-form button[type=submit]");
+        await page.locator("#drive-filing-form [role=alert]", { hasText: /folder/i }).waitFor();
+        // That 422 is the point of the step, not a problem.
+        const refused = (p) => p.startsWith("HTTP 422 PATCH") && p.endsWith("/api/tenant/settings");
+        watch.problems.splice(0, watch.problems.length, ...watch.problems.filter((p) => !refused(p)));
+        await page.fill("#drive-filing-form input[name=folder_id]", `folder_${stamp}`);
+        await page.selectOption("#drive-filing-form select[name=format]", "html");
+        await page.click("#drive-filing-form button[type=submit]");
+        await page.locator(".toast", { hasText: "Drive filing saved." }).first().waitFor();
+        await screenshot(page, shot("drive-filing"));
+        assert.deepEqual((await api("GET", "/api/tenant/info")).drive_filing, { enabled: true, folder_id: `folder_${stamp}`, format: "html" });
+        await go(page, "/tenants");
+        assert.equal(await page.inputValue("#drive-filing-form input[name=folder_id]"), `folder_${stamp}`);
+        // A job completed meanwhile is filed; Drive is not configured here,
+        // so its filing fails at once and the job view says why, with a retry.
+        const filed = (await api("POST", "/api/queue/enqueue", { brief: `Drive filing ${stamp}` })).job.id;
+        // The worker runs every 5 s: allow it a few ticks.
+        for (let i = 0; i < 120 && (await api("GET", `/api/jobs/${filed}`)).drive_filing?.status !== "failed"; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert.equal((await api("GET", `/api/jobs/${filed}`)).drive_filing?.status, "failed", "the filing failed");
+        await api("PATCH", "/api/tenant/settings", { drive_filing: { enabled: false } });
+        await go(page, `/jobs/${filed}`);
+        await page.locator("#job-drive", { hasText: "Not filed" }).waitFor();
+        await page.locator("#job-drive", { hasText: "Google Drive is not configured" }).waitFor();
+        await page.locator("#retry-drive-filing").waitFor();
+        await screenshot(page, shot("job-drive-filing"));
         // Costs: set a cap, then remove the override.
         await go(page, "/costs?do=cap");
         await page.selectOption("#cap-form select[name=target]", "model:gpt-4o");

@@ -105,10 +105,12 @@ pub const POLICY: &[Policy] = &[
     // api-jobs: queue and operations
     row(Post, "/api/queue/enqueue", OPERATOR),
     row(Get, "/api/queue/status", VIEWER),
+    row(Get, "/api/queue/drive-filings", OPERATOR),
     row(Get, "/api/jobs", VIEWER),
     row(Get, "/api/jobs/{id}", VIEWER),
     row(Post, "/api/jobs/{id}/retry", OPERATOR),
     row(Post, "/api/jobs/{id}/cancel", OPERATOR),
+    row(Post, "/api/jobs/{id}/drive-filing", OPERATOR),
     row(Get, "/api/qa/consistency", ANALYST),
     row(Get, "/api/prompts", ANALYST),
     row(Post, "/api/prompts", OPERATOR),

@@ -9,7 +9,7 @@ import * as api from "../api.js";
 import * as fmt from "../format.js";
 import * as session from "../session.js";
 import { header, card, facts, table } from "../ui/layout.js";
-import { loading, failure, statusPill, empty } from "../ui/states.js";
+import { loading, failure, statusPill, empty, pill } from "../ui/states.js";
 import { confirmDialog } from "../ui/confirm.js";
 import { toast } from "../ui/toast.js";
 import { track } from "../telemetry.js";
@@ -36,7 +36,7 @@ export async function render({ main, params, signal }) {
     last = job;
     head.querySelector("h1").textContent = job.title || t("job.title");
     mount(actions, jobActions(job, refresh));
-    mount(body, ...details(job));
+    mount(body, ...details(job, refresh));
     return job;
   };
   try {
@@ -99,7 +99,7 @@ function actionButton(id, label, question, tone, act, refresh) {
   return button;
 }
 
-function details(job) {
+function details(job, refresh) {
   const money = (m) => (m ? fmt.micros(m.micros, m.currency) : "—");
   return [
     card(
@@ -127,11 +127,43 @@ function details(job) {
         job.dead_reason ? [t("job.dead_reason"), job.dead_reason] : null,
       ]),
     ),
+    job.drive_filing ? card(t("job.drive_title"), driveFiling(job, refresh)) : null,
     card(t("job.brief"), h("pre", { text: job.brief })),
     card(t("job.output"), job.output ? h("pre", { id: "job-output", text: job.output }) : empty(LIVE.has(job.status) ? t("job.output_pending") : t("job.output_none"))),
     card(t("job.qa"), qaScores(job.qa)),
     card(t("job.attempt_records"), attempts(job.attempt_records || [])),
   ];
+}
+
+const FILING = {
+  pending: () => pill(t("job.drive_pending"), "info"),
+  filed: () => pill(t("job.drive_filed"), "ok"),
+  failed: () => pill(t("job.drive_failed"), "bad"),
+};
+
+/** Where the job's Drive filing stands: the file's link, or why not (and a retry for operators). */
+function driveFiling(job, refresh) {
+  const f = job.drive_filing;
+  const link = f.link ? h("a", { href: f.link, target: "_blank", rel: "noopener noreferrer", id: "job-drive-link", text: f.file_name || f.file_id }) : f.file_id || "—";
+  const retry =
+    f.status === "failed" && session.atLeast("operator")
+      ? h("div", { class: "card-actions" }, actionButton("retry-drive-filing", t("job.drive_retry"), t("job.drive_retry_confirm"), "", async () => {
+          await api.post(`/api/jobs/${encodeURIComponent(job.id)}/drive-filing`);
+          toast(t("job.drive_retried"));
+        }, refresh))
+      : null;
+  return h(
+    "div",
+    { id: "job-drive" },
+    facts([
+      [t("jobs.status"), (FILING[f.status] || (() => pill(f.status)))()],
+      [t("job.drive_file"), link],
+      [t("job.attempts"), t("job.attempts_of", { n: fmt.number(f.attempts), max: fmt.number(f.max_attempts) })],
+      f.next_attempt_at ? [t("job.drive_next"), fmt.dateTime(f.next_attempt_at)] : null,
+      f.last_error ? [t("job.last_error"), f.last_error] : null,
+    ]),
+    retry,
+  );
 }
 
 /** A job's or an attempt's QA: overall score, verdict, and each criterion with the grader's reason. */

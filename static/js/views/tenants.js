@@ -1,5 +1,6 @@
 // Tenants: the list (all of them for admins of the platform; otherwise
-// the admin's own), and creating one (admins of the platform).
+// the admin's own), creating one (admins of the platform), and the admin's
+// own tenant's filing of finished jobs to Google Drive.
 
 import { h, mount } from "../dom.js";
 import { t } from "../i18n.js";
@@ -7,21 +8,54 @@ import * as api from "../api.js";
 import * as session from "../session.js";
 import { header, card, fill, facts } from "../ui/layout.js";
 import { empty, statusPill } from "../ui/states.js";
-import { input, select, onSubmit, submit, compact } from "../ui/fields.js";
+import { input, select, checkbox, onSubmit, submit, compact } from "../ui/fields.js";
 import { toast } from "../ui/toast.js";
 import { LOCALES } from "../i18n.js";
 
 const PLANS = ["free", "pro", "business", "enterprise"];
 const CURRENCIES = ["USD", "EUR", "GBP", "INR", "PKR"];
+const FORMATS = [
+  ["markdown", () => t("tenants.drive_format_markdown")],
+  ["text", () => t("tenants.drive_format_text")],
+  ["html", () => t("tenants.drive_format_html")],
+];
 
 export async function render({ main, query, signal }) {
   const box = h("div");
   const createBox = h("div");
   const mayCreate = session.isGlobal();
   const load = () => fill(box, () => api.get("/api/tenants", {}, { signal }), ({ tenants }) => list(tenants), { signal });
-  mount(main, header(t("tenants.title"), mayCreate ? h("button", { type: "button", id: "new-tenant", on: { click: () => createForm(createBox, load) } }, t("tenants.create")) : null), createBox, box);
+  const filingBox = h("div");
+  mount(main, header(t("tenants.title"), mayCreate ? h("button", { type: "button", id: "new-tenant", on: { click: () => createForm(createBox, load) } }, t("tenants.create")) : null), createBox, filingBox, box);
   if (mayCreate && query.do === "create") createForm(createBox, load);
-  await load();
+  await Promise.all([load(), fill(filingBox, () => api.get("/api/tenant/info", {}, { signal }), (info) => driveFiling(info), { signal })]);
+}
+
+/** The admin's own tenant: file its completed jobs to a Drive folder. */
+function driveFiling(info) {
+  const s = info.drive_filing || {};
+  const form = onSubmit(
+    h(
+      "form",
+      { id: "drive-filing-form", novalidate: true },
+      h("p", { class: "small", text: t("tenants.drive_help") }),
+      checkbox({ name: "enabled", label: t("tenants.drive_enabled"), checked: Boolean(s.enabled) }),
+      h(
+        "div",
+        { class: "form-grid cols-2" },
+        input({ name: "folder_id", label: t("tenants.drive_folder"), value: s.folder_id || "", hint: t("tenants.drive_folder_hint"), attrs: { pattern: "[A-Za-z0-9_-]{1,128}", autocomplete: "off", spellcheck: "false" } }),
+        select({ name: "format", label: t("tenants.drive_format"), options: FORMATS.map(([v, label]) => [v, label()]), value: s.format || "markdown" }),
+      ),
+      h("div", { class: "card-actions" }, submit(t("tenants.drive_save"))),
+    ),
+    async (v) => {
+      const change = { enabled: v.enabled, format: v.format };
+      if (v.folder_id) change.folder_id = v.folder_id;
+      await api.patch("/api/tenant/settings", { drive_filing: change });
+      toast(t("tenants.drive_saved"));
+    },
+  );
+  return card(t("tenants.drive_title", { tenant: info.name || info.id }), form);
 }
 
 function list(tenants) {

@@ -5,7 +5,8 @@
 //! an error status (429 with Retry-After, 500...), or no answer at all (the
 //! connection is held until the mock is dropped).
 //!
-//! Presets: [`openai`], [`notion`], [`stripe`], [`telegram`], [`email`].
+//! Presets: [`openai`], [`notion`], [`stripe`], [`telegram`], [`email`],
+//! [`gmail`], [`drive`].
 
 use crate::engine;
 use anyhow::Result;
@@ -970,6 +971,91 @@ pub const GMAIL_CLIENT_SECRET: &str = "e2e-client-secret";
 /// The refresh token the Gmail mock accepts (any other is revoked).
 pub const GMAIL_REFRESH_TOKEN: &str = "1//e2e-refresh-token";
 
+/// Google's OAuth token endpoint as a mock answers it: the refresh-token
+/// grant (form-encoded) for one client and refresh token, and the access
+/// tokens it issued, which the API routes of the same mock check. One
+/// helper serves the Gmail and the Drive mocks.
+#[derive(Clone)]
+struct GoogleTokens {
+    client_id: &'static str,
+    client_secret: &'static str,
+    refresh_token: &'static str,
+    scope: &'static str,
+    issued: Arc<Mutex<Vec<String>>>,
+    /// The refresh token was revoked (every exchange is `invalid_grant`).
+    revoked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl GoogleTokens {
+    fn new(
+        client_id: &'static str,
+        client_secret: &'static str,
+        refresh_token: &'static str,
+        scope: &'static str,
+    ) -> GoogleTokens {
+        GoogleTokens {
+            client_id,
+            client_secret,
+            refresh_token,
+            scope,
+            issued: Arc::new(Mutex::new(Vec::new())),
+            revoked: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// The answer to `POST /token`: an unknown client is `401
+    /// invalid_client`, an unknown refresh token `400 invalid_grant`.
+    fn exchange(&self, req: &Recorded) -> Reply {
+        let form = req.form();
+        let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+        let form_encoded = req
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if !form_encoded || field("grant_type") != "refresh_token" {
+            return Reply::json(
+                400,
+                &json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type: "}),
+            );
+        }
+        if field("client_id") != self.client_id || field("client_secret") != self.client_secret {
+            return Reply::json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
+            );
+        }
+        if field("refresh_token") != self.refresh_token || self.revoked.load(Ordering::SeqCst) {
+            return Reply::json(
+                400,
+                &json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+            );
+        }
+        let token = next_id("ya29.e2e-");
+        self.issued.lock().unwrap().push(token.clone());
+        Reply::json(
+            200,
+            &json!({"access_token": token, "expires_in": 3599,
+                    "scope": self.scope, "token_type": "Bearer"}),
+        )
+    }
+
+    /// `None` when `req` carries an access token this endpoint issued,
+    /// else Google's `401`.
+    fn refuse_unauthorized(&self, req: &Recorded) -> Option<Reply> {
+        let bearer = req
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if self.issued.lock().unwrap().iter().any(|t| t == bearer) {
+            return None;
+        }
+        Some(Reply::json(
+            401,
+            &json!({"error": {"code": 401, "status": "UNAUTHENTICATED",
+                    "message": "Request had invalid authentication credentials."}}),
+        ))
+    }
+}
+
 /// Start a mock of Google's OAuth token endpoint (`POST /token`, the
 /// refresh-token grant, form-encoded) and the Gmail API
 /// (`POST /gmail/v1/users/me/messages/send` with `{raw}`), as Google
@@ -977,55 +1063,18 @@ pub const GMAIL_REFRESH_TOKEN: &str = "1//e2e-refresh-token";
 /// send without an access token this mock issued is `401`, a `raw` that is
 /// not base64url of a message with From and To is `400`.
 pub fn gmail() -> Result<MockServer> {
-    let issued = Arc::new(Mutex::new(Vec::<String>::new()));
+    let tokens = GoogleTokens::new(
+        GMAIL_CLIENT_ID,
+        GMAIL_CLIENT_SECRET,
+        GMAIL_REFRESH_TOKEN,
+        "https://www.googleapis.com/auth/gmail.send",
+    );
     MockServer::start("gmail", move |req| {
         match (req.method.as_str(), req.path_only()) {
-            ("POST", "/token") => {
-                let form = req.form();
-                let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-                let form_encoded = req
-                    .header("content-type")
-                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-                if !form_encoded || field("grant_type") != "refresh_token" {
-                    return Reply::json(
-                        400,
-                        &json!({"error": "unsupported_grant_type", "error_description": "Invalid grant_type: "}),
-                    );
-                }
-                if field("client_id") != GMAIL_CLIENT_ID
-                    || field("client_secret") != GMAIL_CLIENT_SECRET
-                {
-                    return Reply::json(
-                        401,
-                        &json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
-                    );
-                }
-                if field("refresh_token") != GMAIL_REFRESH_TOKEN {
-                    return Reply::json(
-                        400,
-                        &json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-                    );
-                }
-                let token = next_id("ya29.e2e-");
-                issued.lock().unwrap().push(token.clone());
-                Reply::json(
-                    200,
-                    &json!({"access_token": token, "expires_in": 3599,
-                            "scope": "https://www.googleapis.com/auth/gmail.send",
-                            "token_type": "Bearer"}),
-                )
-            }
+            ("POST", "/token") => tokens.exchange(req),
             ("POST", "/gmail/v1/users/me/messages/send") => {
-                let bearer = req
-                    .header("authorization")
-                    .and_then(|a| a.strip_prefix("Bearer "))
-                    .unwrap_or("");
-                if !issued.lock().unwrap().iter().any(|t| t == bearer) {
-                    return Reply::json(
-                        401,
-                        &json!({"error": {"code": 401, "status": "UNAUTHENTICATED",
-                                "message": "Request had invalid authentication credentials."}}),
-                    );
+                if let Some(refused) = tokens.refuse_unauthorized(req) {
+                    return refused;
                 }
                 let mime = gmail_message(req).unwrap_or_default();
                 if !(mime.contains("\r\nTo: ") && mime.starts_with("From: ")) {
@@ -1053,6 +1102,288 @@ pub fn gmail_message(req: &Recorded) -> Option<String> {
         .to_string();
     let bytes = echopilot_core::identity::base64url::decode(&raw)?;
     String::from_utf8(bytes).ok()
+}
+
+// ------------------------------------------------------------------ Drive --
+
+/// The OAuth client id the Drive mock accepts.
+pub const DRIVE_CLIENT_ID: &str = "e2e-drive-client.apps.googleusercontent.com";
+/// The OAuth client secret the Drive mock accepts.
+pub const DRIVE_CLIENT_SECRET: &str = "e2e-drive-client-secret";
+/// The refresh token the Drive mock accepts (any other is revoked).
+pub const DRIVE_REFRESH_TOKEN: &str = "1//e2e-drive-refresh-token";
+
+/// A file the Drive mock holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriveFile {
+    /// Drive's file id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The folders it is in.
+    pub parents: Vec<String>,
+    /// Its media type, from the metadata.
+    pub mime_type: String,
+    /// Its private properties (`appProperties`).
+    pub app_properties: BTreeMap<String, String>,
+    /// The media part, as text.
+    pub content: String,
+}
+
+impl DriveFile {
+    fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "mimeType": self.mime_type,
+            "parents": self.parents,
+            "appProperties": self.app_properties,
+            "webViewLink": format!("https://drive.google.com/file/d/{}/view", self.id),
+        })
+    }
+}
+
+/// How the Drive mock misbehaves on the next uploads.
+#[derive(Default)]
+struct DriveFaults {
+    /// Refuse this many uploads with 503 (nothing stored).
+    refuse: usize,
+    /// Store this many uploads, then answer 503 anyway (the answer lost,
+    /// as after a timeout).
+    lose_answer: usize,
+}
+
+/// A Google Drive mock: the token endpoint and the Drive API.
+pub struct Drive {
+    /// The server (`url()` is both `drive_oauth_base_url` and
+    /// `drive_api_base_url`).
+    pub server: MockServer,
+    files: Arc<Mutex<Vec<DriveFile>>>,
+    faults: Arc<Mutex<DriveFaults>>,
+    revoked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drive {
+    /// Revoke the refresh token (or restore it): every exchange is then
+    /// refused with `400 invalid_grant`.
+    pub fn revoke_grant(&self, revoked: bool) {
+        self.revoked.store(revoked, Ordering::SeqCst);
+    }
+    /// Every file uploaded, oldest first.
+    pub fn files(&self) -> Vec<DriveFile> {
+        self.files.lock().unwrap().clone()
+    }
+    /// The files in folder `folder`.
+    pub fn files_in(&self, folder: &str) -> Vec<DriveFile> {
+        self.files()
+            .into_iter()
+            .filter(|f| f.parents.iter().any(|p| p == folder))
+            .collect()
+    }
+    /// Answer the next `n` uploads `503` without storing them.
+    pub fn refuse_uploads(&self, n: usize) {
+        self.faults.lock().unwrap().refuse = n;
+    }
+    /// Store the next `n` uploads but answer `503`, as when the answer is
+    /// lost to a timeout: a retry that uploads again makes a second file.
+    pub fn lose_upload_answers(&self, n: usize) {
+        self.faults.lock().unwrap().lose_answer = n;
+    }
+    /// The upload requests received.
+    pub fn uploads(&self) -> Vec<Recorded> {
+        self.server.requests_to("/upload/drive/v3/files")
+    }
+}
+
+/// The parts of a `multipart/related` body: each part's headers (names
+/// lower-cased) and content.
+pub fn multipart_parts(req: &Recorded) -> Option<Vec<(BTreeMap<String, String>, String)>> {
+    let content_type = req.header("content-type")?;
+    if !content_type.starts_with("multipart/related") {
+        return None;
+    }
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let body = req.text();
+    let delimiter = format!("--{boundary}");
+    let mut sections = body.split(delimiter.as_str());
+    sections.next()?; // the preamble
+    let mut parts = Vec::new();
+    for section in sections {
+        if section.starts_with("--") {
+            return Some(parts); // the close delimiter
+        }
+        let section = section.strip_prefix("\r\n")?;
+        let (head, content) = section.split_once("\r\n\r\n")?;
+        let headers = head
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        parts.push((headers, content.strip_suffix("\r\n")?.to_string()));
+    }
+    None // no close delimiter
+}
+
+/// The `(key, value)` of a Drive search `q` of the form
+/// `appProperties has { key='K' and value='V' }`, and the folder of an
+/// `'F' in parents` clause.
+fn drive_query(q: &str) -> (Option<(String, String)>, Option<String>) {
+    let quoted = |after: &str, s: &str| -> Option<String> {
+        let rest = &s[s.find(after)? + after.len()..];
+        let rest = rest.trim_start().strip_prefix('\'')?;
+        Some(rest[..rest.find('\'')?].to_string())
+    };
+    let property = quoted("key=", q).zip(quoted("value=", q));
+    let folder = q.find("' in parents").and_then(|end| {
+        let start = q[..end].rfind('\'')?;
+        Some(q[start + 1..end].to_string())
+    });
+    (property, folder)
+}
+
+/// The answer to a multipart upload: the file stored, or why not.
+fn drive_upload(
+    req: &Recorded,
+    files: &Mutex<Vec<DriveFile>>,
+    faults: &Mutex<DriveFaults>,
+) -> Reply {
+    let bad = |m: &str| {
+        Reply::json(
+            400,
+            &json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": m}}),
+        )
+    };
+    if req.query().get("uploadType").map(String::as_str) != Some("multipart") {
+        return bad("uploadType must be multipart");
+    }
+    let Some(parts) = multipart_parts(req) else {
+        return bad("Malformed multipart body.");
+    };
+    let [(meta_head, meta), (media_head, content)] = parts.as_slice() else {
+        return bad("A multipart upload has a metadata part and a media part.");
+    };
+    if !meta_head
+        .get("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+    {
+        return bad("The metadata part is application/json.");
+    }
+    let Ok(meta) = serde_json::from_str::<Value>(meta) else {
+        return bad("The metadata part is not JSON.");
+    };
+    let text = |k: &str| {
+        meta.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let media_type = media_head.get("content-type").cloned().unwrap_or_default();
+    if text("name").is_empty() || !media_type.starts_with(&text("mimeType")) {
+        return bad("A file has a name and its media part the metadata's mimeType.");
+    }
+    let mut faults = faults.lock().unwrap();
+    if faults.refuse > 0 {
+        faults.refuse -= 1;
+        return Reply::json(
+            503,
+            &json!({"error": {"code": 503, "message": "The service is currently unavailable."}}),
+        );
+    }
+    let file = DriveFile {
+        id: next_id("1drv"),
+        name: text("name"),
+        parents: meta["parents"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        mime_type: text("mimeType"),
+        app_properties: meta["appProperties"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        content: content.clone(),
+    };
+    let view = file.view();
+    files.lock().unwrap().push(file);
+    if faults.lose_answer > 0 {
+        faults.lose_answer -= 1;
+        return Reply::json(
+            503,
+            &json!({"error": {"code": 503, "message": "Backend Error"}}),
+        );
+    }
+    Reply::json(200, &view)
+}
+
+/// Start a Google Drive mock: the token endpoint (`POST /token`, as the
+/// Gmail mock's, for [`DRIVE_CLIENT_ID`] and [`DRIVE_REFRESH_TOKEN`]), the
+/// multipart upload (`POST /upload/drive/v3/files?uploadType=multipart`:
+/// the `multipart/related` body's JSON metadata part, name, parents,
+/// mimeType and appProperties, then the media part, recorded as a file)
+/// and the search (`GET /drive/v3/files?q=appProperties has { key='K' and
+/// value='V' }`, optionally `and 'F' in parents`). Both API routes need an
+/// access token the mock issued (`401` otherwise).
+pub fn drive() -> Result<Drive> {
+    let tokens = GoogleTokens::new(
+        DRIVE_CLIENT_ID,
+        DRIVE_CLIENT_SECRET,
+        DRIVE_REFRESH_TOKEN,
+        "https://www.googleapis.com/auth/drive.file",
+    );
+    let revoked = tokens.revoked.clone();
+    let files = Arc::new(Mutex::new(Vec::<DriveFile>::new()));
+    let faults = Arc::new(Mutex::new(DriveFaults::default()));
+    let (held, faulty) = (files.clone(), faults.clone());
+    let server = MockServer::start("drive", move |req| {
+        let route = (req.method.as_str(), req.path_only());
+        if route == ("POST", "/token") {
+            return tokens.exchange(req);
+        }
+        if let Some(refused) = tokens.refuse_unauthorized(req) {
+            return refused;
+        }
+        match route {
+            ("POST", "/upload/drive/v3/files") => drive_upload(req, &held, &faulty),
+            ("GET", "/drive/v3/files") => {
+                let q = req.query().get("q").cloned().unwrap_or_default();
+                let (property, folder) = drive_query(&q);
+                let Some((key, value)) = property else {
+                    return Reply::json(
+                        400,
+                        &json!({"error": {"code": 400, "message": "This mock searches by appProperties only."}}),
+                    );
+                };
+                let found: Vec<Value> = held
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f.app_properties.get(&key) == Some(&value))
+                    .filter(|f| folder.as_ref().is_none_or(|d| f.parents.contains(d)))
+                    .map(DriveFile::view)
+                    .collect();
+                Reply::json(200, &json!({"kind": "drive#fileList", "files": found}))
+            }
+            _ => not_found(req),
+        }
+    })?;
+    Ok(Drive {
+        server,
+        files,
+        faults,
+        revoked,
+    })
 }
 
 #[cfg(test)]
@@ -1153,6 +1484,77 @@ mod tests {
             .unwrap();
         assert_eq!(created.status, 200);
         assert_eq!(n.pages("db").len(), 6);
+    }
+
+    #[test]
+    fn drive_stores_multipart_uploads_and_finds_them_by_app_property() {
+        let d = drive().unwrap();
+        let c = Client::new(d.server.url());
+        let token = |refresh: &str| {
+            c.post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=refresh_token&client_id={DRIVE_CLIENT_ID}&client_secret={DRIVE_CLIENT_SECRET}&refresh_token={}",
+                    refresh.replace('/', "%2F")
+                ))
+                .send()
+                .unwrap()
+        };
+        assert_eq!(token("1//revoked").status, 400);
+        let access = token(DRIVE_REFRESH_TOKEN).json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let body = "--B\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n\
+            {\"name\":\"r.md\",\"mimeType\":\"text/markdown\",\"parents\":[\"fold\"],\"appProperties\":{\"echopilot_job\":\"job_1\"}}\r\n\
+            --B\r\nContent-Type: text/markdown; charset=UTF-8\r\n\r\n# Hi\r\n--B--\r\n";
+        let upload = |bearer: &str| {
+            c.post("/upload/drive/v3/files?uploadType=multipart")
+                .header("authorization", &format!("Bearer {bearer}"))
+                .header("content-type", "multipart/related; boundary=B")
+                .body(body)
+                .send()
+                .unwrap()
+        };
+        assert_eq!(upload("stolen").status, 401);
+        d.refuse_uploads(1);
+        assert_eq!(upload(&access).status, 503);
+        assert!(d.files().is_empty());
+        let stored = upload(&access).json().unwrap();
+        assert_eq!(stored["name"], "r.md");
+        let f = &d.files_in("fold")[0];
+        assert_eq!(
+            (f.content.as_str(), f.mime_type.as_str()),
+            ("# Hi", "text/markdown")
+        );
+        assert_eq!(f.app_properties["echopilot_job"], "job_1");
+        let search = |q: &str| {
+            c.get(&format!(
+                "/drive/v3/files?q={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            ))
+            .header("authorization", &format!("Bearer {access}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()["files"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        assert_eq!(
+            search(
+                "appProperties has { key='echopilot_job' and value='job_1' } and 'fold' in parents"
+            ),
+            1
+        );
+        assert_eq!(
+            search("appProperties has { key='echopilot_job' and value='job_2' }"),
+            0
+        );
+        assert_eq!(search("appProperties has { key='echopilot_job' and value='job_1' } and 'other' in parents"), 0);
+        d.lose_upload_answers(1);
+        assert_eq!(upload(&access).status, 503);
+        assert_eq!(d.files().len(), 2, "stored although the answer was lost");
     }
 
     #[test]

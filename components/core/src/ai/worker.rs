@@ -65,6 +65,8 @@ pub struct TickReport {
     pub paused: bool,
     /// Workflow steps drained after the jobs ([`crate::workflows::engine`]).
     pub steps: crate::workflows::engine::DrainReport,
+    /// Finished jobs filed to Google Drive ([`crate::jobs::filing`]).
+    pub filings: crate::jobs::filing::DeliveryReport,
 }
 
 impl TickReport {
@@ -73,13 +75,15 @@ impl TickReport {
         if self.paused {
             return format!("queue paused; reaped {}", self.reaped);
         }
-        let st = &self.steps;
+        let (st, fi) = (&self.steps, &self.filings);
         format!(
             "claimed {}, completed {}, qa_failed {}, retried {}, dead {}, failed {}, snoozed {}, lost {}, errors {}, reaped {}, peak in flight {}; \
-             workflow steps: claimed {}, succeeded {}, error branch {}, retried {}, failed {}, dropped {}, errors {}, reaped {}",
+             workflow steps: claimed {}, succeeded {}, error branch {}, retried {}, failed {}, dropped {}, errors {}, reaped {}; \
+             drive filings: filed {}, retried {}, failed {}",
             self.claimed, self.completed, self.qa_failed, self.retried, self.dead, self.failed, self.snoozed,
             self.lost, self.errors, self.reaped, self.peak_in_flight,
-            st.claimed, st.succeeded, st.error_branch, st.retried, st.failed, st.dropped, st.errors, st.reaped
+            st.claimed, st.succeeded, st.error_branch, st.retried, st.failed, st.dropped, st.errors, st.reaped,
+            fi.filed, fi.retried, fi.failed
         )
     }
 
@@ -102,6 +106,8 @@ impl TickReport {
 
 /// The most workflow steps one tick runs.
 pub const MAX_STEPS_PER_TICK: usize = 200;
+/// The most Drive filings one tick delivers.
+pub const MAX_FILINGS_PER_TICK: usize = 50;
 
 /// One tick's work with the configured settings: the concurrency is
 /// `worker_concurrency` times the workers the autoscaler has in force
@@ -176,6 +182,9 @@ pub async fn drain_with(env: &Env, s: &AiSettings, w: &WorkerSettings) -> Result
     // in what is left of the tick's budget.
     report.steps =
         crate::workflows::engine::drain(env, &owner, MAX_STEPS_PER_TICK, deadline).await?;
+    // Then the Drive filings of completed jobs (their outbox), with what
+    // is left of the budget.
+    report.filings = crate::jobs::filing::deliver_due(env, MAX_FILINGS_PER_TICK, deadline).await?;
     Ok(report)
 }
 

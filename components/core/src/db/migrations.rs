@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     PRIVACY,
     DISASTER_RECOVERY,
     OFFSITE_BACKUPS,
+    DRIVE_FILING,
 ];
 
 const FOUNDATION: Migration = Migration {
@@ -1363,5 +1364,56 @@ const OFFSITE_BACKUPS: Migration = Migration {
         // the off-machine store (and the object's key).
         "ALTER TABLE dr_runs ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
         "ALTER TABLE dr_runs ADD COLUMN object_key TEXT",
+    ],
+};
+
+const DRIVE_FILING: Migration = Migration {
+    version: 24,
+    name: "filing finished jobs to Google Drive: per-tenant settings and the filing outbox",
+    statements: &[
+        // A tenant's choice (set by its admin): file completed jobs into
+        // this folder, in this format. No credential lives here: the
+        // platform's Drive grant comes from variables.
+        "CREATE TABLE IF NOT EXISTS drive_filing_settings (
+            tenant_id TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL DEFAULT 0,
+            folder_id TEXT NOT NULL,
+            format TEXT NOT NULL CHECK (format IN ('text', 'markdown', 'html')),
+            updated_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        // The outbox: one row per job to file, written by the trigger below
+        // in the statement (so the transaction) that completes the job, and
+        // delivered by the worker tick. `next_attempt_at` doubles as the
+        // claim's lease: a claim moves it ahead, so a worker that dies
+        // mid-delivery leaves the row due again later.
+        "CREATE TABLE IF NOT EXISTS job_filings (
+            job_id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            folder_id TEXT NOT NULL,
+            format TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'filed', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            file_id TEXT,
+            file_name TEXT,
+            link TEXT,
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS job_filings_due ON job_filings (next_attempt_at) WHERE status = 'pending'",
+        "CREATE INDEX IF NOT EXISTS job_filings_by_tenant ON job_filings (tenant_id, status, updated_at)",
+        // A job becoming `completed` (QA passed) is filed once when its
+        // tenant files to Drive; a job completed again after a retry keeps
+        // its first filing.
+        "CREATE TRIGGER IF NOT EXISTS jobs_file_to_drive AFTER UPDATE OF status ON jobs
+         WHEN NEW.status = 'completed' AND OLD.status <> 'completed'
+         BEGIN
+            INSERT OR IGNORE INTO job_filings
+                (job_id, tenant_id, folder_id, format, status, attempts, next_attempt_at, created_at, updated_at)
+            SELECT NEW.id, NEW.tenant_id, s.folder_id, s.format, 'pending', 0, NEW.updated_at, NEW.updated_at, NEW.updated_at
+            FROM drive_filing_settings s WHERE s.tenant_id = NEW.tenant_id AND s.enabled = 1;
+         END",
     ],
 };

@@ -14,7 +14,7 @@
 //! | `drive_api_base_url` | `https://www.googleapis.com` | the Drive upload API's origin |
 //! | `drive_folder_id` | (none) | the folder files go to when a caller names none |
 
-use super::oauth::{self, RefreshGrant, TokenError};
+use super::oauth::{self, AccessToken, RefreshGrant, TokenError};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::ports::{ids, redact, retryable, Config, Env, HttpError, OutboundRequest};
@@ -36,6 +36,8 @@ pub struct Drive {
     pub grant: RefreshGrant,
     /// The multipart upload endpoint.
     pub upload_url: String,
+    /// The file search endpoint (`files.list`).
+    pub search_url: String,
     /// The folder used when a caller names none.
     pub default_folder: Option<String>,
 }
@@ -53,12 +55,13 @@ pub fn settings(c: &dyn Config) -> Result<Option<Drive>> {
                 .map_err(|_| config::invalid("drive_folder_id", "a Drive folder id", &f))
         })
         .transpose()?;
+    let origin = config::origin(c, "drive_api_base_url", API_DEFAULT_ORIGIN)?;
     Ok(Some(Drive {
         grant,
         upload_url: format!(
-            "{}/upload/drive/v3/files?uploadType=multipart&supportsAllDrives=true&fields=id,name,mimeType,webViewLink",
-            config::origin(c, "drive_api_base_url", API_DEFAULT_ORIGIN)?
+            "{origin}/upload/drive/v3/files?uploadType=multipart&supportsAllDrives=true&fields=id,name,mimeType,webViewLink"
         ),
+        search_url: format!("{origin}/drive/v3/files"),
         default_folder,
     }))
 }
@@ -156,6 +159,9 @@ pub struct Upload {
     pub format: Format,
     /// The content.
     pub content: String,
+    /// Private properties of the app (`appProperties`), to find the file
+    /// again; none for most uploads.
+    pub properties: Vec<(String, String)>,
 }
 
 impl Upload {
@@ -206,6 +212,14 @@ pub fn multipart(upload: &Upload, folder: Option<&str>, boundary: &str) -> (Stri
     });
     if let Some(f) = folder {
         metadata["parents"] = serde_json::json!([f]);
+    }
+    if !upload.properties.is_empty() {
+        metadata["appProperties"] = upload
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
     let body = format!(
         "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n\
@@ -270,6 +284,13 @@ fn boundary(env: &Env, content: &str) -> Result<String> {
     ))
 }
 
+/// An access token for `drive`.
+pub async fn authorize(env: &Env, drive: &Drive) -> std::result::Result<AccessToken, UploadError> {
+    oauth::exchange(env.http.as_ref(), &drive.grant, TIMEOUT_MS)
+        .await
+        .map_err(from_token)
+}
+
 /// Upload `upload` with `drive`: exchange the refresh token, then send
 /// the multipart request.
 pub async fn upload(
@@ -280,33 +301,121 @@ pub async fn upload(
     upload
         .check()
         .map_err(|e| UploadError::Refused(e.message))?;
-    let token = oauth::exchange(env.http.as_ref(), &drive.grant, TIMEOUT_MS)
-        .await
-        .map_err(from_token)?;
-    let folder = upload
+    let token = authorize(env, drive).await?;
+    send_upload(env, drive, &token, upload).await
+}
+
+/// Upload `upload` unless a file carrying its property `key` is already
+/// in its folder (an earlier attempt whose answer was lost): exactly one
+/// file however often this is retried. `key` must be one of
+/// `upload.properties`.
+pub async fn upload_once(
+    env: &Env,
+    drive: &Drive,
+    upload: &Upload,
+    key: &str,
+) -> std::result::Result<Uploaded, UploadError> {
+    upload
+        .check()
+        .map_err(|e| UploadError::Refused(e.message))?;
+    let value = upload
+        .properties
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| {
+            UploadError::Refused(format!("drive: no property `{key}` to find the file by"))
+        })?;
+    let token = authorize(env, drive).await?;
+    let folder = folder_of(drive, upload);
+    if let Some(found) = find(env, drive, &token, (key, value), folder.as_deref()).await? {
+        return Ok(found);
+    }
+    send_upload(env, drive, &token, upload).await
+}
+
+/// The folder `upload` goes to.
+fn folder_of(drive: &Drive, upload: &Upload) -> Option<String> {
+    upload
         .folder
         .as_ref()
         .map(|f| f.as_str().to_string())
-        .or_else(|| drive.default_folder.clone());
-    let boundary = boundary(env, &upload.content).map_err(|e| UploadError::Refused(e.message))?;
-    let (content_type, body) = multipart(upload, folder.as_deref(), &boundary);
-    let mut request = OutboundRequest::new("POST", drive.upload_url.clone())
+        .or_else(|| drive.default_folder.clone())
+}
+
+/// A Drive query string literal: quoted, `\` and `'` escaped.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The query finding a file by an app property, in `folder` when given.
+pub fn property_query((key, value): (&str, &str), folder: Option<&str>) -> String {
+    let mut q = format!(
+        "appProperties has {{ key={} and value={} }} and trashed = false",
+        literal(key),
+        literal(value)
+    );
+    if let Some(f) = folder {
+        q.push_str(&format!(" and {} in parents", literal(f)));
+    }
+    q
+}
+
+/// The file whose app property `key` is `value` (in `folder`), if any.
+pub async fn find(
+    env: &Env,
+    drive: &Drive,
+    token: &AccessToken,
+    property: (&str, &str),
+    folder: Option<&str>,
+) -> std::result::Result<Option<Uploaded>, UploadError> {
+    let url = format!(
+        "{}?q={}&fields=files(id,name,webViewLink)&pageSize=1&supportsAllDrives=true&includeItemsFromAllDrives=true",
+        drive.search_url,
+        crate::ports::form_encode(&property_query(property, folder))
+    );
+    let request = OutboundRequest::new("GET", url)
         .header("authorization", token.bearer())
-        .header("content-type", content_type)
         .timeout_ms(TIMEOUT_MS);
-    request.body = body;
+    let body = answer(drive, token, env.http.send(request).await, "search")?;
+    let first = body
+        .get("files")
+        .and_then(Value::as_array)
+        .and_then(|f| f.first());
+    Ok(first.and_then(|f| {
+        let text = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(Uploaded {
+            id: text("id")?,
+            name: text("name").unwrap_or_default(),
+            link: text("webViewLink"),
+        })
+    }))
+}
+
+/// The JSON of a successful Drive answer, or why it failed (secrets
+/// redacted).
+fn answer(
+    drive: &Drive,
+    token: &AccessToken,
+    answer: std::result::Result<crate::ports::OutboundResponse, HttpError>,
+    what: &str,
+) -> std::result::Result<Value, UploadError> {
     let mut secrets = drive.grant.secrets();
     secrets.push(token.secret().to_string());
-    let answer = env.http.send(request).await;
     let resp = match answer {
         Ok(r) => r,
         Err(HttpError::NotAllowed(_)) => {
             return Err(UploadError::Refused(
-                "drive: the upload API is not in allowed_outbound_hosts (check the drive_api_base_url variable)"
+                "drive: the Drive API is not in allowed_outbound_hosts (check the drive_api_base_url variable)"
                     .into(),
             ))
         }
-        Err(e) => return Err(UploadError::Unavailable(redact(&format!("drive: {e}"), &secrets))),
+        Err(e) => {
+            return Err(UploadError::Unavailable(redact(
+                &format!("drive {what}: {e}"),
+                &secrets,
+            )))
+        }
     };
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
     if !(200..300).contains(&resp.status) {
@@ -315,7 +424,7 @@ pub async fn upload(
             .and_then(Value::as_str)
             .unwrap_or("no explanation");
         let message = redact(
-            &format!("drive answered HTTP {}: {why}", resp.status),
+            &format!("drive {what} answered HTTP {}: {why}", resp.status),
             &secrets,
         );
         return Err(if retryable(resp.status) {
@@ -324,6 +433,25 @@ pub async fn upload(
             UploadError::Refused(message)
         });
     }
+    Ok(body)
+}
+
+/// Send the multipart upload of `upload` with `token`.
+async fn send_upload(
+    env: &Env,
+    drive: &Drive,
+    token: &AccessToken,
+    upload: &Upload,
+) -> std::result::Result<Uploaded, UploadError> {
+    let folder = folder_of(drive, upload);
+    let boundary = boundary(env, &upload.content).map_err(|e| UploadError::Refused(e.message))?;
+    let (content_type, body) = multipart(upload, folder.as_deref(), &boundary);
+    let mut request = OutboundRequest::new("POST", drive.upload_url.clone())
+        .header("authorization", token.bearer())
+        .header("content-type", content_type)
+        .timeout_ms(TIMEOUT_MS);
+    request.body = body;
+    let body = answer(drive, token, env.http.send(request).await, "upload")?;
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
     match text("id") {
         Some(id) => Ok(Uploaded {
@@ -366,6 +494,7 @@ mod tests {
             folder: Some(FolderId::parse("1AbC-d_E").unwrap()),
             format: Format::Markdown,
             content: content.into(),
+            properties: Vec::new(),
         }
     }
 
@@ -476,5 +605,55 @@ mod tests {
             futures::executor::block_on(upload(&env, &d, &file("hello"))),
             Err(UploadError::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn an_upload_once_finds_the_file_an_earlier_attempt_made() {
+        let mut env = native::memory_env(VARS);
+        let d = settings(env.config.as_ref()).unwrap().unwrap();
+        let mut u = file("hello");
+        u.properties = vec![("echopilot_job".into(), "job_1'x".into())];
+        let script = |found: bool| {
+            std::sync::Arc::new(ScriptedHttp::new(move |r| {
+                Ok(if r.url.ends_with("/token") {
+                    resp(200, r#"{"access_token":"ya29.T"}"#)
+                } else if r.method == "GET" {
+                    resp(
+                        200,
+                        if found {
+                            r#"{"files":[{"id":"old","name":"Weekly report.md"}]}"#
+                        } else {
+                            r#"{"files":[]}"#
+                        },
+                    )
+                } else {
+                    resp(200, r#"{"id":"new","name":"Weekly report.md"}"#)
+                })
+            }))
+        };
+        let http = script(true);
+        env.http = Box::new(http.clone());
+        let got = futures::executor::block_on(upload_once(&env, &d, &u, "echopilot_job")).unwrap();
+        assert_eq!(got.id, "old");
+        let sent = http.sent();
+        assert_eq!(sent.len(), 2, "no upload when the file exists");
+        assert!(
+            sent[1].url.contains("/drive/v3/files?q="),
+            "{}",
+            sent[1].url
+        );
+        let http = script(false);
+        env.http = Box::new(http.clone());
+        let got = futures::executor::block_on(upload_once(&env, &d, &u, "echopilot_job")).unwrap();
+        assert_eq!(got.id, "new");
+        let body = String::from_utf8(http.sent()[2].body.clone()).unwrap();
+        assert!(
+            body.contains(r#""appProperties":{"echopilot_job":"job_1'x"}"#),
+            "{body}"
+        );
+        assert_eq!(
+            property_query(("echopilot_job", "job_1'x"), Some("f1")),
+            r"appProperties has { key='echopilot_job' and value='job_1\'x' } and trashed = false and 'f1' in parents"
+        );
     }
 }

@@ -3,11 +3,11 @@
 
 use super::{api_keys, devices, keys, sessions, tenants, users, Credential, Role};
 use crate::app::{App, Ctx};
-use crate::audit::{self, Event};
+use crate::audit::{self, Change, Event, Who};
 use crate::error::{Error, Kind, Result};
 use crate::guard::{self, rate_limit, CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE};
 use crate::http::{Request, Response, Route};
-use crate::jobs::Email;
+use crate::jobs::{filing, Email};
 use crate::params;
 use crate::ports::DbExt;
 use crate::tenancy::{Scope, TenantId};
@@ -463,6 +463,7 @@ fn tenant_info(ctx: &Ctx, _req: &Request) -> Result<Response> {
         jobs.insert(r.text(0)?, r.i64(1)?.into());
     }
     let mut view = tenant.view();
+    view["drive_filing"] = filing::Setting::view(filing::setting(ctx.env, &id)?.as_ref());
     view["stats"] = serde_json::json!({ "users": users, "jobs_by_status": jobs });
     view["acting_as"] = ctx.principal.actor().into();
     Ok(Response::ok(&view))
@@ -482,6 +483,23 @@ fn update_tenant(ctx: &Ctx, req: &Request) -> Result<Response> {
     }
     let id = scope_tenant(ctx);
     let before = tenants::get(ctx.env, &id)?;
+    settings.validate()?;
+    let filing_before = filing::setting(ctx.env, &id)?;
+    let filing_after = match &settings.drive_filing {
+        Some(change) => {
+            let after = filing::change(ctx.env, &id, change, &ctx.principal.actor())?;
+            audit::record_business(
+                ctx.env,
+                &Who::of(ctx).in_tenant(id.as_str()),
+                "tenant.drive_filing",
+                Change::on(id.as_str())
+                    .before(filing::Setting::view(filing_before.as_ref()))
+                    .after(filing::Setting::view(Some(&after))),
+            )?;
+            Some(after)
+        }
+        None => filing_before,
+    };
     let tenant = tenants::update(ctx.env, &id, &settings)?;
     audit::append(
         ctx.env,
@@ -491,7 +509,9 @@ fn update_tenant(ctx: &Ctx, req: &Request) -> Result<Response> {
                 "from": before.view(), "to": tenant.view()
             })),
     )?;
-    Ok(Response::ok(&tenant.view()))
+    let mut view = tenant.view();
+    view["drive_filing"] = filing::Setting::view(filing_after.as_ref());
+    Ok(Response::ok(&view))
 }
 
 /// `GET /api/tenants`.

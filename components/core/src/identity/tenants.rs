@@ -72,10 +72,14 @@ pub struct Settings {
     pub limits: Option<serde_json::Map<String, serde_json::Value>>,
     /// Whether the tenant may be used.
     pub active: Option<bool>,
+    /// Filing finished jobs to Google Drive (kept in its own table,
+    /// [`crate::jobs::filing`]).
+    pub drive_filing: Option<crate::jobs::filing::SettingChange>,
 }
 
 impl Settings {
-    fn validate(&self) -> Result<()> {
+    /// Check every field (nothing is written).
+    pub fn validate(&self) -> Result<()> {
         let one_of =
             |v: &Option<String>, allowed: &[&str], code: &'static str, what: &str| -> Result<()> {
                 match v {
@@ -120,6 +124,12 @@ impl Settings {
 /// Create a tenant.
 pub fn create(env: &Env, id: &TenantId, s: &Settings) -> Result<Tenant> {
     s.validate()?;
+    if s.drive_filing.is_some() {
+        return Err(Error::unprocessable(
+            "invalid_body",
+            "a new tenant's Drive filing is set by its admin afterwards (PATCH /api/tenant/settings)",
+        ));
+    }
     let now = env.clock.now_ms();
     let limits = serde_json::Value::Object(s.limits.clone().unwrap_or_default()).to_string();
     let result = env.db.execute(

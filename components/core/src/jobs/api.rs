@@ -4,7 +4,7 @@
 
 use super::model::{Brief, Email, JobType, NewJob, Priority, Source, Status, Title};
 use super::store::{self, Filter};
-use super::{history, intake, Job};
+use super::{filing, history, intake, Job};
 use crate::app::{App, Ctx};
 use crate::audit::{self, Change, Event, Who};
 use crate::error::{Error, Result};
@@ -30,10 +30,12 @@ pub const APP: App = App {
         Route::get("/api/public/job-history/{email}", history_public),
         Route::post("/api/queue/enqueue", enqueue).body_limit(JOB_BODY_LIMIT),
         Route::get("/api/queue/status", queue_status),
+        Route::get("/api/queue/drive-filings", drive_filings),
         Route::get("/api/jobs", list),
         Route::get("/api/jobs/{id}", get),
         Route::post("/api/jobs/{id}/retry", retry),
         Route::post("/api/jobs/{id}/cancel", cancel),
+        Route::post("/api/jobs/{id}/drive-filing", retry_drive_filing),
         Route::get("/api/qa/consistency", crate::ai::api::consistency),
         Route::get("/api/prompts", crate::ai::api::list_prompts),
         Route::post("/api/prompts", crate::ai::api::create_prompt),
@@ -364,7 +366,42 @@ fn get(ctx: &Ctx, _req: &Request) -> Result<Response> {
     let attempts = store::attempts(ctx.env, &job)?;
     let mut view = job.view();
     view["attempt_records"] = serde_json::to_value(attempts)?;
+    view["drive_filing"] = filing::of_job(ctx.env, &job.id)?
+        .map(|f| f.view())
+        .unwrap_or_default();
     Ok(Response::ok(&view))
+}
+
+/// `GET /api/queue/drive-filings?status=&limit=`: the Drive filings of
+/// finished jobs in the caller's scope (newest first) and their counts by
+/// status; `status=failed` is the operator's list of what needs a look.
+fn drive_filings(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let status = req.query_param("status");
+    let limit = req.limit_param(50, 200)? as i64;
+    let (list, counts) = filing::list(ctx.env, &ctx.scope, status.as_deref(), limit)?;
+    Ok(Response::ok(&serde_json::json!({
+        "filings": list.iter().map(|f| f.view()).collect::<Vec<_>>(),
+        "counts": counts,
+        "max_attempts": filing::MAX_ATTEMPTS,
+    })))
+}
+
+/// `POST /api/jobs/{id}/drive-filing`: file a job whose Drive filing
+/// failed again (its attempts start over; the next worker tick tries).
+fn retry_drive_filing(ctx: &Ctx, _req: &Request) -> Result<Response> {
+    let id = ctx.params.require("id")?;
+    let before = filing::of_job(ctx.env, id)?;
+    let after = filing::retry(ctx.env, &ctx.scope, id)?;
+    let state = |f: &filing::Filing| serde_json::json!({ "status": f.status, "attempts": f.attempts, "last_error": f.last_error });
+    audit::record_business(
+        ctx.env,
+        &Who::of(ctx).in_tenant(&after.tenant_id),
+        "job.drive_filing_retry",
+        Change::on(&after.job_id)
+            .before(before.as_ref().map(state).unwrap_or_default())
+            .after(state(&after)),
+    )?;
+    Ok(Response::ok(&after.view()))
 }
 
 /// `POST /api/jobs/{id}/retry`.

@@ -1,9 +1,10 @@
 //! Jobs: what they are ([`model`]), how they are stored and read
 //! ([`store`], [`record`]), the durable queue ([`queue`]), history links
-//! sent by email ([`history`]), intake budgets ([`intake`]) and the HTTP
-//! API ([`api`]).
+//! sent by email ([`history`]), intake budgets ([`intake`]), filing finished
+//! jobs to Google Drive ([`filing`]) and the HTTP API ([`api`]).
 
 pub mod api;
+pub mod filing;
 pub mod history;
 pub mod intake;
 pub mod model;

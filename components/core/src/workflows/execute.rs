@@ -595,6 +595,10 @@ async fn notion_update(env: &Env, run: &Run, node: &Node, data: &Value) -> Outco
     Ok(Done::next(input, json!({ "page_id": page })))
 }
 
+/// The Drive app property naming the step (`<run id>:<node id>`) that
+/// uploaded a file: a retried step finds its file instead of making another.
+const STEP_PROPERTY: &str = "echopilot_step";
+
 async fn drive_upload(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcome {
     let name = render(node, "name", data, Escape::Plain)?;
     let content = render(node, "content", data, Escape::Plain)?;
@@ -611,6 +615,8 @@ async fn drive_upload(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcom
             .map_err(bad)?,
         format: drive::Format::parse(format).map_err(bad)?,
         content,
+        // Found again by a retry whose first upload's answer was lost.
+        properties: vec![(STEP_PROPERTY.to_string(), format!("{}:{}", run.id, node.id))],
     };
     upload.check().map_err(bad)?;
     if run.debug {
@@ -625,7 +631,7 @@ async fn drive_upload(env: &Env, run: &Run, node: &Node, data: &Value) -> Outcom
             Failure::permanent("Google Drive is not configured (drive_refresh_token)")
                 .with_input(&input)
         })?;
-    match drive::upload(env, &settings, &upload).await {
+    match drive::upload_once(env, &settings, &upload, STEP_PROPERTY).await {
         Ok(f) => Ok(Done::next(
             input,
             json!({ "file_id": f.id, "name": f.name, "link": f.link }),

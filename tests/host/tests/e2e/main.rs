@@ -17,6 +17,7 @@ mod costs;
 mod dashboard;
 mod demo;
 mod dr;
+mod drive_filing;
 mod health;
 mod heartbeat;
 mod i18n;
@@ -41,6 +42,7 @@ mod slo;
 mod static_files;
 mod support;
 mod tenancy;
+mod workflow_templates;
 mod workflows;
 
 fn main() {
@@ -77,6 +79,8 @@ fn main() {
         demo::SCENARIOS,
         i18n::SCENARIOS,
         workflows::SCENARIOS,
+        workflow_templates::SCENARIOS,
+        drive_filing::SCENARIOS,
         compliance::SCENARIOS,
         privacy::SCENARIOS,
     ]

@@ -33,7 +33,12 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
 ];
 
-fn op(app: &App, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+pub(crate) fn op(
+    app: &App,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value)> {
     let mut req = app.request(method, path).header("X-Dash-Key", &dash(app));
     if let Some(b) = body {
         req = req.json(b);
@@ -45,7 +50,7 @@ fn op(app: &App, method: &str, path: &str, body: Option<&Value>) -> Result<(u16,
 
 /// Tick the worker until run `id` finishes (bounded: 40 ticks, 250 ms
 /// apart, so a one-second Delay has passed well before the bound).
-fn finish_waiting(app: &App, id: &str) -> Result<Value> {
+pub(crate) fn finish_waiting(app: &App, id: &str) -> Result<Value> {
     for _ in 0..40 {
         work(app)?;
         let (_, run) = op(app, "GET", &format!("/api/runs/{id}"), None)?;
@@ -58,7 +63,7 @@ fn finish_waiting(app: &App, id: &str) -> Result<Value> {
 }
 
 /// The step of node `node` in a finished run.
-fn step<'a>(run: &'a Value, node: &str) -> Option<&'a Value> {
+pub(crate) fn step<'a>(run: &'a Value, node: &str) -> Option<&'a Value> {
     run["steps"]
         .as_array()?
         .iter()
@@ -66,7 +71,7 @@ fn step<'a>(run: &'a Value, node: &str) -> Option<&'a Value> {
 }
 
 /// Tick the worker until run `id` finishes (bounded).
-fn finish(app: &App, id: &str) -> Result<Value> {
+pub(crate) fn finish(app: &App, id: &str) -> Result<Value> {
     for _ in 0..10 {
         work(app)?;
         let (_, run) = op(app, "GET", &format!("/api/runs/{id}"), None)?;
@@ -273,10 +278,10 @@ fn workflows(env: &Env) -> Result<()> {
     Ok(())
 }
 
-const NOTION_QUEUE: &str = "0123456789abcdef0123456789abcdef";
-const NOTION_BRIEFS: &str = "abcdefabcdefabcdefabcdefabcdef01";
+pub(crate) const NOTION_QUEUE: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const NOTION_BRIEFS: &str = "abcdefabcdefabcdefabcdefabcdef01";
 
-fn brief_page(id: &str, created: &str, brief: &str) -> Value {
+pub(crate) fn brief_page(id: &str, created: &str, brief: &str) -> Value {
     let mut page = mock::notion_page(
         id,
         NOTION_BRIEFS,
@@ -292,7 +297,7 @@ fn brief_page(id: &str, created: &str, brief: &str) -> Value {
 
 /// The Notion mock: an empty Automation Queue and the briefs database
 /// holding `pages`.
-fn notion_with(pages: Vec<Value>) -> Result<mock::Notion> {
+pub(crate) fn notion_with(pages: Vec<Value>) -> Result<mock::Notion> {
     let notion = mock::notion()?;
     notion.set_database(NOTION_QUEUE, vec![]);
     notion.set_database(NOTION_BRIEFS, pages);
@@ -300,7 +305,7 @@ fn notion_with(pages: Vec<Value>) -> Result<mock::Notion> {
 }
 
 /// The app's Notion settings, pointing at `notion`.
-fn notion_vars(b: HostBuilder, notion: &mock::Notion) -> HostBuilder {
+pub(crate) fn notion_vars(b: HostBuilder, notion: &mock::Notion) -> HostBuilder {
     b.variable("notion_token", "secret_e2e_notion_token")
         .variable("notion_queue_db", NOTION_QUEUE)
         .variable("notion_base_url", notion.server.url())
