@@ -9,6 +9,7 @@ use crate::scheduler::Job;
 pub const APPS: &[&App] = &[
     &crate::health::APP,
     &crate::static_files::APP,
+    &crate::static_files::ASSETS_APP,
     &crate::jobs::api::APP,
     &crate::identity::api::APP,
     &crate::heartbeat::APP,

@@ -168,3 +168,60 @@ fn text_goes_out_gzipped_to_clients_that_accept_it_and_plain_to_others() {
     .unwrap();
     assert_eq!(again.status, 304);
 }
+
+/// Larger text is embedded in its gzip form only (what a component embeds,
+/// every request pays for): a client that refuses gzip still gets the file
+/// as is, inflated, with the same tag; small files keep both forms.
+#[test]
+fn larger_text_is_kept_gzipped_only_and_inflated_for_clients_without_gzip() {
+    let packed = pack::pack_dir(&root()).unwrap();
+    let large = packed
+        .iter()
+        .find(|p| p.path == "js/views/workflow-editor.js")
+        .expect("the workflow editor's script is packed");
+    let raw = std::fs::read(root().join(&large.path)).unwrap();
+    assert!(raw.len() > pack::KEEP_PLAIN_MAX);
+    assert_eq!((large.plain.is_none(), large.gzip.is_some()), (true, true));
+    let url = format!("/{}", large.path);
+    let plain = serve_from(&root(), &get(&url)).unwrap();
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.body, raw, "inflated for a client without gzip");
+    let gz = serve_from(&root(), &get(&url).with_header("accept-encoding", "gzip")).unwrap();
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.body, large.gzip.clone().unwrap());
+    let small = packed
+        .iter()
+        .find(|p| p.path == "manifest.webmanifest")
+        .expect("the manifest is packed");
+    assert!(small
+        .plain
+        .as_ref()
+        .is_some_and(|b| b.len() <= pack::KEEP_PLAIN_MAX));
+    // Types that do not compress are kept as they are, whatever their size.
+    let png = packed
+        .iter()
+        .find(|p| p.path == "icons/icon-512.png")
+        .unwrap();
+    assert_eq!((png.plain.is_some(), png.gzip.is_none()), (true, true));
+}
+
+/// The pages and what they load are served by two components: every file
+/// belongs to exactly one, but the 404 page to both.
+#[test]
+fn every_file_belongs_to_one_static_component_and_the_404_page_to_both() {
+    use pack::Part;
+    for p in pack::pack_dir(&root()).unwrap() {
+        let (pages, assets) = (Part::Pages.holds(&p.path), Part::Assets.holds(&p.path));
+        if p.path == pack::NOT_FOUND_PAGE {
+            assert!(pages && assets);
+        } else {
+            assert!(pages != assets, "{}", p.path);
+        }
+    }
+    assert!(Part::Assets.holds("js/app.js") && Part::Assets.holds("i18n/en.json"));
+    assert!(Part::Pages.holds("index.html") && Part::Pages.holds("app/index.html"));
+    assert!(
+        Part::Pages.holds("js") && !Part::Assets.holds("js"),
+        "a file named like a folder"
+    );
+}

@@ -8,6 +8,8 @@
 //! per request. Embedded assets are a table lookup, their ETags and gzip
 //! forms are computed once at build time (`pack`), and the component is one
 //! immutable artifact. `spin build` re-embeds after a change in `static/`.
+//! Larger text is embedded gzip-compressed only ([`pack::KEEP_PLAIN_MAX`]):
+//! what the component embeds, every request pays for.
 
 mod mime;
 pub mod pack;
@@ -22,12 +24,68 @@ pub use mime::content_type;
 pub use pack::etag;
 pub use path::{resolve, PathError};
 
-/// The static-files component.
+/// The static-files component: the pages ([`pack::Part::Pages`]).
 pub const APP: App = App {
     component: "static-files",
     routes: &[Route::get("/...", serve)],
     stateless: true,
 };
+
+/// The static-assets component: what the pages load, `/css/...`, `/js/...`
+/// and `/i18n/...` ([`pack::Part::Assets`]).
+pub const ASSETS_APP: App = App {
+    component: "static-assets",
+    routes: &[Route::get("/...", serve)],
+    stateless: true,
+};
+
+/// A static component: its `ASSETS` table (written by its build script with
+/// [`pack::embed`]), the HTTP handler serving them with `$app`, and a test
+/// that the table is `$part` of `static/` as packed.
+#[macro_export]
+macro_rules! static_component {
+    ($app:path, $part:path) => {
+        include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+        #[cfg(target_arch = "wasm32")]
+        #[spin_sdk::http_component]
+        async fn handle(
+            req: spin_sdk::http::IncomingRequest,
+            out: spin_sdk::http::ResponseOutparam,
+        ) {
+            $crate::static_files::use_assets(ASSETS);
+            $crate::adapters::spin::serve_http(&$app, req, out).await
+        }
+
+        #[cfg(test)]
+        mod tests {
+            #[test]
+            fn the_embedded_assets_are_static_as_packed() {
+                let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../static");
+                $crate::static_files::check_embedded(super::ASSETS, &root, $part);
+            }
+        }
+    };
+}
+
+/// Panics unless `assets` is what [`pack::pack_part`] makes of `root` for
+/// `part`: the same files, forms and tags, sorted for the lookup, each
+/// plain form the file as it is (a static component's test).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn check_embedded(assets: &[Asset], root: &std::path::Path, part: pack::Part) {
+    let packed = pack::pack_part(root, part).expect("static/ is readable");
+    assert_eq!(assets.len(), packed.len());
+    for (a, p) in assets.iter().zip(&packed) {
+        assert_eq!(a.path, p.path.as_str());
+        assert_eq!(a.plain, p.plain.as_deref(), "{}", a.path);
+        assert_eq!(a.gzip, p.gzip.as_deref(), "{}", a.path);
+        let raw = std::fs::read(root.join(a.path)).expect("a packed file is readable");
+        assert_eq!(a.etag, etag(&raw), "{}", a.path);
+        assert!(a.plain.is_none_or(|b| b == raw.as_slice()), "{}", a.path);
+        assert!(a.plain.is_some() || a.gzip.is_some(), "{}", a.path);
+    }
+    assert!(assets.windows(2).all(|w| w[0].path < w[1].path));
+}
 
 /// One embedded file (see [`pack::Packed`], which the build script turns
 /// into these).
@@ -35,8 +93,8 @@ pub const APP: App = App {
 pub struct Asset {
     /// Its path under `static/`, `/`-separated, no leading `/`.
     pub path: &'static str,
-    /// The file's bytes.
-    pub body: &'static [u8],
+    /// The file's bytes (`None`: text kept in its gzip form only).
+    pub plain: Option<&'static [u8]>,
     /// Its gzip form, for text where that saves a tenth.
     pub gzip: Option<&'static [u8]>,
     /// The strong ETag of the file's content.
@@ -49,7 +107,7 @@ impl Asset {
     pub fn leak(p: pack::Packed) -> Asset {
         Asset {
             path: Box::leak(p.path.into_boxed_str()),
-            body: Box::leak(p.body.into_boxed_slice()),
+            plain: p.plain.map(|b| &*Box::leak(b.into_boxed_slice())),
             gzip: p.gzip.map(|g| &*Box::leak(g.into_boxed_slice())),
             etag: Box::leak(p.etag.into_boxed_str()),
         }
@@ -131,7 +189,8 @@ fn find<'a>(assets: &'a [Asset], rel: &str) -> Option<&'a Asset> {
 }
 
 /// The response carrying `asset` (status 200, or 404 for the 404 page):
-/// its gzip form when it has one and the client accepts it.
+/// its gzip form when it has one and the client accepts it; otherwise its
+/// plain form, inflated from the gzip one when only that is kept.
 fn respond(asset: &Asset, req: &Request, status: u16) -> Result<Response> {
     let gzip = asset.gzip.filter(|_| accepts_gzip(req));
     // A gzip body is another representation: another strong tag.
@@ -161,14 +220,28 @@ fn respond(asset: &Asset, req: &Request, status: u16) -> Result<Response> {
         resp.headers.retain(|(k, _)| k != "Content-Type");
         return Ok(resp);
     }
-    let body = match gzip {
-        Some(gz) => {
+    let body = match (gzip, asset.plain, asset.gzip) {
+        (Some(gz), _, _) => {
             resp = resp.with_header("Content-Encoding", "gzip");
-            gz
+            gz.to_vec()
         }
-        None => asset.body,
+        (None, Some(plain), _) => plain.to_vec(),
+        (None, None, Some(gz)) => inflate(gz)?,
+        (None, None, None) => {
+            return Err(Error::internal(format!("{} is packed empty", asset.path)))
+        }
     };
-    Ok(resp.with_body(body.to_vec()))
+    Ok(resp.with_body(body))
+}
+
+/// The plain form of a gzip-only asset, for a client that refuses gzip.
+fn inflate(gz: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(gz.len() * 4);
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::internal(format!("an embedded asset does not inflate: {e}")))?;
+    Ok(out)
 }
 
 /// Serve `req` from `assets` (sorted by path, as the build script and
