@@ -33,6 +33,7 @@ pub mod client;
 pub mod cron;
 pub mod engine;
 pub mod host;
+pub mod local_server;
 pub mod logs;
 pub mod manifest;
 pub mod mock;

@@ -4,14 +4,12 @@
 //! looks inside it directly (signed with core's SigV4, as the app signs).
 
 use crate::client::{Client, Response};
-use anyhow::{bail, ensure, Context, Result};
+use crate::local_server::LocalServer;
+use anyhow::{ensure, Context, Result};
 use echopilot_core::objectstore::{self, Bucket, Unsigned};
 use echopilot_core::sigv4::Credentials;
-use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The access key the scenarios configure (moto accepts any key; requests
 /// are signed anyway, as against a real store).
@@ -23,9 +21,7 @@ pub const REGION: &str = "eu-west-1";
 
 /// A running `moto_server`, stopped when dropped. Nothing is persisted.
 pub struct MotoServer {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    server: LocalServer,
 }
 
 impl MotoServer {
@@ -43,48 +39,30 @@ impl MotoServer {
             eprintln!("skipped: {why}");
             return Ok(None);
         }
-        let dir = tempfile::Builder::new()
-            .prefix("echopilot-moto-")
-            .tempdir()?;
-        let addr = crate::spin_up::free_loopback_port()?;
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("moto.log"))?)
-            .stderr(std::fs::File::create(dir.path().join("moto.err"))?)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("cannot run {}", program.display()))?;
-        let mut server = MotoServer {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("moto_server exited at start ({status})");
-            }
-            let answered = Client::new(server.endpoint())
-                .with_timeout(Duration::from_secs(2))
-                .get("/")
-                .send()
-                .is_ok_and(|r| r.status == 200);
-            if answered {
-                return Ok(Some(server));
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "moto_server did not answer on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let server = LocalServer::spawn("moto", &program, |cmd, port, dir| {
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .current_dir(dir)
+                .stderr(std::fs::File::create(dir.join("moto.err"))?);
+            Ok(())
+        })?
+        .wait_until(
+            "moto_server",
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            |addr| {
+                Client::new(format!("http://{addr}"))
+                    .with_timeout(Duration::from_secs(2))
+                    .get("/")
+                    .send()
+                    .is_ok_and(|r| r.status == 200)
+            },
+        )?;
+        Ok(Some(MotoServer { server }))
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The app's variables for shipping to `bucket` here, keeping `keep`.
@@ -193,13 +171,6 @@ impl MotoServer {
         };
         self.ok("PutObject", self.send(bucket, req)?)?;
         Ok(())
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,18 +2,17 @@
 //! (key-value on Redis through a runtime-config file), and a minimal RESP
 //! client to look inside it.
 
+use crate::local_server::LocalServer;
 use anyhow::{bail, ensure, Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 /// A running `redis-server`, stopped when dropped. Nothing is persisted.
 pub struct RedisServer {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    server: LocalServer,
 }
 
 /// A RESP reply.
@@ -35,59 +34,41 @@ impl RedisServer {
     /// Start `redis-server` (from `PATH`) on a free loopback port and wait
     /// (bounded) until it answers `PING`.
     pub fn start() -> Result<RedisServer> {
-        let dir = tempfile::Builder::new()
-            .prefix("echopilot-redis-")
-            .tempdir()?;
-        let addr = crate::spin_up::free_loopback_port()?;
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &addr.port().to_string()])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("redis.log"))?)
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .context("cannot run `redis-server` (Debian's redis-server package; tests/run.sh installs it)")?;
-        let mut server = RedisServer {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("redis-server exited at start ({status})");
-            }
-            if server.command(&["PING"]).ok() == Some(Resp::Simple("PONG".into())) {
-                return Ok(server);
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "redis-server did not answer on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let server = LocalServer::spawn("redis", Path::new("redis-server"), |cmd, port, dir| {
+            cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ])
+                .arg("--dir")
+                .arg(dir)
+                .stderr(Stdio::inherit());
+            Ok(())
+        })
+        .context(
+            "cannot run `redis-server` (Debian's redis-server package; tests/run.sh installs it)",
+        )?
+        .wait_until(
+            "redis-server",
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            |addr| command(addr, &["PING"]).ok() == Some(Resp::Simple("PONG".into())),
+        )?;
+        Ok(RedisServer { server })
     }
 
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("redis://{}", self.addr)
+        format!("redis://{}", self.server.addr())
     }
 
     /// Send one command, read its reply.
     pub fn command(&self, args: &[&str]) -> Result<Resp> {
-        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a.as_bytes());
-            req.extend_from_slice(b"\r\n");
-        }
-        s.write_all(&req)?;
-        read_resp(&mut BufReader::new(s))
+        command(self.server.addr(), args)
     }
 
     /// Every key matching `pattern` (`KEYS`), sorted.
@@ -109,11 +90,18 @@ impl RedisServer {
     }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Send one command to the server at `addr`, read its reply.
+fn command(addr: SocketAddr, args: &[&str]) -> Result<Resp> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut req = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        req.extend_from_slice(a.as_bytes());
+        req.extend_from_slice(b"\r\n");
     }
+    s.write_all(&req)?;
+    read_resp(&mut BufReader::new(s))
 }
 
 fn read_resp(r: &mut impl BufRead) -> Result<Resp> {
