@@ -522,4 +522,26 @@ k = "{{ key }}"
         assert!(m.http_routes.iter().any(|r| r.route == "/health"));
         assert!(m.components.contains_key("cron-heartbeat"));
     }
+
+    /// static-assets embeds the folders `pack::ASSET_DIRS` names; Spin must
+    /// route exactly those to it, or a file would reach static-files, which
+    /// does not carry it.
+    #[test]
+    fn static_assets_is_routed_the_folders_it_embeds() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let m = Manifest::load(&root).unwrap();
+        let mut routed: Vec<&str> = m
+            .http_routes
+            .iter()
+            .filter(|r| r.component == "static-assets")
+            .map(|r| r.route.as_str())
+            .collect();
+        routed.sort();
+        let mut embedded: Vec<String> = echopilot_core::static_files::pack::ASSET_DIRS
+            .iter()
+            .map(|d| format!("/{d}/..."))
+            .collect();
+        embedded.sort();
+        assert_eq!(routed, embedded);
+    }
 }
